@@ -1,0 +1,114 @@
+//! The store's one error type. Every variant names what failed: the file, the object or
+//! the field, so a user can act on the message.
+
+use std::path::PathBuf;
+
+use crate::id::{BlobId, ObjectKey, PackId};
+
+/// Shorthand for results in this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What can go wrong in the store and its codecs.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Bytes that do not decode as the named structure.
+    #[error("malformed {what}: {detail}")]
+    Malformed {
+        /// The structure being decoded.
+        what: &'static str,
+        /// What was wrong with it.
+        detail: String,
+    },
+    /// A value that is well-formed but not allowed (bad name, bad mode, unsorted xattrs...).
+    #[error("invalid {what}: {detail}")]
+    Invalid {
+        /// The kind of value.
+        what: &'static str,
+        /// Why it is refused.
+        detail: String,
+    },
+    /// An object whose bytes do not hash to its name.
+    #[error("object {key}: checksum mismatch, the bytes hash to {actual}")]
+    ObjectChecksum {
+        /// The object as named.
+        key: ObjectKey,
+        /// What the bytes actually hash to.
+        actual: String,
+    },
+    /// A blob whose bytes do not hash to its key, or whose length is wrong.
+    #[error("blob {blob} in pack {pack}: {detail}")]
+    BlobCorrupt {
+        /// The blob.
+        blob: BlobId,
+        /// The pack it was read from.
+        pack: PackId,
+        /// What was wrong.
+        detail: String,
+    },
+    /// An object the store does not hold.
+    #[error("the store has no object {0}")]
+    MissingObject(ObjectKey),
+    /// A blob the store's index does not list.
+    #[error("the store has no blob {0}")]
+    MissingBlob(BlobId),
+    /// A pack file that cannot be read as a pack.
+    #[error("pack {path}: {detail}")]
+    Pack {
+        /// The pack file.
+        path: PathBuf,
+        /// What was wrong.
+        detail: String,
+    },
+    /// An I/O failure on a named file.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The index database failed.
+    #[error("store index {path}: {detail}")]
+    Index {
+        /// The index file.
+        path: PathBuf,
+        /// What redb reported.
+        detail: String,
+    },
+}
+
+impl Error {
+    /// A decoding failure.
+    pub fn malformed(what: &'static str, detail: impl Into<String>) -> Self {
+        Error::Malformed { what, detail: detail.into() }
+    }
+
+    /// A refused value.
+    pub fn invalid(what: &'static str, detail: impl Into<String>) -> Self {
+        Error::Invalid { what, detail: detail.into() }
+    }
+
+    /// An I/O failure on `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { path: path.into(), source }
+    }
+}
+
+/// Adds the path to an I/O result.
+pub trait IoContext<T> {
+    /// Attaches `path` to the error.
+    fn at(self, path: impl Into<PathBuf>) -> Result<T>;
+}
+
+impl<T> IoContext<T> for std::io::Result<T> {
+    fn at(self, path: impl Into<PathBuf>) -> Result<T> {
+        self.map_err(|e| Error::io(path, e))
+    }
+}
+
+impl<T> IoContext<T> for rustix::io::Result<T> {
+    fn at(self, path: impl Into<PathBuf>) -> Result<T> {
+        self.map_err(|e| Error::io(path, e.into()))
+    }
+}
