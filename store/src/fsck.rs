@@ -1,0 +1,195 @@
+//! Verification and repair. `fsck` reads every pack trailer, every blob (against its BLAKE3)
+//! and every object (recomputing its OSTree checksum). `repair` rebuilds the index from the
+//! pack trailers, which list everything each pack brought in.
+
+use std::collections::HashSet;
+use std::io::Read;
+
+use rayon::prelude::*;
+
+use crate::error::{IoContext, Result};
+use crate::id::{BlobId, ObjectType, PackId};
+use crate::index::IndexStats;
+use crate::object::{metadata_checksum, Commit, DirMeta, DirTree};
+use crate::pack::reader::read_trailer;
+use crate::pack::writer::FinishedPack;
+use crate::record::ObjectRecord;
+use crate::store::Store;
+
+/// What fsck looked at and what it found wrong.
+#[derive(Clone, Debug, Default)]
+pub struct FsckReport {
+    /// Pack files read.
+    pub packs: u64,
+    /// Blobs verified.
+    pub blobs: u64,
+    /// Objects verified.
+    pub objects: u64,
+    /// Raw bytes verified.
+    pub bytes: u64,
+    /// Pack files the index does not reference (left by an interrupted writer).
+    pub unreferenced_packs: Vec<PackId>,
+    /// Every problem, one line each. Empty means the store is sound.
+    pub problems: Vec<String>,
+}
+
+fn pack_files(store: &Store) -> Result<Vec<(PackId, std::path::PathBuf)>> {
+    let dir = store.packs_dir();
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(&dir).at(&dir)? {
+        let path = entry.at(&dir)?.path();
+        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+        match (path.extension().and_then(|e| e.to_str()), stem.parse::<PackId>()) {
+            (Some("pack"), Ok(id)) => out.push((id, path)),
+            _ => continue,
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Drains a reader, returning the byte count; a [`crate::pack::reader::BlobReader`] fails
+/// here if its bytes are wrong.
+fn drain(reader: &mut dyn Read, mut sink: impl FnMut(&[u8])) -> std::io::Result<u64> {
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut total = 0u64;
+    loop {
+        let n = reader.read(&mut buf)?;
+        if n == 0 {
+            return Ok(total);
+        }
+        sink(buf.get(..n).unwrap_or_default());
+        total += n as u64;
+    }
+}
+
+/// Verifies the whole store.
+pub fn fsck(store: &Store) -> Result<FsckReport> {
+    let reader = store.reader()?;
+    let mut report = FsckReport::default();
+
+    let indexed_packs: HashSet<PackId> = reader.packs()?.into_iter().map(|(id, _)| id).collect();
+    let mut on_disk = HashSet::new();
+    for (id, path) in pack_files(store)? {
+        report.packs += 1;
+        on_disk.insert(id);
+        let file = std::fs::File::open(&path).at(&path)?;
+        match read_trailer(&file, &path) {
+            Ok((_, actual)) if actual != id => {
+                report.problems.push(format!("pack {id}: its trailer hashes to {actual}"))
+            }
+            Ok(_) => {}
+            Err(e) => report.problems.push(e.to_string()),
+        }
+        if !indexed_packs.contains(&id) {
+            report.unreferenced_packs.push(id);
+        }
+    }
+    for id in indexed_packs.difference(&on_disk) {
+        report.problems.push(format!("pack {id} is in the index but its file is missing"));
+    }
+
+    let objects = reader.objects()?;
+    let referenced: HashSet<BlobId> = objects.iter().filter_map(|(_, r)| r.blob()).collect();
+    let results: Vec<std::result::Result<u64, String>> = objects
+        .par_iter()
+        .map(|(key, record)| {
+            let location = |blob: BlobId| {
+                reader
+                    .blob(&blob)
+                    .map_err(|e| e.to_string())?
+                    .ok_or(format!("{key}: its blob {blob} is not in the index"))
+            };
+            match record {
+                ObjectRecord::Symlink { header } => {
+                    let actual = header.checksum(b"");
+                    if actual != key.id {
+                        return Err(format!("{key}: symlink header hashes to {actual}"));
+                    }
+                    Ok(0)
+                }
+                ObjectRecord::Regular { header, blob } => {
+                    let mut hasher = header.hasher();
+                    let mut stream = store.open_blob(*blob, location(*blob)?).map_err(|e| format!("{key}: {e}"))?;
+                    let n = drain(&mut stream, |chunk| hasher.update(chunk)).map_err(|e| format!("{key}: {e}"))?;
+                    let actual = hasher.finish();
+                    if actual != key.id {
+                        return Err(format!("{key}: content hashes to {actual}"));
+                    }
+                    Ok(n)
+                }
+                ObjectRecord::Metadata { blob } => {
+                    let bytes = store
+                        .open_blob(*blob, location(*blob)?)
+                        .and_then(|b| b.read_all())
+                        .map_err(|e| format!("{key}: {e}"))?;
+                    let decoded = match key.kind {
+                        ObjectType::Commit => Commit::decode(&bytes).map(drop),
+                        ObjectType::DirTree => DirTree::decode(&bytes).map(drop),
+                        ObjectType::DirMeta => DirMeta::decode(&bytes).map(drop),
+                        ObjectType::CommitMeta => crate::object::VariantDict::decode(&bytes).map(drop),
+                        ObjectType::File => Err(crate::Error::invalid("record", "file object stored as metadata")),
+                    };
+                    decoded.map_err(|e| format!("{key}: {e}"))?;
+                    if key.kind != ObjectType::CommitMeta && metadata_checksum(&bytes) != key.id {
+                        return Err(format!("{key}: bytes hash to {}", metadata_checksum(&bytes)));
+                    }
+                    Ok(bytes.len() as u64)
+                }
+            }
+        })
+        .collect();
+    for result in results {
+        match result {
+            Ok(bytes) => {
+                report.objects += 1;
+                report.bytes += bytes;
+            }
+            Err(problem) => report.problems.push(problem),
+        }
+    }
+
+    let blobs = reader.blobs()?;
+    report.blobs = blobs.len() as u64;
+    let unreferenced: Vec<_> = blobs.into_iter().filter(|(id, _)| !referenced.contains(id)).collect();
+    let problems: Vec<String> = unreferenced
+        .par_iter()
+        .filter_map(|(id, location)| {
+            let outcome = store.open_blob(*id, *location).and_then(|mut s| drain(&mut s, |_| {}).at("<blob>"));
+            outcome.err().map(|e| e.to_string())
+        })
+        .collect();
+    report.problems.extend(problems);
+    Ok(report)
+}
+
+/// What a rebuild of the index found.
+#[derive(Clone, Debug, Default)]
+pub struct RepairReport {
+    /// Packs whose entries were indexed.
+    pub packs_indexed: u64,
+    /// Packs that could not be read, with the reason; their entries are not indexed.
+    pub packs_skipped: Vec<String>,
+    /// The index after the rebuild.
+    pub stats: IndexStats,
+}
+
+/// Rebuilds the index from the pack trailers.
+pub fn repair(store: &Store) -> Result<RepairReport> {
+    let mut report = RepairReport::default();
+    store.index().clear()?;
+    for (id, path) in pack_files(store)? {
+        let file = std::fs::File::open(&path).at(&path)?;
+        let size = file.metadata().at(&path)?.len();
+        match read_trailer(&file, &path) {
+            Ok((trailer, actual)) if actual == id => {
+                store.index().commit_pack(&FinishedPack { id, trailer, size })?;
+                report.packs_indexed += 1;
+            }
+            Ok((_, actual)) => report.packs_skipped.push(format!("pack {id}: its trailer hashes to {actual}")),
+            Err(e) => report.packs_skipped.push(e.to_string()),
+        }
+    }
+    report.stats = store.reader()?.stats()?;
+    Ok(report)
+}

@@ -1,0 +1,204 @@
+//! The redb index: object key → record, blob → location, pack → size, root → last use.
+//! One write transaction per pack, committed (and fsynced by redb) only after the pack is
+//! durable. Table encodings are in FORMAT.md "index".
+
+use std::path::{Path, PathBuf};
+
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+
+use crate::error::{Error, Result};
+use crate::id::{BlobId, ObjectKey, PackId};
+use crate::pack::writer::FinishedPack;
+use crate::pack::BlobLocation;
+use crate::record::ObjectRecord;
+
+const OBJECTS: TableDefinition<[u8; 33], &[u8]> = TableDefinition::new("objects");
+const BLOBS: TableDefinition<[u8; 32], [u8; 57]> = TableDefinition::new("blobs");
+const PACKS: TableDefinition<[u8; 32], u64> = TableDefinition::new("packs");
+const ROOTS: TableDefinition<[u8; 33], u64> = TableDefinition::new("roots");
+
+/// The store's index.
+pub struct Index {
+    db: Database,
+    path: PathBuf,
+}
+
+/// Counts of what the index holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IndexStats {
+    /// Object records.
+    pub objects: u64,
+    /// Blobs.
+    pub blobs: u64,
+    /// Packs.
+    pub packs: u64,
+    /// Roots.
+    pub roots: u64,
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+impl Index {
+    fn err(&self, e: impl Into<redb::Error>) -> Error {
+        Error::Index { path: self.path.clone(), detail: e.into().to_string() }
+    }
+
+    /// Opens (or creates) the index and its tables.
+    pub fn open(path: &Path) -> Result<Self> {
+        let db =
+            Database::create(path).map_err(|e| Error::Index { path: path.to_path_buf(), detail: e.to_string() })?;
+        let index = Self { db, path: path.to_path_buf() };
+        let txn = index.db.begin_write().map_err(|e| index.err(e))?;
+        txn.open_table(OBJECTS).map_err(|e| index.err(e))?;
+        txn.open_table(BLOBS).map_err(|e| index.err(e))?;
+        txn.open_table(PACKS).map_err(|e| index.err(e))?;
+        txn.open_table(ROOTS).map_err(|e| index.err(e))?;
+        txn.commit().map_err(|e| index.err(e))?;
+        Ok(index)
+    }
+
+    /// A consistent snapshot for lookups.
+    pub fn reader(&self) -> Result<IndexReader<'_>> {
+        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
+        let objects = txn.open_table(OBJECTS).map_err(|e| self.err(e))?;
+        let blobs = txn.open_table(BLOBS).map_err(|e| self.err(e))?;
+        let roots = txn.open_table(ROOTS).map_err(|e| self.err(e))?;
+        let packs = txn.open_table(PACKS).map_err(|e| self.err(e))?;
+        Ok(IndexReader { index: self, objects, blobs, roots, packs })
+    }
+
+    /// Adds everything a durable pack holds, in one transaction. Entries already present are
+    /// kept as they are: an object in the index is never rewritten.
+    pub fn commit_pack(&self, pack: &FinishedPack) -> Result<()> {
+        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
+        {
+            let mut blobs = txn.open_table(BLOBS).map_err(|e| self.err(e))?;
+            for entry in &pack.trailer.blobs {
+                if blobs.get(entry.id.as_bytes()).map_err(|e| self.err(e))?.is_none() {
+                    let location = BlobLocation {
+                        pack: pack.id,
+                        offset: entry.offset,
+                        stored_len: entry.stored_len,
+                        raw_len: entry.raw_len,
+                        codec: entry.codec,
+                    };
+                    blobs.insert(entry.id.as_bytes(), location.to_bytes()).map_err(|e| self.err(e))?;
+                }
+            }
+            let mut objects = txn.open_table(OBJECTS).map_err(|e| self.err(e))?;
+            for (key, record) in &pack.trailer.objects {
+                let key = key.to_bytes();
+                if objects.get(&key).map_err(|e| self.err(e))?.is_none() {
+                    objects.insert(key, record.as_slice()).map_err(|e| self.err(e))?;
+                }
+            }
+            let mut roots = txn.open_table(ROOTS).map_err(|e| self.err(e))?;
+            let time = now();
+            for key in &pack.trailer.roots {
+                roots.insert(key.to_bytes(), time).map_err(|e| self.err(e))?;
+            }
+            let mut packs = txn.open_table(PACKS).map_err(|e| self.err(e))?;
+            packs.insert(pack.id.as_bytes(), pack.size).map_err(|e| self.err(e))?;
+        }
+        txn.commit().map_err(|e| self.err(e))
+    }
+
+    /// Empties every table (before a rebuild from the packs).
+    pub fn clear(&self) -> Result<()> {
+        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
+        txn.delete_table(OBJECTS).map_err(|e| self.err(e))?;
+        txn.delete_table(BLOBS).map_err(|e| self.err(e))?;
+        txn.delete_table(PACKS).map_err(|e| self.err(e))?;
+        txn.delete_table(ROOTS).map_err(|e| self.err(e))?;
+        txn.open_table(OBJECTS).map_err(|e| self.err(e))?;
+        txn.open_table(BLOBS).map_err(|e| self.err(e))?;
+        txn.open_table(PACKS).map_err(|e| self.err(e))?;
+        txn.open_table(ROOTS).map_err(|e| self.err(e))?;
+        txn.commit().map_err(|e| self.err(e))
+    }
+}
+
+/// Lookups against one snapshot of the index.
+pub struct IndexReader<'a> {
+    index: &'a Index,
+    objects: redb::ReadOnlyTable<[u8; 33], &'static [u8]>,
+    blobs: redb::ReadOnlyTable<[u8; 32], [u8; 57]>,
+    roots: redb::ReadOnlyTable<[u8; 33], u64>,
+    packs: redb::ReadOnlyTable<[u8; 32], u64>,
+}
+
+impl IndexReader<'_> {
+    /// True when the index has the object.
+    pub fn contains_object(&self, key: &ObjectKey) -> Result<bool> {
+        Ok(self.objects.get(&key.to_bytes()).map_err(|e| self.index.err(e))?.is_some())
+    }
+
+    /// The record of an object.
+    pub fn object(&self, key: &ObjectKey) -> Result<Option<ObjectRecord>> {
+        match self.objects.get(&key.to_bytes()).map_err(|e| self.index.err(e))? {
+            Some(bytes) => ObjectRecord::decode(bytes.value()).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Where a blob lives.
+    pub fn blob(&self, id: &BlobId) -> Result<Option<BlobLocation>> {
+        match self.blobs.get(id.as_bytes()).map_err(|e| self.index.err(e))? {
+            Some(bytes) => BlobLocation::from_bytes(&bytes.value()).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Every object and its record.
+    pub fn objects(&self) -> Result<Vec<(ObjectKey, ObjectRecord)>> {
+        let mut out = Vec::new();
+        for entry in self.objects.iter().map_err(|e| self.index.err(e))? {
+            let (key, value) = entry.map_err(|e| self.index.err(e))?;
+            out.push((ObjectKey::from_bytes(&key.value())?, ObjectRecord::decode(value.value())?));
+        }
+        Ok(out)
+    }
+
+    /// Every blob and its location.
+    pub fn blobs(&self) -> Result<Vec<(BlobId, BlobLocation)>> {
+        let mut out = Vec::new();
+        for entry in self.blobs.iter().map_err(|e| self.index.err(e))? {
+            let (key, value) = entry.map_err(|e| self.index.err(e))?;
+            out.push((BlobId::from_bytes(key.value()), BlobLocation::from_bytes(&value.value())?));
+        }
+        Ok(out)
+    }
+
+    /// Every pack the index knows, with its size.
+    pub fn packs(&self) -> Result<Vec<(PackId, u64)>> {
+        let mut out = Vec::new();
+        for entry in self.packs.iter().map_err(|e| self.index.err(e))? {
+            let (key, value) = entry.map_err(|e| self.index.err(e))?;
+            out.push((PackId::from_bytes(key.value()), value.value()));
+        }
+        Ok(out)
+    }
+
+    /// Every root with its last-use time (seconds since the epoch).
+    pub fn roots(&self) -> Result<Vec<(ObjectKey, u64)>> {
+        let mut out = Vec::new();
+        for entry in self.roots.iter().map_err(|e| self.index.err(e))? {
+            let (key, value) = entry.map_err(|e| self.index.err(e))?;
+            out.push((ObjectKey::from_bytes(&key.value())?, value.value()));
+        }
+        Ok(out)
+    }
+
+    /// Counts of each table.
+    pub fn stats(&self) -> Result<IndexStats> {
+        let e = |e| self.index.err(e);
+        Ok(IndexStats {
+            objects: self.objects.len().map_err(e)?,
+            blobs: self.blobs.len().map_err(e)?,
+            packs: self.packs.len().map_err(e)?,
+            roots: self.roots.len().map_err(e)?,
+        })
+    }
+}

@@ -1,0 +1,155 @@
+//! Reads packs: the trailer, and blobs as verified streams.
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::error::{Error, IoContext, Result};
+use crate::id::{BlobId, PackId};
+use crate::pack::trailer::Trailer;
+use crate::pack::{BlobLocation, Codec, END_MAGIC, MAGIC};
+
+/// Reads and verifies a pack's trailer.
+pub fn read_trailer(file: &File, path: &Path) -> Result<(Trailer, PackId)> {
+    let bad = |detail: &str| Error::Pack { path: path.to_path_buf(), detail: detail.to_owned() };
+    let size = file.metadata().at(path)?.len();
+    let footer_len = 16u64;
+    if size < MAGIC.len() as u64 + footer_len {
+        return Err(bad("too short to be a pack"));
+    }
+    let mut magic = [0u8; 8];
+    file.read_exact_at(&mut magic, 0).at(path)?;
+    if &magic != MAGIC {
+        return Err(bad("bad magic at the start"));
+    }
+    let mut footer = [0u8; 16];
+    file.read_exact_at(&mut footer, size - footer_len).at(path)?;
+    let (len, end_magic) = footer.split_at(8);
+    if end_magic != END_MAGIC {
+        return Err(bad("bad magic at the end (truncated or still being written?)"));
+    }
+    let trailer_len = u64::from_le_bytes(len.try_into().map_err(|_| bad("short footer"))?);
+    let data_end = (size - footer_len)
+        .checked_sub(trailer_len)
+        .filter(|&end| end >= MAGIC.len() as u64)
+        .ok_or_else(|| bad("trailer length larger than the pack"))?;
+    let trailer_len = usize::try_from(trailer_len).map_err(|_| bad("trailer too large"))?;
+    let mut bytes = vec![0u8; trailer_len];
+    file.read_exact_at(&mut bytes, data_end).at(path)?;
+    Trailer::decode(&bytes, data_end).map_err(|e| bad(&e.to_string()))
+}
+
+/// Reads `len` bytes from `offset` of a shared file without seeking.
+struct PositionalReader {
+    file: Arc<File>,
+    position: u64,
+    end: u64,
+}
+
+impl Read for PositionalReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = usize::try_from(self.end - self.position).unwrap_or(usize::MAX);
+        let want = buf.len().min(left);
+        let Some(target) = buf.get_mut(..want) else { return Ok(0) };
+        let n = self.file.read_at(target, self.position)?;
+        self.position += n as u64;
+        Ok(n)
+    }
+}
+
+enum Source {
+    Raw(PositionalReader),
+    Zstd(Box<zstd::stream::read::Decoder<'static, BufReader<PositionalReader>>>),
+}
+
+/// A blob's raw bytes, streamed from its pack. The BLAKE3 and the length are checked as the
+/// stream ends: a reader that returns EOF without error delivered exactly the stored blob.
+/// Decompression is bounded by the recorded raw length.
+pub struct BlobReader {
+    source: Source,
+    id: BlobId,
+    location: BlobLocation,
+    hasher: blake3::Hasher,
+    read: u64,
+    verified: bool,
+}
+
+impl BlobReader {
+    /// Opens blob `id` at `location` in the open pack `file`.
+    pub fn new(file: Arc<File>, id: BlobId, location: BlobLocation) -> Result<Self> {
+        let raw = PositionalReader {
+            file,
+            position: location.offset,
+            end: location.offset.saturating_add(location.stored_len),
+        };
+        let source = match location.codec {
+            Codec::Raw => Source::Raw(raw),
+            Codec::Zstd => {
+                let decoder =
+                    zstd::stream::read::Decoder::new(raw).map_err(|e| corrupt(id, &location, e.to_string()))?;
+                Source::Zstd(Box::new(decoder))
+            }
+        };
+        Ok(Self { source, id, location, hasher: blake3::Hasher::new(), read: 0, verified: false })
+    }
+
+    /// The blob's raw length.
+    pub fn len(&self) -> u64 {
+        self.location.raw_len
+    }
+
+    /// True for an empty blob.
+    pub fn is_empty(&self) -> bool {
+        self.location.raw_len == 0
+    }
+
+    /// Reads the whole blob into memory (for metadata and small files).
+    pub fn read_all(mut self) -> Result<Vec<u8>> {
+        let capacity = usize::try_from(self.location.raw_len.min(64 << 20)).unwrap_or(0);
+        let mut out = Vec::with_capacity(capacity);
+        self.read_to_end(&mut out).map_err(|e| corrupt(self.id, &self.location, e.to_string()))?;
+        Ok(out)
+    }
+}
+
+fn corrupt(id: BlobId, location: &BlobLocation, detail: String) -> Error {
+    Error::BlobCorrupt { blob: id, pack: location.pack, detail }
+}
+
+impl Read for BlobReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.verified || buf.is_empty() {
+            return Ok(0);
+        }
+        let n = match &mut self.source {
+            Source::Raw(r) => r.read(buf)?,
+            Source::Zstd(r) => r.read(buf)?,
+        };
+        let chunk = buf.get(..n).unwrap_or_default();
+        self.read += n as u64;
+        if self.read > self.location.raw_len {
+            return Err(std::io::Error::other(corrupt(
+                self.id,
+                &self.location,
+                "longer than its recorded length".into(),
+            )));
+        }
+        self.hasher.update(chunk);
+        if n == 0 {
+            if self.read != self.location.raw_len {
+                return Err(std::io::Error::other(corrupt(
+                    self.id,
+                    &self.location,
+                    format!("{} bytes instead of {}", self.read, self.location.raw_len),
+                )));
+            }
+            if self.hasher.finalize().as_bytes() != self.id.as_bytes() {
+                return Err(std::io::Error::other(corrupt(self.id, &self.location, "BLAKE3 mismatch".into())));
+            }
+            self.verified = true;
+        }
+        Ok(n)
+    }
+}

@@ -1,0 +1,220 @@
+//! Writes one pack. Durability lives here and in `index.rs` only: a pack is written under
+//! `tmp/`, fsynced, renamed into `packs/`, and the directory is fsynced before the caller
+//! commits the index. A crash before the rename leaves a temp file (cleared at open); a crash
+//! after it leaves an unreferenced pack (rebuilt into the index by `fsck --repair`, or
+//! collected). The index never points at bytes that are not durable.
+
+use std::collections::HashSet;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, IoContext, Result};
+use crate::id::{BlobId, ObjectKey, PackId};
+use crate::pack::trailer::{BlobEntry, Trailer};
+use crate::pack::{Codec, END_MAGIC, MAGIC};
+use crate::record::ObjectRecord;
+
+/// zstd level for blobs: fast enough to keep up with SHA-256, a good ratio on binaries.
+pub const ZSTD_LEVEL: i32 = 3;
+
+/// A pack being written.
+pub struct PackWriter {
+    file: File,
+    tmp_path: PathBuf,
+    /// Set once the pack is renamed into place; until then, dropping removes the temp file.
+    finished: bool,
+    packs_dir: PathBuf,
+    offset: u64,
+    trailer: Trailer,
+    blobs_here: HashSet<BlobId>,
+}
+
+/// A pack that is durable in `packs/`.
+pub struct FinishedPack {
+    /// Its id and file name.
+    pub id: PackId,
+    /// What it holds.
+    pub trailer: Trailer,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+/// Writes at a moving position without seeking, so a streamed blob can be rolled back.
+struct PositionalWriter<'a> {
+    file: &'a File,
+    position: u64,
+}
+
+impl Write for PositionalWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.file.write_all_at(buf, self.position)?;
+        self.position += buf.len() as u64;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Feeds everything read through BLAKE3 and counts it.
+struct HashingReader<R> {
+    inner: R,
+    hasher: blake3::Hasher,
+    len: u64,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let read = buf.get(..n).unwrap_or_default();
+        self.hasher.update(read);
+        self.len += n as u64;
+        Ok(n)
+    }
+}
+
+/// Compresses `raw` for storage, or keeps it raw when zstd does not help.
+pub fn compress(raw: &[u8]) -> Result<(Codec, Vec<u8>)> {
+    if raw.len() < 64 {
+        return Ok((Codec::Raw, raw.to_vec()));
+    }
+    let compressed = zstd::bulk::compress(raw, ZSTD_LEVEL).map_err(|e| Error::io("<zstd>", e))?;
+    if compressed.len() < raw.len() {
+        Ok((Codec::Zstd, compressed))
+    } else {
+        Ok((Codec::Raw, raw.to_vec()))
+    }
+}
+
+impl PackWriter {
+    /// Starts a pack in `tmp_dir` that will be renamed into `packs_dir`.
+    pub fn create(tmp_dir: &Path, packs_dir: &Path) -> Result<Self> {
+        let name = format!("{}-{:016x}.pack", std::process::id(), rand_u64());
+        let tmp_path = tmp_dir.join(name);
+        let file = OpenOptions::new().read(true).write(true).create_new(true).open(&tmp_path).at(&tmp_path)?;
+        file.write_all_at(MAGIC, 0).at(&tmp_path)?;
+        Ok(Self {
+            file,
+            tmp_path,
+            finished: false,
+            packs_dir: packs_dir.to_path_buf(),
+            offset: MAGIC.len() as u64,
+            trailer: Trailer::default(),
+            blobs_here: HashSet::new(),
+        })
+    }
+
+    /// True when this pack already holds the blob.
+    pub fn contains_blob(&self, id: &BlobId) -> bool {
+        self.blobs_here.contains(id)
+    }
+
+    /// Appends a blob whose stored form is ready. Does nothing if the pack has it already.
+    pub fn append(&mut self, id: BlobId, codec: Codec, stored: &[u8], raw_len: u64) -> Result<()> {
+        if !self.blobs_here.insert(id) {
+            return Ok(());
+        }
+        self.file.write_all_at(stored, self.offset).at(&self.tmp_path)?;
+        let stored_len = stored.len() as u64;
+        self.trailer.blobs.push(BlobEntry { id, offset: self.offset, stored_len, raw_len, codec });
+        self.offset += stored_len;
+        Ok(())
+    }
+
+    /// Streams a blob of any size into the pack, compressing as it goes, so it is never held
+    /// in memory. If `known` says the blob is already stored elsewhere (or this pack has it),
+    /// the bytes are rolled back. Returns the blob id and raw length.
+    pub fn append_stream(&mut self, reader: &mut dyn Read, known: &dyn Fn(&BlobId) -> bool) -> Result<(BlobId, u64)> {
+        let start = self.offset;
+        let mut source = HashingReader { inner: reader, hasher: blake3::Hasher::new(), len: 0 };
+        let sink = PositionalWriter { file: &self.file, position: start };
+        let mut encoder = zstd::stream::write::Encoder::new(sink, ZSTD_LEVEL).at(&self.tmp_path)?;
+        std::io::copy(&mut source, &mut encoder).at(&self.tmp_path)?;
+        let sink = encoder.finish().at(&self.tmp_path)?;
+        let id = BlobId::from_bytes(*source.hasher.finalize().as_bytes());
+        if self.blobs_here.contains(&id) || known(&id) {
+            self.file.set_len(start).at(&self.tmp_path)?;
+            return Ok((id, source.len));
+        }
+        self.blobs_here.insert(id);
+        let stored_len = sink.position - start;
+        self.trailer.blobs.push(BlobEntry { id, offset: start, stored_len, raw_len: source.len, codec: Codec::Zstd });
+        self.offset = sink.position;
+        Ok((id, source.len))
+    }
+
+    /// Records an object in the pack's trailer.
+    pub fn add_object(&mut self, key: ObjectKey, record: &ObjectRecord) {
+        self.trailer.objects.push((key, record.encode()));
+    }
+
+    /// Records a root (a commit to keep).
+    pub fn add_root(&mut self, key: ObjectKey) {
+        self.trailer.roots.push(key);
+    }
+
+    /// True when nothing was added.
+    pub fn is_empty(&self) -> bool {
+        self.trailer.blobs.is_empty() && self.trailer.objects.is_empty() && self.trailer.roots.is_empty()
+    }
+
+    /// Bytes of blob data so far.
+    pub fn data_len(&self) -> u64 {
+        self.offset
+    }
+
+    /// Writes the trailer, fsyncs, renames into `packs/` and fsyncs the directory.
+    /// Returns `None` (and removes the temp file) when the pack is empty.
+    pub fn finish(mut self) -> Result<Option<FinishedPack>> {
+        if self.is_empty() {
+            return Ok(None);
+        }
+        let (trailer_bytes, id) = self.trailer.encode();
+        let mut tail = trailer_bytes;
+        let trailer_len = tail.len() as u64;
+        tail.extend_from_slice(&trailer_len.to_le_bytes());
+        tail.extend_from_slice(END_MAGIC);
+        self.file.write_all_at(&tail, self.offset).at(&self.tmp_path)?;
+        let size = self.offset + tail.len() as u64;
+        self.file.set_len(size).at(&self.tmp_path)?;
+        self.file.sync_all().at(&self.tmp_path)?;
+        let final_path = pack_path(&self.packs_dir, &id);
+        if final_path.exists() {
+            // The same entries are already durable under this name; Drop removes the copy.
+            return Ok(Some(FinishedPack { id, trailer: std::mem::take(&mut self.trailer), size }));
+        } else {
+            std::fs::rename(&self.tmp_path, &final_path).at(&final_path)?;
+            sync_dir(&self.packs_dir)?;
+        }
+        self.finished = true;
+        Ok(Some(FinishedPack { id, trailer: std::mem::take(&mut self.trailer), size }))
+    }
+}
+
+impl Drop for PackWriter {
+    fn drop(&mut self) {
+        if !self.finished {
+            // Abandoned or empty: nothing references the temp file.
+            let _ = std::fs::remove_file(&self.tmp_path);
+        }
+    }
+}
+
+/// The file of pack `id` in `packs_dir`.
+pub fn pack_path(packs_dir: &Path, id: &PackId) -> PathBuf {
+    packs_dir.join(format!("{id}.pack"))
+}
+
+/// fsyncs a directory so that renames into it are durable.
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir).and_then(|d| d.sync_all()).at(dir)
+}
+
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+    h.finish()
+}

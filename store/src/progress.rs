@@ -1,0 +1,21 @@
+//! Progress reporting. Libraries never print; they report through this trait and the command
+//! line decides how (a bar on a terminal, nothing otherwise).
+
+/// Receives progress from long operations. Implementations must be cheap and thread-safe.
+pub trait Progress: Sync {
+    /// A phase begins with `total` units of work (0 when unknown).
+    fn start(&self, phase: &str, total: u64);
+    /// `units` more units are done.
+    fn advance(&self, units: u64);
+    /// The phase is over.
+    fn finish(&self);
+}
+
+/// Progress that goes nowhere.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn start(&self, _: &str, _: u64) {}
+    fn advance(&self, _: u64) {}
+    fn finish(&self) {}
+}
