@@ -1,0 +1,76 @@
+//! The importer's error type. Each variant names the repository, object or file at fault.
+
+use std::path::PathBuf;
+
+use rejig_store::ObjectKey;
+
+/// Shorthand for results in this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What can go wrong bringing things into the store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] rejig_store::Error),
+    /// An I/O failure on a named file.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The path is not an OSTree repository rejig can read.
+    #[error("{path}: not a readable OSTree repository: {detail}")]
+    NotARepo {
+        /// The repository path.
+        path: PathBuf,
+        /// Why.
+        detail: String,
+    },
+    /// The revision names no commit.
+    #[error("{repo}: no ref or commit named {rev:?} (try `ostree refs --repo={repo}`)")]
+    UnknownRev {
+        /// The repository.
+        repo: PathBuf,
+        /// The revision asked for.
+        rev: String,
+    },
+    /// An object in the source repository is missing, damaged or does not match its name.
+    #[error("object {key} at {path}: {detail}")]
+    BadObject {
+        /// The object.
+        key: ObjectKey,
+        /// Its file.
+        path: PathBuf,
+        /// What is wrong.
+        detail: String,
+    },
+    /// A file in a directory tree cannot be committed.
+    #[error("{path}: {detail}")]
+    Tree {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        detail: String,
+    },
+}
+
+/// Adds a path to I/O errors.
+pub(crate) trait IoContext<T> {
+    fn at(self, path: impl Into<PathBuf>) -> Result<T>;
+}
+
+impl<T> IoContext<T> for std::io::Result<T> {
+    fn at(self, path: impl Into<PathBuf>) -> Result<T> {
+        self.map_err(|source| Error::Io { path: path.into(), source })
+    }
+}
+
+impl<T> IoContext<T> for rustix::io::Result<T> {
+    fn at(self, path: impl Into<PathBuf>) -> Result<T> {
+        self.map_err(|e| Error::Io { path: path.into(), source: e.into() })
+    }
+}

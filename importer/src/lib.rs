@@ -1,0 +1,11 @@
+//! Everything that comes into the rejig store: commits read out of OSTree repositories,
+//! and directory trees committed directly. RPM packages and jigdos come later.
+
+pub mod content;
+pub mod error;
+pub mod ostree_repo;
+pub mod tree;
+pub mod xattrs;
+
+pub use error::{Error, Result};
+pub use ostree_repo::{import_commit, ImportReport, SourceRepo};
