@@ -1,0 +1,74 @@
+//! The exporter's error type. Each variant names the repository, object or file at fault.
+
+use std::path::PathBuf;
+
+use rejig_store::ObjectKey;
+
+/// Shorthand for results in this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What can go wrong writing out of the store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The store failed (a missing object, a corrupt blob...).
+    #[error(transparent)]
+    Store(#[from] rejig_store::Error),
+    /// An I/O failure on a named file.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The target repository cannot be used as asked.
+    #[error("repository {path}: {detail}")]
+    Repo {
+        /// The repository.
+        path: PathBuf,
+        /// Why, and what to do.
+        detail: String,
+    },
+    /// An object the target mode cannot represent.
+    #[error("object {key} cannot be stored in a {mode} repository: {detail}")]
+    Unrepresentable {
+        /// The object.
+        key: ObjectKey,
+        /// The repository mode.
+        mode: &'static str,
+        /// Why, and what to do.
+        detail: String,
+    },
+    /// An object whose bytes did not hash to its name while being written.
+    #[error("object {key}: the store's bytes hash to {actual}; nothing was written for it (run `rejig fsck`)")]
+    Checksum {
+        /// The object.
+        key: ObjectKey,
+        /// What the bytes hash to.
+        actual: String,
+    },
+}
+
+/// Adds a path to I/O errors.
+pub(crate) trait IoContext<T> {
+    fn at(self, path: impl Into<PathBuf>) -> Result<T>;
+}
+
+impl<T> IoContext<T> for std::io::Result<T> {
+    fn at(self, path: impl Into<PathBuf>) -> Result<T> {
+        self.map_err(|source| Error::Io { path: path.into(), source })
+    }
+}
+
+impl<T> IoContext<T> for rustix::io::Result<T> {
+    fn at(self, path: impl Into<PathBuf>) -> Result<T> {
+        self.map_err(|e| Error::Io { path: path.into(), source: e.into() })
+    }
+}
+
+impl<T> IoContext<T> for nix::Result<T> {
+    fn at(self, path: impl Into<PathBuf>) -> Result<T> {
+        self.map_err(|e| Error::Io { path: path.into(), source: e.into() })
+    }
+}

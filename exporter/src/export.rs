@@ -1,0 +1,333 @@
+//! Exports a commit from the store into an OSTree repository.
+//!
+//! Order (the durability argument is in FORMAT.md "export"):
+//! 1. walk the commit in the store: every object present, every metadata object verified,
+//!    every blob located; nothing is written before this succeeds;
+//! 2. take ostree's shared lock, mark the commit partial (durably);
+//! 3. write missing content, dirmeta and dirtree objects in parallel, each checked against its
+//!    checksum as it is written;
+//! 4. `syncfs`, then write the commit (and detached metadata), `syncfs` again;
+//! 5. clear the partial marker and move the ref.
+//!
+//! A failure or a kill at any point leaves the ref where it was; objects already published are
+//! complete and valid, and simply unreferenced.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Instant;
+
+use rayon::prelude::*;
+use rejig_store::object::{metadata_checksum, DirEntry, DirMeta, DirTree, FileEntry, FileHeader};
+use rejig_store::pack::BlobLocation;
+use rejig_store::walk::{walk_commit, CommitClosure};
+use rejig_store::{BlobId, ObjectId, ObjectKey, ObjectRecord, ObjectType, Progress, RepoMode, Store};
+
+use crate::error::{Error, Result};
+use crate::ostree::lock::RepoLock;
+use crate::ostree::repo::{validate_ref, OstreeRepo, Written};
+
+/// What to export and how.
+#[derive(Clone, Debug, Default)]
+pub struct ExportOptions {
+    /// The mode for a new repository, or the mode an existing one must have.
+    pub mode: Option<RepoMode>,
+    /// A ref (`refs/heads/<name>`) to point at the commit.
+    pub ref_name: Option<String>,
+    /// For bare-user-only: rewrite the commit as `ostree commit` would for that mode
+    /// (uid and gid 0, no xattrs, permissions masked with 0755).
+    pub canonicalize: bool,
+}
+
+/// What an export did.
+#[derive(Clone, Debug)]
+pub struct ExportReport {
+    /// The commit now in the repository (differs from `source_commit` only when canonicalised).
+    pub commit: ObjectId,
+    /// The commit that was asked for.
+    pub source_commit: ObjectId,
+    /// The repository's mode.
+    pub mode: RepoMode,
+    /// Objects the commit reaches.
+    pub objects_total: u64,
+    /// Objects written.
+    pub objects_written: u64,
+    /// Objects the repository already had.
+    pub objects_reused: u64,
+    /// Raw content bytes written.
+    pub bytes_written: u64,
+    /// Wall time.
+    pub seconds: f64,
+}
+
+/// One content object to write.
+struct ContentTask {
+    id: ObjectId,
+    header: FileHeader,
+    blob: Option<(BlobId, BlobLocation)>,
+}
+
+fn content_tasks(store: &Store, closure: &CommitClosure) -> Result<Vec<ContentTask>> {
+    let reader = store.reader()?;
+    let mut tasks = Vec::with_capacity(closure.content.len());
+    for (id, record) in &closure.content {
+        let (header, blob) = match record {
+            ObjectRecord::Regular { header, blob } => {
+                let location = reader.blob(blob)?.ok_or(rejig_store::Error::MissingBlob(*blob))?;
+                (header.clone(), Some((*blob, location)))
+            }
+            ObjectRecord::Symlink { header } => (header.clone(), None),
+            ObjectRecord::Metadata { .. } => {
+                return Err(
+                    rejig_store::Error::invalid("object record", format!("{id}.file is recorded as metadata")).into()
+                )
+            }
+        };
+        tasks.push(ContentTask { id: *id, header, blob });
+    }
+    Ok(tasks)
+}
+
+fn write_task(
+    store: &Store,
+    repo: &OstreeRepo,
+    task: &ContentTask,
+    header: &FileHeader,
+    expected: Option<ObjectId>,
+) -> Result<Written> {
+    match task.blob {
+        Some((blob, location)) => {
+            let mut stream = store.open_blob(blob, location)?;
+            repo.write_content(expected, header, Some((&mut stream, location.raw_len)))
+        }
+        None => repo.write_content(expected, header, None),
+    }
+}
+
+fn check_representable(mode: RepoMode, closure: &CommitClosure, tasks: &[ContentTask]) -> Result<()> {
+    if mode != RepoMode::BareUserOnly {
+        return Ok(());
+    }
+    let advice =
+        "pass --canonicalize to rewrite the commit for bare-user-only (its checksum changes), or export to bare-user";
+    for task in tasks {
+        if !task.header.meta().is_canonical_for_bare_user_only() {
+            let meta = task.header.meta();
+            return Err(Error::Unrepresentable {
+                key: ObjectKey::new(task.id, ObjectType::File),
+                mode: mode.name(),
+                detail: format!("owner {}:{} and {} xattrs; {advice}", meta.uid(), meta.gid(), meta.xattrs().len()),
+            });
+        }
+    }
+    for (key, bytes) in &closure.metadata {
+        if key.kind == ObjectType::DirMeta && !DirMeta::decode(bytes)?.0.is_canonical_for_bare_user_only() {
+            return Err(Error::Unrepresentable {
+                key: *key,
+                mode: mode.name(),
+                detail: format!("a directory not owned by root or with xattrs; {advice}"),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Exports `commit` from `store` into the repository at `repo_path`.
+pub fn export_commit(
+    store: &Store,
+    commit: ObjectId,
+    repo_path: &Path,
+    options: &ExportOptions,
+    progress: &dyn Progress,
+) -> Result<ExportReport> {
+    let started = Instant::now();
+    if let Some(name) = &options.ref_name {
+        validate_ref(name).map_err(|detail| Error::Repo { path: repo_path.into(), detail })?;
+    }
+    if options.canonicalize && options.mode.is_some_and(|m| m != RepoMode::BareUserOnly) {
+        return Err(Error::Repo {
+            path: repo_path.into(),
+            detail: "--canonicalize only applies to bare-user-only repositories".into(),
+        });
+    }
+    let closure = walk_commit(store, &store.reader()?, commit)?;
+    let tasks = content_tasks(store, &closure)?;
+
+    let repo = OstreeRepo::open_or_create(repo_path, options.mode)?;
+    let mode = repo.mode();
+    if mode == RepoMode::Bare && !rustix::process::geteuid().is_root() {
+        return Err(Error::Repo {
+            path: repo_path.into(),
+            detail:
+                "writing a bare repository needs root, to set owners and xattrs; run as root or use --mode bare-user"
+                    .into(),
+        });
+    }
+    if options.canonicalize && mode != RepoMode::BareUserOnly {
+        return Err(Error::Repo {
+            path: repo_path.into(),
+            detail: format!("--canonicalize only applies to bare-user-only, and this is a {mode} repository"),
+        });
+    }
+    if !options.canonicalize {
+        check_representable(mode, &closure, &tasks)?;
+    }
+    let _lock = RepoLock::shared(repo.path())?;
+
+    let mut report = ExportReport {
+        commit,
+        source_commit: commit,
+        mode,
+        objects_total: 0,
+        objects_written: 0,
+        objects_reused: 0,
+        bytes_written: 0,
+        seconds: 0.0,
+    };
+    let count = |report: &mut ExportReport, written: &[Written]| {
+        report.objects_total += written.len() as u64;
+        report.objects_written += written.iter().filter(|w| w.new).count() as u64;
+        report.bytes_written += written.iter().map(|w| w.bytes).sum::<u64>();
+    };
+
+    if options.canonicalize {
+        let final_commit = write_canonical(store, &repo, &closure, &tasks, progress, &mut |w| count(&mut report, w))?;
+        report.commit = final_commit;
+    } else {
+        let commit_key = ObjectKey::new(commit, ObjectType::Commit);
+        repo.mark_partial(&commit)?;
+        progress.start("writing content", tasks.len() as u64);
+        let written: Vec<Written> = tasks
+            .par_iter()
+            .map(|task| {
+                let w = write_task(store, &repo, task, &task.header, Some(task.id));
+                progress.advance(1);
+                w
+            })
+            .collect::<Result<_>>()?;
+        progress.finish();
+        count(&mut report, &written);
+        let written: Vec<Written> = closure
+            .metadata
+            .par_iter()
+            .map(|(key, bytes)| Ok(Written { id: key.id, new: repo.write_metadata(key, bytes)?, bytes: 0 }))
+            .collect::<Result<_>>()?;
+        count(&mut report, &written);
+        repo.sync()?;
+        let mut last = Vec::new();
+        if let Some(meta) = &closure.commitmeta {
+            let key = ObjectKey::new(commit, ObjectType::CommitMeta);
+            last.push(Written { id: commit, new: repo.write_metadata(&key, meta)?, bytes: 0 });
+        }
+        last.push(Written { id: commit, new: repo.write_metadata(&commit_key, &closure.commit_bytes)?, bytes: 0 });
+        count(&mut report, &last);
+        repo.sync()?;
+        repo.clear_partial(&commit)?;
+    }
+    if let Some(name) = &options.ref_name {
+        repo.set_ref(name, &report.commit)?;
+    }
+    report.objects_reused = report.objects_total - report.objects_written;
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// Writes the commit rewritten for bare-user-only and returns the new commit id. Content
+/// checksums change with their headers, so new ids are computed while writing; directory
+/// objects are then rebuilt bottom-up from them. Detached metadata (signatures over the
+/// original commit) is not carried over.
+fn write_canonical(
+    store: &Store,
+    repo: &OstreeRepo,
+    closure: &CommitClosure,
+    tasks: &[ContentTask],
+    progress: &dyn Progress,
+    count: &mut dyn FnMut(&[Written]),
+) -> Result<ObjectId> {
+    progress.start("writing content", tasks.len() as u64);
+    let written: Vec<Written> = tasks
+        .par_iter()
+        .map(|task| {
+            let w = write_task(store, repo, task, &task.header.canonicalized_for_bare_user_only(), None);
+            progress.advance(1);
+            w
+        })
+        .collect::<Result<_>>()?;
+    progress.finish();
+    count(&written);
+    let content_map: HashMap<ObjectId, ObjectId> = tasks.iter().zip(&written).map(|(t, w)| (t.id, w.id)).collect();
+
+    let originals: HashMap<ObjectKey, &Vec<u8>> = closure.metadata.iter().map(|(k, b)| (*k, b)).collect();
+    let mut rewriter =
+        Rewriter { originals, content_map, trees: HashMap::new(), metas: HashMap::new(), out: Vec::new() };
+    let root_tree = rewriter.tree(closure.commit.root_tree)?;
+    let root_meta = rewriter.meta(closure.commit.root_meta)?;
+    let written: Vec<Written> = rewriter
+        .out
+        .par_iter()
+        .map(|(key, bytes)| Ok(Written { id: key.id, new: repo.write_metadata(key, bytes)?, bytes: 0 }))
+        .collect::<Result<_>>()?;
+    count(&written);
+    repo.sync()?;
+    let mut commit = closure.commit.clone();
+    commit.root_tree = root_tree;
+    commit.root_meta = root_meta;
+    let bytes = commit.encode();
+    let id = metadata_checksum(&bytes);
+    let new = repo.write_metadata(&ObjectKey::new(id, ObjectType::Commit), &bytes)?;
+    count(&[Written { id, new, bytes: 0 }]);
+    repo.sync()?;
+    Ok(id)
+}
+
+/// Rebuilds directory objects with canonical metadata, each once.
+struct Rewriter<'a> {
+    originals: HashMap<ObjectKey, &'a Vec<u8>>,
+    content_map: HashMap<ObjectId, ObjectId>,
+    trees: HashMap<ObjectId, ObjectId>,
+    metas: HashMap<ObjectId, ObjectId>,
+    out: Vec<(ObjectKey, Vec<u8>)>,
+}
+
+impl Rewriter<'_> {
+    fn original(&self, key: ObjectKey) -> Result<&[u8]> {
+        self.originals.get(&key).map(|b| b.as_slice()).ok_or(Error::Store(rejig_store::Error::MissingObject(key)))
+    }
+
+    fn emit(&mut self, kind: ObjectType, bytes: Vec<u8>) -> ObjectId {
+        let id = metadata_checksum(&bytes);
+        self.out.push((ObjectKey::new(id, kind), bytes));
+        id
+    }
+
+    fn meta(&mut self, id: ObjectId) -> Result<ObjectId> {
+        if let Some(new) = self.metas.get(&id) {
+            return Ok(*new);
+        }
+        let meta = DirMeta::decode(self.original(ObjectKey::new(id, ObjectType::DirMeta))?)?;
+        let canonical = DirMeta(meta.0.canonicalized_for_bare_user_only(0o755));
+        let new = self.emit(ObjectType::DirMeta, canonical.encode());
+        self.metas.insert(id, new);
+        Ok(new)
+    }
+
+    fn tree(&mut self, id: ObjectId) -> Result<ObjectId> {
+        if let Some(new) = self.trees.get(&id) {
+            return Ok(*new);
+        }
+        let tree = DirTree::decode(self.original(ObjectKey::new(id, ObjectType::DirTree))?)?;
+        let mut files = Vec::with_capacity(tree.files().len());
+        for file in tree.files() {
+            let content = *self.content_map.get(&file.content).ok_or(Error::Store(
+                rejig_store::Error::MissingObject(ObjectKey::new(file.content, ObjectType::File)),
+            ))?;
+            files.push(FileEntry { name: file.name.clone(), content });
+        }
+        let mut dirs = Vec::with_capacity(tree.dirs().len());
+        for dir in tree.dirs() {
+            dirs.push(DirEntry { name: dir.name.clone(), tree: self.tree(dir.tree)?, meta: self.meta(dir.meta)? });
+        }
+        let new = self.emit(ObjectType::DirTree, DirTree::new(files, dirs)?.encode());
+        self.trees.insert(id, new);
+        Ok(new)
+    }
+}

@@ -1,0 +1,379 @@
+//! Writes objects and refs into an OSTree repository (ostree-format.md §3).
+//!
+//! Every object goes to a temp file under `tmp/`, gets its permissions, owner and xattrs,
+//! is checked against its checksum, and is then renamed into `objects/` without replacing
+//! anything (EEXIST means another writer stored the same object). Content objects in bare
+//! modes get mtime 0 after the rename, so `tmp/` never holds a file with mtime 0. Refs move
+//! only in [`OstreeRepo::set_ref`], which the caller calls after [`OstreeRepo::sync`].
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rejig_store::object::dirmeta::encode_owner_mode_xattrs;
+use rejig_store::object::{ContentHasher, FileHeader};
+use rejig_store::repo_mode::mode_from_config;
+use rejig_store::{ObjectId, ObjectKey, ObjectType, RepoMode};
+use rustix::fs::{
+    fchmod, fchown, fsetxattr, futimens, renameat_with, Mode, RenameFlags, Timespec, Timestamps, XattrFlags, CWD,
+};
+
+use crate::error::{Error, IoContext, Result};
+use crate::ostree::archive::write_filez;
+
+/// The directories `ostree init` creates.
+const SKELETON: &[&str] = &["objects", "tmp", "state", "extensions", "refs/heads", "refs/mirrors", "refs/remotes"];
+
+/// An OSTree repository opened for writing.
+pub struct OstreeRepo {
+    path: PathBuf,
+    mode: RepoMode,
+    temp_counter: AtomicU64,
+}
+
+/// The outcome of writing one object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Written {
+    /// The object's checksum, computed from what was written.
+    pub id: ObjectId,
+    /// False when the repository already had it.
+    pub new: bool,
+    /// Raw content bytes (0 for metadata and symlinks).
+    pub bytes: u64,
+}
+
+/// Validates a ref name as ostree does: `([\w\d][-._\w\d]*/)*[\w\d][-._\w\d]*`.
+pub fn validate_ref(name: &str) -> std::result::Result<(), String> {
+    let ok = !name.is_empty()
+        && name.split('/').all(|part| {
+            let mut chars = part.chars();
+            chars.next().is_some_and(|c| c.is_alphanumeric() || c == '_')
+                && chars.all(|c| c.is_alphanumeric() || "-._".contains(c))
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("{name:?} is not a valid ref name (letters, digits, '-', '.', '_' and '/' separators)"))
+    }
+}
+
+impl OstreeRepo {
+    /// Opens the repository at `path`, creating the full `ostree init` skeleton if it does not
+    /// exist (in `requested` mode, archive by default). An existing repository must be in
+    /// `requested` mode when one is given.
+    pub fn open_or_create(path: &Path, requested: Option<RepoMode>) -> Result<Self> {
+        let config_path = path.join("config");
+        let mode = match std::fs::read_to_string(&config_path) {
+            Ok(config) => {
+                let mode =
+                    mode_from_config(&config).map_err(|e| Error::Repo { path: path.into(), detail: e.to_string() })?;
+                if let Some(requested) = requested.filter(|r| *r != mode) {
+                    return Err(Error::Repo {
+                        path: path.into(),
+                        detail: format!("it is a {mode} repository; --mode {requested} does not match (omit --mode, or pick another path)"),
+                    });
+                }
+                mode
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let mode = requested.unwrap_or(RepoMode::Archive);
+                Self::init(path, mode)?;
+                mode
+            }
+            Err(e) => return Err(e).at(&config_path),
+        };
+        for dir in SKELETON {
+            let dir = path.join(dir);
+            if !dir.is_dir() {
+                return Err(Error::Repo {
+                    path: path.into(),
+                    detail: format!("{} is missing; is this an OSTree repository?", dir.display()),
+                });
+            }
+        }
+        Ok(Self { path: path.to_path_buf(), mode, temp_counter: AtomicU64::new(0) })
+    }
+
+    /// Creates the skeleton; `config` is written last, so an interrupted init is retried.
+    fn init(path: &Path, mode: RepoMode) -> Result<()> {
+        if path.exists() {
+            let foreign = std::fs::read_dir(path)
+                .at(path)?
+                .filter_map(|e| e.ok())
+                .any(|e| !SKELETON.iter().any(|s| s.split('/').next() == e.file_name().to_str()));
+            if foreign {
+                return Err(Error::Repo {
+                    path: path.into(),
+                    detail: "exists, is not empty and has no config: not an OSTree repository".into(),
+                });
+            }
+        }
+        for dir in SKELETON {
+            std::fs::create_dir_all(path.join(dir)).at(path.join(dir))?;
+        }
+        let config = format!("[core]\nrepo_version=1\nmode={}\n", mode.config_name());
+        let tmp = path.join("tmp").join(".config.rejig");
+        std::fs::write(&tmp, config).at(&tmp)?;
+        File::open(&tmp).and_then(|f| f.sync_all()).at(&tmp)?;
+        std::fs::rename(&tmp, path.join("config")).at(path.join("config"))?;
+        File::open(path).and_then(|d| d.sync_all()).at(path)
+    }
+
+    /// The repository's mode.
+    pub fn mode(&self) -> RepoMode {
+        self.mode
+    }
+
+    /// The repository's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// True when the repository has the object (one `fstatat`).
+    pub fn has_object(&self, key: &ObjectKey) -> bool {
+        std::fs::symlink_metadata(self.path.join(self.mode.loose_path(key))).is_ok()
+    }
+
+    fn temp_path(&self) -> PathBuf {
+        let n = self.temp_counter.fetch_add(1, Ordering::Relaxed);
+        self.path.join("tmp").join(format!("rejig-{}-{n}", std::process::id()))
+    }
+
+    fn create_temp(path: &Path, permissions: u32) -> Result<File> {
+        let file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).at(path)?;
+        fchmod(&file, Mode::from_raw_mode(permissions)).at(path)?;
+        Ok(file)
+    }
+
+    /// Renames `temp` to the object's loose path without replacing. Returns false (and
+    /// removes `temp`) if the object was already there.
+    fn publish(&self, temp: &Path, key: &ObjectKey) -> Result<bool> {
+        let relative = self.mode.loose_path(key);
+        let target = self.path.join(&relative);
+        if let Some(dir) = target.parent() {
+            match std::fs::create_dir(dir) {
+                Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(e).at(dir),
+                _ => {}
+            }
+        }
+        match renameat_with(CWD, temp, CWD, &target, RenameFlags::NOREPLACE) {
+            Ok(()) => Ok(true),
+            Err(rustix::io::Errno::EXIST) => {
+                std::fs::remove_file(temp).at(temp)?;
+                Ok(false)
+            }
+            Err(e) => Err(e).at(&target),
+        }
+    }
+
+    /// Writes a metadata object whose bytes the caller has verified.
+    pub fn write_metadata(&self, key: &ObjectKey, bytes: &[u8]) -> Result<bool> {
+        if self.has_object(key) {
+            return Ok(false);
+        }
+        let temp = self.temp_path();
+        let outcome = (|| {
+            let mut file = Self::create_temp(&temp, 0o644)?;
+            file.write_all(bytes).at(&temp)?;
+            self.publish(&temp, key)
+        })();
+        if outcome.is_err() {
+            let _ = std::fs::remove_file(&temp);
+        }
+        outcome
+    }
+
+    /// Writes a content object: `content` is the file's bytes and size (None for a symlink).
+    /// The checksum is computed from what is written and must equal `expected` when given;
+    /// otherwise nothing is published.
+    pub fn write_content(
+        &self,
+        expected: Option<ObjectId>,
+        header: &FileHeader,
+        content: Option<(&mut dyn Read, u64)>,
+    ) -> Result<Written> {
+        if let Some(id) = expected {
+            if self.has_object(&ObjectKey::new(id, ObjectType::File)) {
+                return Ok(Written { id, new: false, bytes: 0 });
+            }
+        }
+        let temp = self.temp_path();
+        let outcome = self.write_content_at(&temp, expected, header, content);
+        if outcome.is_err() {
+            let _ = std::fs::remove_file(&temp);
+        }
+        outcome
+    }
+
+    fn write_content_at(
+        &self,
+        temp: &Path,
+        expected: Option<ObjectId>,
+        header: &FileHeader,
+        content: Option<(&mut dyn Read, u64)>,
+    ) -> Result<Written> {
+        let mut hasher = header.hasher();
+        let meta = header.meta();
+        let (size, mut reader) = match content {
+            Some((reader, size)) => (size, Some(reader)),
+            None => (0, None),
+        };
+        // The file to set mtime 0 on after the rename, for bare modes.
+        let mut mtime_zero: Option<File> = None;
+        let mut written = 0u64;
+        match (self.mode, header.symlink_target()) {
+            (RepoMode::Archive, _) => {
+                let file = Self::create_temp(temp, 0o644)?;
+                let mut out = BufWriter::with_capacity(256 * 1024, &file);
+                let content: Option<&mut dyn Read> = reader.as_mut().map(|r| &mut **r as &mut dyn Read);
+                written = write_filez(&mut out, header, size, content, &mut hasher).at(temp)?;
+                out.flush().at(temp)?;
+            }
+            (RepoMode::BareUser, target) => {
+                let ostreemeta = encode_owner_mode_xattrs(meta.uid(), meta.gid(), header.mode(), meta.xattrs());
+                let file = match target {
+                    Some(target) => {
+                        let mut file = Self::create_temp(temp, 0o644)?;
+                        file.write_all(target.as_bytes()).and_then(|_| file.write_all(&[0])).at(temp)?;
+                        file
+                    }
+                    None => {
+                        let file = Self::create_temp(temp, (meta.permissions() & 0o775) | 0o400)?;
+                        written = copy_hashed(reader.as_mut(), &file, &mut hasher).at(temp)?;
+                        file
+                    }
+                };
+                fsetxattr(&file, "user.ostreemeta", &ostreemeta, XattrFlags::empty()).at(temp)?;
+                mtime_zero = Some(file);
+            }
+            (RepoMode::Bare | RepoMode::BareUserOnly, Some(target)) => {
+                rustix::fs::symlink(target, temp).at(temp)?;
+                if self.mode == RepoMode::Bare {
+                    rustix::fs::chownat(
+                        CWD,
+                        temp,
+                        Some(rustix::fs::Uid::from_raw(meta.uid())),
+                        Some(rustix::fs::Gid::from_raw(meta.gid())),
+                        rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+                    )
+                    .at(temp)?;
+                    for xattr in meta.xattrs().iter() {
+                        rustix::fs::lsetxattr(temp, xattr.name(), xattr.value(), XattrFlags::empty()).at(temp)?;
+                    }
+                }
+            }
+            (RepoMode::Bare | RepoMode::BareUserOnly, None) => {
+                let file = Self::create_temp(temp, 0o600)?;
+                written = copy_hashed(reader.as_mut(), &file, &mut hasher).at(temp)?;
+                if self.mode == RepoMode::Bare {
+                    fchown(
+                        &file,
+                        Some(rustix::fs::Uid::from_raw(meta.uid())),
+                        Some(rustix::fs::Gid::from_raw(meta.gid())),
+                    )
+                    .at(temp)?;
+                    for xattr in meta.xattrs().iter() {
+                        fsetxattr(&file, xattr.name(), xattr.value(), XattrFlags::empty()).at(temp)?;
+                    }
+                }
+                // After chown, which clears setuid and setgid.
+                fchmod(&file, Mode::from_raw_mode(meta.permissions())).at(temp)?;
+                mtime_zero = Some(file);
+            }
+        }
+        if written != size {
+            return Err(Error::Io {
+                path: temp.to_path_buf(),
+                source: std::io::Error::other(format!("wrote {written} bytes where {size} were expected")),
+            });
+        }
+        let id = hasher.finish();
+        let key = ObjectKey::new(id, ObjectType::File);
+        if let Some(expected) = expected.filter(|e| *e != id) {
+            return Err(Error::Checksum { key: ObjectKey::new(expected, ObjectType::File), actual: id.to_hex() });
+        }
+        let new = self.publish(temp, &key)?;
+        if let (true, Some(file)) = (new, mtime_zero) {
+            let times = Timestamps {
+                last_access: Timespec { tv_sec: 0, tv_nsec: rustix::fs::UTIME_OMIT },
+                last_modification: Timespec { tv_sec: 0, tv_nsec: 0 },
+            };
+            futimens(&file, &times).at(self.path.join(self.mode.loose_path(&key)))?;
+        }
+        Ok(Written { id, new, bytes: written })
+    }
+
+    fn partial_marker(&self, commit: &ObjectId) -> PathBuf {
+        self.path.join("state").join(format!("{commit}.commitpartial"))
+    }
+
+    /// Marks `commit` as partial while its objects are being written, as `ostree pull` does.
+    /// The marker is fsynced with its directory before any object is written.
+    pub fn mark_partial(&self, commit: &ObjectId) -> Result<()> {
+        let path = self.partial_marker(commit);
+        File::create(&path).and_then(|f| f.sync_all()).at(&path)?;
+        let state = self.path.join("state");
+        File::open(&state).and_then(|d| d.sync_all()).at(&state)
+    }
+
+    /// Removes the partial marker once every object is durable.
+    pub fn clear_partial(&self, commit: &ObjectId) -> Result<()> {
+        let path = self.partial_marker(commit);
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e).at(&path),
+            _ => Ok(()),
+        }
+    }
+
+    /// True when a partial marker exists for `commit`.
+    pub fn is_partial(&self, commit: &ObjectId) -> bool {
+        self.partial_marker(commit).exists()
+    }
+
+    /// Makes everything written so far durable: one `syncfs` on the repository's filesystem.
+    pub fn sync(&self) -> Result<()> {
+        let dir = File::open(&self.path).at(&self.path)?;
+        rustix::fs::syncfs(&dir).at(&self.path)
+    }
+
+    /// Points `refs/heads/<name>` at `commit`: temp file, fsync, rename, fsync the directory.
+    pub fn set_ref(&self, name: &str, commit: &ObjectId) -> Result<()> {
+        validate_ref(name).map_err(|detail| Error::Repo { path: self.path.clone(), detail })?;
+        let target = self.path.join("refs/heads").join(name);
+        let dir = target.parent().unwrap_or(&self.path).to_path_buf();
+        std::fs::create_dir_all(&dir).at(&dir)?;
+        let temp = self.temp_path();
+        let mut file = OpenOptions::new().write(true).create_new(true).mode(0o644).open(&temp).at(&temp)?;
+        let outcome = file
+            .write_all(format!("{commit}\n").as_bytes())
+            .and_then(|_| file.sync_all())
+            .and_then(|_| std::fs::rename(&temp, &target))
+            .and_then(|_| File::open(&dir)?.sync_all());
+        if outcome.is_err() {
+            let _ = std::fs::remove_file(&temp);
+        }
+        outcome.at(&target)
+    }
+}
+
+/// Copies `reader` into `file`, feeding the checksum. Returns the bytes copied.
+fn copy_hashed(reader: Option<&mut &mut dyn Read>, file: &File, hasher: &mut ContentHasher) -> std::io::Result<u64> {
+    let Some(reader) = reader else { return Ok(0) };
+    let mut out = BufWriter::with_capacity(256 * 1024, file);
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut total = 0u64;
+    loop {
+        let n = reader.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        let chunk = buf.get(..n).unwrap_or_default();
+        hasher.update(chunk);
+        out.write_all(chunk)?;
+        total += n as u64;
+    }
+    out.flush()?;
+    Ok(total)
+}
