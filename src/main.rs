@@ -1,0 +1,104 @@
+//! The `rejig` command line: parses arguments, calls one library function per subcommand,
+//! and renders its report. No format logic lives here.
+
+mod cli;
+mod demo;
+mod progress;
+mod report;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use rejig_exporter::{export_commit, ExportOptions};
+use rejig_importer::import_commit;
+use rejig_store::{ObjectId, Store};
+
+use crate::cli::{Cli, Command};
+use crate::progress::Bar;
+use crate::report::Rendered;
+
+fn default_store() -> Result<PathBuf> {
+    if let Some(data) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(data).join("rejig"));
+    }
+    let home = std::env::var_os("HOME").context("neither --store, REJIG_STORE, XDG_DATA_HOME nor HOME is set")?;
+    Ok(PathBuf::from(home).join(".local/share/rejig"))
+}
+
+/// Opens the store, telling the user if another process holds it.
+pub fn open_store(path: &std::path::Path, quiet: bool) -> Result<Store> {
+    let on_wait = |holder: &str| {
+        if !quiet {
+            eprintln!("rejig: waiting for the store lock on {}, held by {holder}", path.display());
+        }
+    };
+    Store::open(path, &on_wait).with_context(|| format!("opening the store at {}", path.display()))
+}
+
+fn run(cli: &Cli) -> Result<Rendered> {
+    let progress = Bar::new(cli.quiet, cli.json);
+    let store_path = match &cli.store {
+        Some(path) => path.clone(),
+        None => default_store()?,
+    };
+    match &cli.command {
+        Command::Import(args) => {
+            let store = open_store(&store_path, cli.quiet)?;
+            let report = import_commit(&store, &args.repo, &args.rev, &progress)
+                .with_context(|| format!("importing {} from {}", args.rev, args.repo.display()))?;
+            Ok(report::import(&report))
+        }
+        Command::Export(args) => {
+            let commit: ObjectId = args
+                .commit
+                .parse()
+                .with_context(|| format!("{:?} is not a commit checksum (64 lowercase hex characters)", args.commit))?;
+            let store = open_store(&store_path, cli.quiet)?;
+            let options =
+                ExportOptions { mode: args.mode, ref_name: args.ref_name.clone(), canonicalize: args.canonicalize };
+            let report = export_commit(&store, commit, &args.repo, &options, &progress)
+                .with_context(|| format!("exporting {commit} into {}", args.repo.display()))?;
+            Ok(report::export(&report))
+        }
+        Command::Fsck(args) => {
+            let store = open_store(&store_path, cli.quiet)?;
+            let repaired = if args.repair {
+                Some(rejig_store::fsck::repair(&store).context("rebuilding the index")?)
+            } else {
+                None
+            };
+            let report = rejig_store::fsck::fsck(&store).context("checking the store")?;
+            let rendered = report::fsck(&report, repaired.as_ref());
+            if !report.problems.is_empty() {
+                print(cli, &rendered);
+                bail!("the store at {} has {} problem(s)", store_path.display(), report.problems.len());
+            }
+            Ok(rendered)
+        }
+        Command::Demo(args) => demo::run(args, cli.quiet || cli.json, &progress),
+    }
+}
+
+fn print(cli: &Cli, rendered: &Rendered) {
+    if cli.json {
+        println!("{}", rendered.json);
+    } else if !cli.quiet {
+        println!("{}", rendered.text);
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(rendered) => {
+            print(&cli, &rendered);
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("rejig: error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! Renders library reports for people (text) and scripts (one JSON object).
+
+use rejig_exporter::ExportReport;
+use rejig_importer::ImportReport;
+use rejig_store::fsck::{FsckReport, RepairReport};
+use serde_json::{json, Value};
+
+/// A rendered result: text for a terminal, JSON for `--json`.
+pub struct Rendered {
+    /// Human-readable lines.
+    pub text: String,
+    /// The machine-readable object.
+    pub json: Value,
+}
+
+/// Bytes as a short human figure.
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS.get(unit).copied().unwrap_or("B"))
+    }
+}
+
+/// `rejig import --repo`.
+pub fn import(report: &ImportReport) -> Rendered {
+    let commit = report.commit.map(|c| c.to_hex()).unwrap_or_default();
+    Rendered {
+        text: format!(
+            "imported commit {commit}\n  objects: {} total, {} new, {} already in the store\n  stored: {} blobs, {} raw in {} of packs, {:.2}s",
+            report.objects_total,
+            report.objects_imported,
+            report.objects_skipped,
+            report.blobs_written,
+            human_bytes(report.raw_bytes_written),
+            human_bytes(report.bytes_stored),
+            report.seconds
+        ),
+        json: json!({
+            "commit": commit,
+            "objects_total": report.objects_total,
+            "objects_imported": report.objects_imported,
+            "objects_skipped": report.objects_skipped,
+            "blobs_written": report.blobs_written,
+            "raw_bytes_written": report.raw_bytes_written,
+            "bytes_stored": report.bytes_stored,
+            "seconds": report.seconds,
+        }),
+    }
+}
+
+/// `rejig export`.
+pub fn export(report: &ExportReport) -> Rendered {
+    let rewritten = if report.commit != report.source_commit {
+        format!(" (canonicalised from {})", report.source_commit)
+    } else {
+        String::new()
+    };
+    Rendered {
+        text: format!(
+            "exported commit {}{rewritten} into a {} repository\n  objects: {} total, {} written, {} already there; {} of content written in {:.2}s",
+            report.commit,
+            report.mode,
+            report.objects_total,
+            report.objects_written,
+            report.objects_reused,
+            human_bytes(report.bytes_written),
+            report.seconds
+        ),
+        json: json!({
+            "commit": report.commit.to_hex(),
+            "source_commit": report.source_commit.to_hex(),
+            "mode": report.mode.name(),
+            "objects_total": report.objects_total,
+            "objects_written": report.objects_written,
+            "objects_reused": report.objects_reused,
+            "bytes_written": report.bytes_written,
+            "seconds": report.seconds,
+        }),
+    }
+}
+
+/// `rejig fsck [--repair]`.
+pub fn fsck(report: &FsckReport, repair: Option<&RepairReport>) -> Rendered {
+    let mut text = String::new();
+    if let Some(repair) = repair {
+        text.push_str(&format!(
+            "rebuilt the index from {} packs: {} objects, {} blobs, {} roots\n",
+            repair.packs_indexed, repair.stats.objects, repair.stats.blobs, repair.stats.roots
+        ));
+        for skipped in &repair.packs_skipped {
+            text.push_str(&format!("  skipped unreadable pack: {skipped}\n"));
+        }
+    }
+    text.push_str(&format!(
+        "checked {} packs, {} blobs, {} objects ({})",
+        report.packs,
+        report.blobs,
+        report.objects,
+        human_bytes(report.bytes)
+    ));
+    if !report.unreferenced_packs.is_empty() {
+        text.push_str(&format!(
+            "\n  {} pack(s) not in the index (left by an interrupted write; `rejig fsck --repair` indexes them)",
+            report.unreferenced_packs.len()
+        ));
+    }
+    if report.problems.is_empty() {
+        text.push_str("\n  no problems found");
+    } else {
+        text.push_str(&format!("\n  {} problem(s):", report.problems.len()));
+        for problem in &report.problems {
+            text.push_str(&format!("\n  - {problem}"));
+        }
+    }
+    Rendered {
+        text,
+        json: json!({
+            "packs": report.packs,
+            "blobs": report.blobs,
+            "objects": report.objects,
+            "bytes": report.bytes,
+            "unreferenced_packs": report.unreferenced_packs.iter().map(|p| p.to_hex()).collect::<Vec<_>>(),
+            "problems": report.problems,
+            "repaired": repair.map(|r| json!({
+                "packs_indexed": r.packs_indexed,
+                "packs_skipped": r.packs_skipped,
+            })),
+        }),
+    }
+}
