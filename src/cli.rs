@@ -22,7 +22,7 @@ pub struct Cli {
     /// Print nothing but errors.
     #[arg(long, short, global = true)]
     pub quiet: bool,
-    /// More detail (repeat for more).
+    /// Log each phase with its count and time on stderr.
     #[arg(long, short, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// What to do.

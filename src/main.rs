@@ -38,7 +38,7 @@ pub fn open_store(path: &std::path::Path, quiet: bool) -> Result<Store> {
 }
 
 fn run(cli: &Cli) -> Result<Rendered> {
-    let progress = Bar::new(cli.quiet, cli.json);
+    let progress = Bar::new(cli.quiet, cli.json, cli.verbose);
     let store_path = match &cli.store {
         Some(path) => path.clone(),
         None => default_store()?,

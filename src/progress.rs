@@ -1,27 +1,43 @@
-//! Progress bars on a terminal, silence otherwise.
+//! Progress: a bar on a terminal; with `-v`, one line per phase on stderr (for logs);
+//! otherwise silence.
 
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use rejig_store::Progress;
 
-/// Draws an indicatif bar on stderr when it is a terminal and output is not quiet or JSON.
+/// Reports progress the way the invocation asks for.
 pub struct Bar {
-    enabled: bool,
+    draw: bool,
+    log: bool,
     bar: Mutex<Option<ProgressBar>>,
+    phase: Mutex<Option<(String, Instant)>>,
+    done: AtomicU64,
 }
 
 impl Bar {
-    /// A bar that draws only when it makes sense.
-    pub fn new(quiet: bool, json: bool) -> Self {
-        Self { enabled: !quiet && !json && std::io::stderr().is_terminal(), bar: Mutex::new(None) }
+    /// Bars only on a terminal and never with `--quiet` or `--json`; `-v` logs phases.
+    pub fn new(quiet: bool, json: bool, verbose: u8) -> Self {
+        Self {
+            draw: !quiet && !json && std::io::stderr().is_terminal(),
+            log: verbose > 0,
+            bar: Mutex::new(None),
+            phase: Mutex::new(None),
+            done: AtomicU64::new(0),
+        }
     }
 }
 
 impl Progress for Bar {
     fn start(&self, phase: &str, total: u64) {
-        if !self.enabled {
+        self.done.store(0, Ordering::Relaxed);
+        if let Ok(mut slot) = self.phase.lock() {
+            *slot = Some((phase.to_owned(), Instant::now()));
+        }
+        if !self.draw {
             return;
         }
         let bar = if total > 0 {
@@ -40,6 +56,7 @@ impl Progress for Bar {
     }
 
     fn advance(&self, units: u64) {
+        self.done.fetch_add(units, Ordering::Relaxed);
         if let Ok(slot) = self.bar.lock() {
             if let Some(bar) = slot.as_ref() {
                 bar.inc(units);
@@ -51,6 +68,12 @@ impl Progress for Bar {
         if let Ok(mut slot) = self.bar.lock() {
             if let Some(bar) = slot.take() {
                 bar.finish_and_clear();
+            }
+        }
+        if let (true, Ok(mut slot)) = (self.log, self.phase.lock()) {
+            if let Some((phase, started)) = slot.take() {
+                let done = self.done.load(Ordering::Relaxed);
+                eprintln!("rejig: {phase}: {done} done in {:.2}s", started.elapsed().as_secs_f64());
             }
         }
     }

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs rejig's whole test suite. It first installs the system tools the tests use as
+# oracles (the real ostree CLI, setfattr) with apt-get when they are missing.
+# The end-to-end tests chown files and write bare repositories, so run it as root
+# (or in a throwaway VM/container).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+missing=()
+command -v ostree >/dev/null || missing+=(ostree)
+command -v setfattr >/dev/null || missing+=(attr)
+if ((${#missing[@]})); then
+    echo "run-tests: installing ${missing[*]}"
+    sudo=""
+    [ "$(id -u)" = 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+[ "$(id -u)" = 0 ] || echo "run-tests: warning: not root; tests that chown files or write bare repositories will fail" >&2
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+cargo test --workspace
