@@ -24,3 +24,5 @@ pub mod repo_mode;
 
 pub use progress::{NoProgress, Progress};
 pub use repo_mode::RepoMode;
+#[doc(hidden)]
+pub mod fuzzing;
