@@ -1,6 +1,8 @@
 //! Replays every input kept under `fuzz/regressions/<target>/` through the same checks the
 //! fuzz targets run, on stable Rust, on every `cargo test`.
 
+#![allow(clippy::unwrap_used)]
+
 use std::path::Path;
 
 fn replay(target: &str, check: fn(&[u8])) -> usize {

@@ -1,6 +1,8 @@
 //! The store end to end: batches become packs and index entries together, damage is found by
 //! fsck, the index can be rebuilt from the packs, and an abandoned batch leaves nothing.
 
+#![allow(clippy::unwrap_used)]
+
 use std::io::Read;
 
 use rejig_store::fsck::{fsck, repair};
@@ -68,7 +70,12 @@ fn streamed_blobs_roll_back_duplicates() {
     let (second, _) = batch.add_blob_stream(&mut data.as_slice()).unwrap();
     assert_eq!(first, second);
     let header = regular(0);
-    batch.add_object(ObjectKey::new(header.checksum(&data), ObjectType::File), &ObjectRecord::Regular { header, blob: first }).unwrap();
+    batch
+        .add_object(
+            ObjectKey::new(header.checksum(&data), ObjectType::File),
+            &ObjectRecord::Regular { header, blob: first },
+        )
+        .unwrap();
     let summary = batch.commit().unwrap();
     assert_eq!(summary.blobs, 1, "the duplicate stream must not be kept");
     let reader = store.reader().unwrap();
@@ -102,7 +109,9 @@ fn fsck_finds_a_flipped_byte_and_repair_rebuilds_the_index() {
         key = add_file(&batch, &data, 0);
         let tree = vec![0u8];
         let blob = batch.add_blob(&tree).unwrap();
-        batch.add_object(ObjectKey::new(metadata_checksum(&tree), ObjectType::DirTree), &ObjectRecord::Metadata { blob }).unwrap();
+        batch
+            .add_object(ObjectKey::new(metadata_checksum(&tree), ObjectType::DirTree), &ObjectRecord::Metadata { blob })
+            .unwrap();
         batch.add_root(ObjectKey::new(metadata_checksum(b"c"), ObjectType::Commit)).unwrap();
         batch.commit().unwrap();
     }
