@@ -4,6 +4,8 @@
 
 use std::io::{Read, Write};
 
+use crate::ostree::repo::copy_hashed;
+
 use flate2::write::DeflateEncoder;
 use flate2::Compression;
 use rejig_store::object::header::length_prefix;
@@ -18,26 +20,17 @@ pub fn write_filez(
     out: &mut dyn Write,
     header: &FileHeader,
     size: u64,
-    content: Option<&mut dyn Read>,
+    content: Option<&mut &mut dyn Read>,
     hasher: &mut ContentHasher,
 ) -> std::io::Result<u64> {
     let archive_header = header.encode_archive(size);
     out.write_all(&length_prefix(archive_header.len()))?;
     out.write_all(&archive_header)?;
-    let Some(content) = content else { return Ok(0) };
-    let mut encoder = DeflateEncoder::new(out, Compression::new(ZLIB_LEVEL));
-    let mut buf = vec![0u8; 128 * 1024];
-    let mut total = 0u64;
-    loop {
-        let n = content.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        let chunk = buf.get(..n).unwrap_or_default();
-        hasher.update(chunk);
-        encoder.write_all(chunk)?;
-        total += n as u64;
+    if content.is_none() {
+        return Ok(0);
     }
+    let mut encoder = DeflateEncoder::new(out, Compression::new(ZLIB_LEVEL));
+    let total = copy_hashed(content, &mut encoder, hasher)?;
     encoder.finish()?;
     Ok(total)
 }
@@ -53,7 +46,7 @@ mod tests {
         let header = FileHeader::regular(meta.clone());
         let mut out = Vec::new();
         let mut hasher = header.hasher();
-        write_filez(&mut out, &header, 0, Some(&mut &b""[..]), &mut hasher).unwrap();
+        write_filez(&mut out, &header, 0, Some(&mut (&mut &b""[..] as &mut dyn Read)), &mut hasher).unwrap();
         // ostree-format.md §4 empty.filez.
         assert_eq!(
             hex::encode(&out),

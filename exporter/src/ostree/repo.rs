@@ -226,9 +226,8 @@ impl OstreeRepo {
         match (self.mode, header.symlink_target()) {
             (RepoMode::Archive, _) => {
                 let file = Self::create_temp(temp, 0o644)?;
-                let mut out = BufWriter::with_capacity(256 * 1024, &file);
-                let content: Option<&mut dyn Read> = reader.as_mut().map(|r| &mut **r as &mut dyn Read);
-                written = write_filez(&mut out, header, size, content, &mut hasher).at(temp)?;
+                let mut out = BufWriter::with_capacity(64 * 1024, &file);
+                written = write_filez(&mut out, header, size, reader.as_mut(), &mut hasher).at(temp)?;
                 out.flush().at(temp)?;
             }
             (RepoMode::BareUser, target) => {
@@ -358,22 +357,31 @@ impl OstreeRepo {
     }
 }
 
-/// Copies `reader` into `file`, feeding the checksum. Returns the bytes copied.
-fn copy_hashed(reader: Option<&mut &mut dyn Read>, file: &File, hasher: &mut ContentHasher) -> std::io::Result<u64> {
+thread_local! {
+    /// One copy buffer per worker thread: a fresh 256 KiB buffer per object would be an mmap
+    /// and munmap per file.
+    static COPY_BUFFER: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; 256 * 1024]);
+}
+
+/// Copies `reader` into `out`, feeding the checksum. Returns the bytes copied.
+pub(crate) fn copy_hashed(
+    reader: Option<&mut &mut dyn Read>,
+    mut out: impl Write,
+    hasher: &mut ContentHasher,
+) -> std::io::Result<u64> {
     let Some(reader) = reader else { return Ok(0) };
-    let mut out = BufWriter::with_capacity(256 * 1024, file);
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut total = 0u64;
-    loop {
-        let n = reader.read(&mut buf)?;
-        if n == 0 {
-            break;
+    COPY_BUFFER.with(|buf| {
+        let mut buf = buf.borrow_mut();
+        let mut total = 0u64;
+        loop {
+            let n = reader.read(&mut buf)?;
+            if n == 0 {
+                return Ok(total);
+            }
+            let chunk = buf.get(..n).unwrap_or_default();
+            hasher.update(chunk);
+            out.write_all(chunk)?;
+            total += n as u64;
         }
-        let chunk = buf.get(..n).unwrap_or_default();
-        hasher.update(chunk);
-        out.write_all(chunk)?;
-        total += n as u64;
-    }
-    out.flush()?;
-    Ok(total)
+    })
 }

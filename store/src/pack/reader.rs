@@ -60,6 +60,8 @@ impl Read for PositionalReader {
 }
 
 enum Source {
+    /// Small blobs: decompressed and verified in one piece.
+    Memory(std::io::Cursor<Vec<u8>>),
     Raw(PositionalReader),
     Zstd(Box<zstd::stream::read::Decoder<'static, BufReader<PositionalReader>>>),
 }
@@ -79,6 +81,11 @@ pub struct BlobReader {
 impl BlobReader {
     /// Opens blob `id` at `location` in the open pack `file`.
     pub fn new(file: Arc<File>, id: BlobId, location: BlobLocation) -> Result<Self> {
+        if location.raw_len <= IN_MEMORY_LIMIT && location.stored_len <= IN_MEMORY_LIMIT {
+            let bytes = read_small(&file, id, &location)?;
+            let source = Source::Memory(std::io::Cursor::new(bytes));
+            return Ok(Self { source, id, location, hasher: blake3::Hasher::new(), read: 0, verified: true });
+        }
         let raw = PositionalReader {
             file,
             position: location.offset,
@@ -107,11 +114,49 @@ impl BlobReader {
 
     /// Reads the whole blob into memory (for metadata and small files).
     pub fn read_all(mut self) -> Result<Vec<u8>> {
+        if let Source::Memory(cursor) = self.source {
+            return Ok(cursor.into_inner());
+        }
         let capacity = usize::try_from(self.location.raw_len.min(64 << 20)).unwrap_or(0);
         let mut out = Vec::with_capacity(capacity);
         self.read_to_end(&mut out).map_err(|e| corrupt(self.id, &self.location, e.to_string()))?;
         Ok(out)
     }
+}
+
+/// Blobs up to this size are read, decompressed and verified in one piece, with a zstd
+/// context reused per thread: most files are small, and a fresh streaming decoder per file
+/// costs more than the file.
+const IN_MEMORY_LIMIT: u64 = 8 << 20;
+
+thread_local! {
+    static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { std::cell::RefCell::new(None) };
+}
+
+fn read_small(file: &File, id: BlobId, location: &BlobLocation) -> Result<Vec<u8>> {
+    let stored_len = usize::try_from(location.stored_len).map_err(|_| corrupt(id, location, "too large".into()))?;
+    let raw_len = usize::try_from(location.raw_len).map_err(|_| corrupt(id, location, "too large".into()))?;
+    let mut stored = vec![0u8; stored_len];
+    file.read_exact_at(&mut stored, location.offset).map_err(|e| corrupt(id, location, e.to_string()))?;
+    let raw = match location.codec {
+        Codec::Raw => stored,
+        Codec::Zstd => DECOMPRESSOR.with(|slot| {
+            let mut slot = slot.borrow_mut();
+            if slot.is_none() {
+                *slot = Some(zstd::bulk::Decompressor::new().map_err(|e| corrupt(id, location, e.to_string()))?);
+            }
+            let decompressor = slot.as_mut().ok_or_else(|| corrupt(id, location, "no zstd context".into()))?;
+            // The capacity bounds the output: a longer blob is an error, not an allocation.
+            decompressor.decompress(&stored, raw_len).map_err(|e| corrupt(id, location, format!("zstd: {e}")))
+        })?,
+    };
+    if raw.len() != raw_len {
+        return Err(corrupt(id, location, format!("{} bytes instead of {raw_len}", raw.len())));
+    }
+    if blake3::hash(&raw).as_bytes() != id.as_bytes() {
+        return Err(corrupt(id, location, "BLAKE3 mismatch".into()));
+    }
+    Ok(raw)
 }
 
 fn corrupt(id: BlobId, location: &BlobLocation, detail: String) -> Error {
@@ -120,10 +165,14 @@ fn corrupt(id: BlobId, location: &BlobLocation, detail: String) -> Error {
 
 impl Read for BlobReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if let Source::Memory(cursor) = &mut self.source {
+            return cursor.read(buf);
+        }
         if self.verified || buf.is_empty() {
             return Ok(0);
         }
         let n = match &mut self.source {
+            Source::Memory(cursor) => cursor.read(buf)?,
             Source::Raw(r) => r.read(buf)?,
             Source::Zstd(r) => r.read(buf)?,
         };
