@@ -1,0 +1,8 @@
+//! The hardened RPM reader: lead, headers, file table, payload (rpm-format.md). It follows
+//! librpm's validation rules, never panics on input and never allocates from an unchecked
+//! count.
+
+pub mod error;
+pub mod header;
+pub mod lead;
+pub mod tags;
