@@ -9,6 +9,7 @@ cd "$(dirname "$0")"
 missing=()
 command -v ostree >/dev/null || missing+=(ostree)
 command -v setfattr >/dev/null || missing+=(attr)
+command -v rpm >/dev/null || missing+=(rpm)
 if ((${#missing[@]})); then
     echo "run-tests: installing ${missing[*]}"
     sudo=""

@@ -2,7 +2,9 @@
 //! librpm's validation rules, never panics on input and never allocates from an unchecked
 //! count.
 
+pub mod caps;
 pub mod error;
+pub mod files;
 pub mod header;
 pub mod lead;
 pub mod tags;
