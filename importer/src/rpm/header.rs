@@ -332,7 +332,7 @@ mod tests {
         let mut index = Vec::new();
         for (tag, kind_of, count, bytes) in entries {
             let align = kind_of.item_size().unwrap_or(1) as usize;
-            while data.len() % align != 0 {
+            while !data.len().is_multiple_of(align) {
                 data.push(0);
             }
             index.push((*tag, *kind_of as u32, data.len() as u32, *count));

@@ -3,8 +3,12 @@
 //! count.
 
 pub mod caps;
+pub mod cpio;
+pub mod decompress;
+pub mod digest;
 pub mod error;
 pub mod files;
 pub mod header;
 pub mod lead;
+pub mod package;
 pub mod tags;
