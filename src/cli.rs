@@ -33,12 +33,19 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Import a commit, and every object it reaches, from an OSTree repository.
+    /// Import RPM packages, or a commit from an OSTree repository, into the store.
     ///
-    /// Each object is checked against its checksum; content the store already has is
-    /// skipped without being read. Nothing is recorded unless the whole import succeeds.
+    /// Packages: each payload is read once; every file's content becomes a blob and the
+    /// package's manifest is recorded under its main-header SHA-256. Header, payload and file
+    /// digests are all checked. A package the store already has is skipped after reading only
+    /// its header. Packages import in parallel, each on its own: one failure does not undo the
+    /// others, but makes the command exit non-zero.
     ///
-    /// Example: rejig import --repo /srv/ostree/repo --rev fedora/x86_64/coreos/stable
+    /// Commits: every object the commit reaches is checked against its checksum; content the
+    /// store already has is skipped unread. Nothing is recorded unless the whole import works.
+    ///
+    /// Examples: rejig import ./rpms/ extra.rpm;
+    /// rejig import --repo /srv/ostree/repo --rev fedora/x86_64/coreos/stable
     Import(ImportArgs),
     /// Write a commit from the store into an OSTree repository.
     ///
@@ -47,6 +54,9 @@ pub enum Command {
     ///
     /// Example: rejig export 36dadcd6… --repo ./repo --mode bare-user --ref os/stable
     Export(ExportArgs),
+    /// Summarise and verify an RPM package without importing it: NEVRA, compressor, file
+    /// counts and sizes, and the status of the header, payload and file digests.
+    Inspect(InspectArgs),
     /// Verify every blob and object in the store; --repair rebuilds the index from the packs.
     Fsck(FsckArgs),
     /// Show the whole story on generated data: commit a tree, export it to archive and
@@ -58,12 +68,23 @@ pub enum Command {
 /// Arguments of `import`.
 #[derive(Args, Debug)]
 pub struct ImportArgs {
-    /// The OSTree repository to read (archive, bare-user, bare-user-only or bare).
-    #[arg(long, value_name = "REPO")]
-    pub repo: PathBuf,
-    /// A commit checksum or a ref (`name` or `remote:name`).
-    #[arg(long, value_name = "REV")]
-    pub rev: String,
+    /// RPM packages, or directories searched recursively for `*.rpm`.
+    #[arg(value_name = "PKG.rpm|DIR", required_unless_present = "repo", conflicts_with = "repo")]
+    pub packages: Vec<PathBuf>,
+    /// An OSTree repository to read a commit from (archive, bare-user, bare-user-only, bare).
+    #[arg(long, value_name = "REPO", requires = "rev")]
+    pub repo: Option<PathBuf>,
+    /// With --repo: a commit checksum or a ref (`name` or `remote:name`).
+    #[arg(long, value_name = "REV", requires = "repo")]
+    pub rev: Option<String>,
+}
+
+/// Arguments of `inspect`.
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    /// The package file.
+    #[arg(value_name = "FILE.rpm")]
+    pub file: PathBuf,
 }
 
 /// Arguments of `export`.

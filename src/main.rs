@@ -13,6 +13,7 @@ use anyhow::{bail, Context, Result};
 use clap::Parser;
 use rejig_exporter::{export_commit, ExportOptions};
 use rejig_importer::import_commit;
+use rejig_importer::package::{import_packages, inspect_package};
 use rejig_store::{ObjectId, Store};
 
 use crate::cli::{Cli, Command};
@@ -46,9 +47,27 @@ fn run(cli: &Cli) -> Result<Rendered> {
     match &cli.command {
         Command::Import(args) => {
             let store = open_store(&store_path, cli.quiet)?;
-            let report = import_commit(&store, &args.repo, &args.rev, &progress)
-                .with_context(|| format!("importing {} from {}", args.rev, args.repo.display()))?;
-            Ok(report::import(&report))
+            if let (Some(repo), Some(rev)) = (&args.repo, &args.rev) {
+                let report = import_commit(&store, repo, rev, &progress)
+                    .with_context(|| format!("importing {rev} from {}", repo.display()))?;
+                return Ok(report::import(&report));
+            }
+            let report = import_packages(&store, &args.packages, &progress).context("importing packages")?;
+            let rendered = report::packages(&report);
+            if !report.failures.is_empty() {
+                print(cli, &rendered);
+                bail!(
+                    "{} of {} packages failed; the others were imported",
+                    report.failures.len(),
+                    report.failures.len() + report.packages.len()
+                );
+            }
+            Ok(rendered)
+        }
+        Command::Inspect(args) => {
+            // The error already names the file.
+            let info = inspect_package(&args.file)?;
+            Ok(report::inspect(&info))
         }
         Command::Export(args) => {
             let commit: ObjectId = args

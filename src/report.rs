@@ -1,6 +1,7 @@
 //! Renders library reports for people (text) and scripts (one JSON object).
 
 use rejig_exporter::ExportReport;
+use rejig_importer::package::{PackageInfo, PackagesReport};
 use rejig_importer::ImportReport;
 use rejig_store::fsck::{FsckReport, RepairReport};
 use serde_json::{json, Value};
@@ -100,10 +101,11 @@ pub fn fsck(report: &FsckReport, repair: Option<&RepairReport>) -> Rendered {
         }
     }
     text.push_str(&format!(
-        "checked {} packs, {} blobs, {} objects ({})",
+        "checked {} packs, {} blobs, {} objects, {} package manifests ({})",
         report.packs,
         report.blobs,
         report.objects,
+        report.packages,
         human_bytes(report.bytes)
     ));
     if !report.unreferenced_packs.is_empty() {
@@ -126,6 +128,7 @@ pub fn fsck(report: &FsckReport, repair: Option<&RepairReport>) -> Rendered {
             "packs": report.packs,
             "blobs": report.blobs,
             "objects": report.objects,
+            "packages": report.packages,
             "bytes": report.bytes,
             "unreferenced_packs": report.unreferenced_packs.iter().map(|p| p.to_hex()).collect::<Vec<_>>(),
             "problems": report.problems,
@@ -133,6 +136,96 @@ pub fn fsck(report: &FsckReport, repair: Option<&RepairReport>) -> Rendered {
                 "packs_indexed": r.packs_indexed,
                 "packs_skipped": r.packs_skipped,
             })),
+        }),
+    }
+}
+
+/// `rejig import PKG...`.
+pub fn packages(report: &PackagesReport) -> Rendered {
+    let imported: Vec<_> = report.packages.iter().filter(|p| !p.skipped).collect();
+    let raw: u64 = imported.iter().map(|p| p.raw_bytes).sum();
+    let stored: u64 = imported.iter().map(|p| p.pack_bytes).sum();
+    let mut text = format!(
+        "imported {} packages ({} already in the store): {} of new content in {} of packs, {:.2}s",
+        imported.len(),
+        report.packages.len() - imported.len(),
+        human_bytes(raw),
+        human_bytes(stored),
+        report.seconds
+    );
+    for (_, error) in &report.failures {
+        text.push_str(&format!("\n  failed: {error}"));
+    }
+    Rendered {
+        text,
+        json: json!({
+            "packages_imported": imported.len(),
+            "packages_skipped": report.packages.len() - imported.len(),
+            "raw_bytes_written": raw,
+            "bytes_stored": stored,
+            "seconds": report.seconds,
+            "packages": report.packages.iter().map(|p| json!({
+                "path": p.path,
+                "nevra": p.nevra.to_string(),
+                "header_sha256": p.header_sha256,
+                "skipped": p.skipped,
+                "files": p.files,
+                "raw_bytes_written": p.raw_bytes,
+                "bytes_stored": p.pack_bytes,
+            })).collect::<Vec<_>>(),
+            "failures": report.failures.iter().map(|(path, error)| json!({"path": path, "error": error})).collect::<Vec<_>>(),
+        }),
+    }
+}
+
+/// `rejig inspect PKG`.
+pub fn inspect(info: &PackageInfo) -> Rendered {
+    let status = |ok: bool, absent: &str| if ok { "verified".to_owned() } else { absent.to_owned() };
+    Rendered {
+        text: format!(
+            "{}\n  header sha256 {} ({})\n  payload: {}, {} in the file, {} unpacked; payload digest {}\n  files: {} regular, {} directories, {} symlinks, {} ghosts, {} special, {} hardlink sets; {} installed\n  file digests: {} {} verified",
+            info.nevra,
+            info.header_sha256,
+            status(info.header_digest_verified, "computed; the package records none"),
+            info.compression,
+            human_bytes(info.file_bytes),
+            human_bytes(info.archive_bytes),
+            status(info.payload_digest_verified, "absent"),
+            info.regular,
+            info.directories,
+            info.symlinks,
+            info.ghosts,
+            info.special,
+            info.hardlink_sets,
+            human_bytes(info.installed_bytes),
+            info.file_digests_verified,
+            info.digest_algo,
+        ),
+        json: json!({
+            "nevra": info.nevra.to_string(),
+            "name": info.nevra.name,
+            "epoch": info.nevra.epoch,
+            "version": info.nevra.version,
+            "release": info.nevra.release,
+            "arch": info.nevra.arch,
+            "header_sha256": info.header_sha256,
+            "file_sha256": info.file_sha256,
+            "header_digest": if info.header_digest_verified { "verified" } else { "computed" },
+            "payload_digest": if info.payload_digest_verified { "verified" } else { "absent" },
+            "digest_algo": info.digest_algo,
+            "file_digests_verified": info.file_digests_verified,
+            "compression": info.compression,
+            "files": {
+                "regular": info.regular,
+                "directories": info.directories,
+                "symlinks": info.symlinks,
+                "ghosts": info.ghosts,
+                "special": info.special,
+                "hardlink_sets": info.hardlink_sets,
+            },
+            "installed_bytes": info.installed_bytes,
+            "file_bytes": info.file_bytes,
+            "archive_bytes": info.archive_bytes,
         }),
     }
 }

@@ -48,6 +48,17 @@ pub enum Error {
         /// What is wrong.
         detail: String,
     },
+    /// A package that cannot be read or imported.
+    #[error("{path}: {detail}")]
+    Package {
+        /// The package file.
+        path: PathBuf,
+        /// What is wrong, and where in the package.
+        detail: String,
+    },
+    /// A malformed package, before the path is attached.
+    #[error(transparent)]
+    Rpm(#[from] crate::rpm::error::RpmError),
     /// A file in a directory tree cannot be committed.
     #[error("{path}: {detail}")]
     Tree {

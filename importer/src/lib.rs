@@ -4,6 +4,7 @@
 pub mod content;
 pub mod error;
 pub mod ostree_repo;
+pub mod package;
 pub mod rpm;
 pub mod tree;
 pub mod xattrs;

@@ -25,6 +25,8 @@ pub struct FsckReport {
     pub blobs: u64,
     /// Objects verified.
     pub objects: u64,
+    /// Package manifests verified.
+    pub packages: u64,
     /// Raw bytes verified.
     pub bytes: u64,
     /// Pack files the index does not reference (left by an interrupted writer).
@@ -146,6 +148,29 @@ pub fn fsck(store: &Store) -> Result<FsckReport> {
                 report.bytes += bytes;
             }
             Err(problem) => report.problems.push(problem),
+        }
+    }
+
+    for (header, manifest_blob) in reader.packages()? {
+        let name = hex::encode(header);
+        let checked =
+            store.read_blob(&reader, manifest_blob).and_then(|bytes| crate::manifest::PackageManifest::decode(&bytes));
+        match checked {
+            Ok(manifest) if manifest.header_sha256 != header => report
+                .problems
+                .push(format!("package {name}: its manifest names header {}", hex::encode(manifest.header_sha256))),
+            Ok(manifest) => {
+                for blob in manifest.blobs() {
+                    if reader.blob(&blob)?.is_none() {
+                        report.problems.push(format!(
+                            "package {} ({name}): content blob {blob} is not in the index",
+                            manifest.nevra
+                        ));
+                    }
+                }
+                report.packages += 1;
+            }
+            Err(e) => report.problems.push(format!("package {name}: {e}")),
         }
     }
 

@@ -16,6 +16,7 @@ const OBJECTS: TableDefinition<[u8; 33], &[u8]> = TableDefinition::new("objects"
 const BLOBS: TableDefinition<[u8; 32], [u8; 57]> = TableDefinition::new("blobs");
 const PACKS: TableDefinition<[u8; 32], u64> = TableDefinition::new("packs");
 const ROOTS: TableDefinition<[u8; 33], u64> = TableDefinition::new("roots");
+const PACKAGES: TableDefinition<[u8; 32], [u8; 32]> = TableDefinition::new("packages");
 
 /// The store's index.
 pub struct Index {
@@ -34,6 +35,8 @@ pub struct IndexStats {
     pub packs: u64,
     /// Roots.
     pub roots: u64,
+    /// Packages.
+    pub packages: u64,
 }
 
 fn now() -> u64 {
@@ -55,6 +58,7 @@ impl Index {
         txn.open_table(BLOBS).map_err(|e| index.err(e))?;
         txn.open_table(PACKS).map_err(|e| index.err(e))?;
         txn.open_table(ROOTS).map_err(|e| index.err(e))?;
+        txn.open_table(PACKAGES).map_err(|e| index.err(e))?;
         txn.commit().map_err(|e| index.err(e))?;
         Ok(index)
     }
@@ -66,7 +70,8 @@ impl Index {
         let blobs = txn.open_table(BLOBS).map_err(|e| self.err(e))?;
         let roots = txn.open_table(ROOTS).map_err(|e| self.err(e))?;
         let packs = txn.open_table(PACKS).map_err(|e| self.err(e))?;
-        Ok(IndexReader { index: self, objects, blobs, roots, packs })
+        let packages = txn.open_table(PACKAGES).map_err(|e| self.err(e))?;
+        Ok(IndexReader { index: self, objects, blobs, roots, packs, packages })
     }
 
     /// Adds everything a durable pack holds, in one transaction. Entries already present are
@@ -99,6 +104,12 @@ impl Index {
             for key in &pack.trailer.roots {
                 roots.insert(key.to_bytes(), time).map_err(|e| self.err(e))?;
             }
+            let mut packages = txn.open_table(PACKAGES).map_err(|e| self.err(e))?;
+            for (header, manifest) in &pack.trailer.packages {
+                if packages.get(header).map_err(|e| self.err(e))?.is_none() {
+                    packages.insert(header, manifest.as_bytes()).map_err(|e| self.err(e))?;
+                }
+            }
             let mut packs = txn.open_table(PACKS).map_err(|e| self.err(e))?;
             packs.insert(pack.id.as_bytes(), pack.size).map_err(|e| self.err(e))?;
         }
@@ -112,6 +123,8 @@ impl Index {
         txn.delete_table(BLOBS).map_err(|e| self.err(e))?;
         txn.delete_table(PACKS).map_err(|e| self.err(e))?;
         txn.delete_table(ROOTS).map_err(|e| self.err(e))?;
+        txn.delete_table(PACKAGES).map_err(|e| self.err(e))?;
+        txn.open_table(PACKAGES).map_err(|e| self.err(e))?;
         txn.open_table(OBJECTS).map_err(|e| self.err(e))?;
         txn.open_table(BLOBS).map_err(|e| self.err(e))?;
         txn.open_table(PACKS).map_err(|e| self.err(e))?;
@@ -127,6 +140,7 @@ pub struct IndexReader<'a> {
     blobs: redb::ReadOnlyTable<[u8; 32], [u8; 57]>,
     roots: redb::ReadOnlyTable<[u8; 33], u64>,
     packs: redb::ReadOnlyTable<[u8; 32], u64>,
+    packages: redb::ReadOnlyTable<[u8; 32], [u8; 32]>,
 }
 
 impl IndexReader<'_> {
@@ -191,6 +205,21 @@ impl IndexReader<'_> {
         Ok(out)
     }
 
+    /// The manifest blob of a package, by main-header SHA-256.
+    pub fn package(&self, header_sha256: &[u8; 32]) -> Result<Option<BlobId>> {
+        Ok(self.packages.get(header_sha256).map_err(|e| self.index.err(e))?.map(|v| BlobId::from_bytes(v.value())))
+    }
+
+    /// Every package: main-header SHA-256 and manifest blob.
+    pub fn packages(&self) -> Result<Vec<([u8; 32], BlobId)>> {
+        let mut out = Vec::new();
+        for entry in self.packages.iter().map_err(|e| self.index.err(e))? {
+            let (key, value) = entry.map_err(|e| self.index.err(e))?;
+            out.push((key.value(), BlobId::from_bytes(value.value())));
+        }
+        Ok(out)
+    }
+
     /// Counts of each table.
     pub fn stats(&self) -> Result<IndexStats> {
         let e = |e| self.index.err(e);
@@ -199,6 +228,7 @@ impl IndexReader<'_> {
             blobs: self.blobs.len().map_err(e)?,
             packs: self.packs.len().map_err(e)?,
             roots: self.roots.len().map_err(e)?,
+            packages: self.packages.len().map_err(e)?,
         })
     }
 }

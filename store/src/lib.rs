@@ -12,6 +12,7 @@ pub use id::{BlobId, ObjectId, ObjectKey, ObjectType, PackId};
 pub mod fsck;
 pub mod index;
 pub mod lock;
+pub mod manifest;
 pub mod pack;
 pub mod record;
 pub mod store;

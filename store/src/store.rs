@@ -191,6 +191,13 @@ impl Batch<'_> {
         Ok(())
     }
 
+    /// Records a package manifest (stored as a blob) under its main-header SHA-256.
+    pub fn add_package(&self, manifest: &crate::manifest::PackageManifest) -> Result<()> {
+        let blob = self.add_blob(&manifest.encode())?;
+        self.pack()?.add_package(manifest.header_sha256, blob);
+        Ok(())
+    }
+
     /// Marks a commit as a root to keep.
     pub fn add_root(&self, key: ObjectKey) -> Result<()> {
         self.pack()?.add_root(key);

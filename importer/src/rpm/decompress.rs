@@ -59,6 +59,9 @@ impl Compression {
 /// Wraps `reader` in the decompressor its first bytes call for.
 pub fn decompressor<'a, R: BufRead + 'a>(mut reader: R) -> RpmResult<(Compression, Box<dyn Read + 'a>)> {
     let prefix = reader.fill_buf().map_err(|e| RpmError::new("payload", format!("read failed: {e}")))?;
+    if prefix.is_empty() {
+        return Err(RpmError::new("payload", "missing: the package ends after its header (truncated?)"));
+    }
     let compression = Compression::detect(prefix).ok_or_else(|| {
         RpmError::new(
             "payload",

@@ -151,11 +151,15 @@ fn check_path(path: &[u8], source: bool) -> RpmResult<()> {
     Ok(())
 }
 
+/// Source packages carry SOURCEPACKAGE, or (older ones) at least no SOURCERPM.
+pub fn is_source_package(header: &Header) -> bool {
+    header.entry(tag::SOURCEPACKAGE).is_some() || header.entry(tag::SOURCERPM).is_none()
+}
+
 impl FileTable {
     /// Builds and validates the table from a main header.
     pub fn from_header(header: &Header) -> RpmResult<Self> {
-        // Source packages carry SOURCEPACKAGE, or (older ones) at least no SOURCERPM.
-        let source = header.entry(tag::SOURCEPACKAGE).is_some() || header.entry(tag::SOURCERPM).is_none();
+        let source = is_source_package(header);
         let paths: Vec<Vec<u8>> = match header.string_array(tag::BASENAMES)? {
             Some(basenames) => {
                 let dirnames = header.string_array(tag::DIRNAMES)?.unwrap_or_default();

@@ -10,6 +10,7 @@
 //!   tag 1 blob:   blob id (32) ‖ offset u64 ‖ stored_len u64 ‖ raw_len u64 ‖ codec u8
 //!   tag 2 object: object key (33) ‖ record_len u32 ‖ record
 //!   tag 3 root:   object key (33)
+//!   tag 4 package: main-header SHA-256 (32) ‖ manifest blob id (32)
 //! ```
 //! Invariants: every blob lies between `MAGIC` and the trailer; the pack's id is the BLAKE3
 //! of its trailer body, so two packs with the same name hold the same entries.

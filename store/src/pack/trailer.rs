@@ -28,12 +28,15 @@ pub struct Trailer {
     pub objects: Vec<(ObjectKey, Vec<u8>)>,
     /// Roots (commits) the import that wrote this pack asked to keep.
     pub roots: Vec<ObjectKey>,
+    /// Packages: main-header SHA-256 and the blob holding the manifest.
+    pub packages: Vec<([u8; 32], BlobId)>,
 }
 
 const BLOB_ENTRY_LEN: usize = 32 + 8 + 8 + 8 + 1;
 const TAG_BLOBS: u8 = 1;
 const TAG_OBJECTS: u8 = 2;
 const TAG_ROOTS: u8 = 3;
+const TAG_PACKAGES: u8 = 4;
 
 fn count(len: usize) -> [u8; 4] {
     u32::try_from(len).unwrap_or(u32::MAX).to_le_bytes()
@@ -64,6 +67,14 @@ impl Trailer {
         out.extend_from_slice(&count(self.roots.len()));
         for key in &self.roots {
             out.extend_from_slice(&key.to_bytes());
+        }
+        if !self.packages.is_empty() {
+            out.push(TAG_PACKAGES);
+            out.extend_from_slice(&count(self.packages.len()));
+            for (header, manifest) in &self.packages {
+                out.extend_from_slice(header);
+                out.extend_from_slice(manifest.as_bytes());
+            }
         }
         out
     }
@@ -97,6 +108,7 @@ impl Trailer {
                 TAG_BLOBS => BLOB_ENTRY_LEN,
                 TAG_OBJECTS => 33 + 4,
                 TAG_ROOTS => 33,
+                TAG_PACKAGES => 64,
                 other => return Err(Error::malformed("pack trailer", format!("unknown section {other}"))),
             };
             if n.checked_mul(min_entry).is_none_or(|need| need > cursor.bytes.len()) {
@@ -131,7 +143,14 @@ impl Trailer {
                             .map_err(|_| Error::malformed("pack trailer", "length overflow"))?;
                         trailer.objects.push((key, cursor.take(len)?.to_vec()));
                     }
-                    _ => trailer.roots.push(cursor.key()?),
+                    TAG_ROOTS => trailer.roots.push(cursor.key()?),
+                    _ => {
+                        let header: [u8; 32] = cursor
+                            .take(32)?
+                            .try_into()
+                            .map_err(|_| Error::malformed("pack trailer", "short digest"))?;
+                        trailer.packages.push((header, BlobId::from_slice(cursor.take(32)?)?));
+                    }
                 }
             }
         }
@@ -175,6 +194,7 @@ mod tests {
             blobs: vec![BlobEntry { id: BlobId::of(b"x"), offset: 8, stored_len: 1, raw_len: 1, codec: Codec::Raw }],
             objects: vec![(ObjectKey::new(ObjectId::from_bytes([1; 32]), ObjectType::DirTree), vec![3; 33])],
             roots: vec![ObjectKey::new(ObjectId::from_bytes([2; 32]), ObjectType::Commit)],
+            packages: vec![([9; 32], BlobId::of(b"x"))],
         }
     }
 

@@ -155,9 +155,17 @@ impl PackWriter {
         self.trailer.roots.push(key);
     }
 
+    /// Records a package and the blob holding its manifest.
+    pub fn add_package(&mut self, header_sha256: [u8; 32], manifest: BlobId) {
+        self.trailer.packages.push((header_sha256, manifest));
+    }
+
     /// True when nothing was added.
     pub fn is_empty(&self) -> bool {
-        self.trailer.blobs.is_empty() && self.trailer.objects.is_empty() && self.trailer.roots.is_empty()
+        self.trailer.blobs.is_empty()
+            && self.trailer.objects.is_empty()
+            && self.trailer.roots.is_empty()
+            && self.trailer.packages.is_empty()
     }
 
     /// Bytes of blob data so far.
