@@ -11,3 +11,5 @@ pub mod xattrs;
 
 pub use error::{Error, Result};
 pub use ostree_repo::{import_commit, ImportReport, SourceRepo};
+#[doc(hidden)]
+pub mod fuzzing;

@@ -1,0 +1,61 @@
+//! Replays every input kept under `fuzz/regressions/rpm_*/` through the same checks the RPM
+//! fuzz targets run, on stable Rust, on every `cargo test`.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+
+fn inputs(target: &str) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/regressions").join(target);
+    let mut out: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| {
+            let path = entry.unwrap().path();
+            let data = std::fs::read(&path).unwrap();
+            (path, data)
+        })
+        .collect();
+    out.sort();
+    assert!(!out.is_empty(), "no kept inputs for {target}");
+    out
+}
+
+fn replay(target: &str, check: impl Fn(&[u8]) + std::panic::RefUnwindSafe) {
+    for (path, data) in inputs(target) {
+        assert!(std::panic::catch_unwind(|| check(&data)).is_ok(), "{} makes {target} fail", path.display());
+    }
+}
+
+#[test]
+fn rpm_header_inputs_replay() {
+    replay("rpm_header", rejig_importer::fuzzing::rpm_header);
+}
+
+#[test]
+fn rpm_file_table_inputs_replay() {
+    replay("rpm_file_table", rejig_importer::fuzzing::rpm_file_table);
+}
+
+#[test]
+fn rpm_package_inputs_replay() {
+    replay("rpm_package", rejig_importer::fuzzing::rpm_package);
+}
+
+#[test]
+fn rpm_payload_inputs_replay() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/rpms");
+    let packages: Vec<Vec<u8>> = [
+        "generated/ostree-fixture-1.0-1.w0.ufdio.noarch.rpm",
+        "edge-cases/hlinktest-1.0-1.noarch.rpm",
+        "v6-stripped/rpm-hardlinks-1.0-1.noarch.rpm",
+        "rhel-centos/crypto-policies-20210617-1.gitc776d3e.el8.noarch.rpm",
+    ]
+    .iter()
+    .map(|p| std::fs::read(corpus.join(p)).unwrap())
+    .collect();
+    replay("rpm_payload", |data| {
+        if let Some((&pick, archive)) = data.split_first() {
+            rejig_importer::fuzzing::rpm_payload(&packages[usize::from(pick) % packages.len()], archive);
+        }
+    });
+}
