@@ -1,13 +1,16 @@
 //! Writes objects and refs into an OSTree repository (ostree-format.md §3).
 //!
-//! Every object goes to a temp file under `tmp/`, gets its permissions, owner and xattrs,
-//! is checked against its checksum, and is then renamed into `objects/` without replacing
-//! anything (EEXIST means another writer stored the same object). Content objects in bare
-//! modes get mtime 0 after the rename, so `tmp/` never holds a file with mtime 0. Refs move
-//! only in [`OstreeRepo::set_ref`], which the caller calls after [`OstreeRepo::sync`].
+//! Every object file is written as an anonymous `O_TMPFILE` under `tmp/`, gets its
+//! permissions, owner, xattrs and (bare content objects) mtime 0, is checked against its
+//! checksum, and is then linked into `objects/` with `linkat`, which never replaces anything
+//! (EEXIST means another writer stored the same object). Until then it has no name, so an
+//! interruption leaves nothing behind and `tmp/` never holds a file with mtime 0. Symlinks of
+//! bare modes, and filesystems without `O_TMPFILE`, use a named temp file and a no-replace
+//! rename instead. Refs move only in [`OstreeRepo::set_ref`], after [`OstreeRepo::sync`].
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Read, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,7 +20,8 @@ use rejig_store::object::{ContentHasher, FileHeader};
 use rejig_store::repo_mode::mode_from_config;
 use rejig_store::{ObjectId, ObjectKey, ObjectType, RepoMode};
 use rustix::fs::{
-    fchmod, fchown, fsetxattr, futimens, renameat_with, Mode, RenameFlags, Timespec, Timestamps, XattrFlags, CWD,
+    fchmod, fchown, fsetxattr, futimens, renameat_with, AtFlags, Mode, OFlags, RenameFlags, Timespec, Timestamps,
+    XattrFlags, CWD,
 };
 
 use crate::error::{Error, IoContext, Result};
@@ -141,30 +145,71 @@ impl OstreeRepo {
         self.path.join("tmp").join(format!("rejig-{}-{n}", std::process::id()))
     }
 
-    fn create_temp(path: &Path, permissions: u32) -> Result<File> {
-        let file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).at(path)?;
-        fchmod(&file, Mode::from_raw_mode(permissions)).at(path)?;
-        Ok(file)
+    /// Creates the file for a new object: an anonymous `O_TMPFILE` under `tmp/` where the
+    /// filesystem supports it, so that nothing of it has a name until it is complete, with its
+    /// permissions, owner, xattrs and mtime 0 already set. Elsewhere, a named temp file.
+    fn stage(&self, permissions: u32) -> Result<Staged> {
+        let tmp = self.path.join("tmp");
+        let flags = OFlags::WRONLY | OFlags::TMPFILE | OFlags::CLOEXEC;
+        let (file, temp) = match rustix::fs::openat(CWD, &tmp, flags, Mode::from_raw_mode(0o600)) {
+            Ok(fd) => (File::from(fd), None),
+            Err(rustix::io::Errno::OPNOTSUPP | rustix::io::Errno::ISDIR | rustix::io::Errno::INVAL) => {
+                let path = self.temp_path();
+                let file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path).at(&path)?;
+                (file, Some(path))
+            }
+            Err(e) => return Err(e).at(&tmp),
+        };
+        let staged = Staged { file, temp, display: tmp };
+        fchmod(&staged.file, Mode::from_raw_mode(permissions)).at(staged.path())?;
+        Ok(staged)
     }
 
-    /// Renames `temp` to the object's loose path without replacing. Returns false (and
-    /// removes `temp`) if the object was already there.
-    fn publish(&self, temp: &Path, key: &ObjectKey) -> Result<bool> {
-        let relative = self.mode.loose_path(key);
-        let target = self.path.join(&relative);
+    /// The loose path of `key`, creating its `objects/XX` directory if needed.
+    fn object_target(&self, key: &ObjectKey) -> Result<PathBuf> {
+        let target = self.path.join(self.mode.loose_path(key));
         if let Some(dir) = target.parent() {
             match std::fs::create_dir(dir) {
                 Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(e).at(dir),
                 _ => {}
             }
         }
-        match renameat_with(CWD, temp, CWD, &target, RenameFlags::NOREPLACE) {
+        Ok(target)
+    }
+
+    /// Gives a staged file its object name without replacing anything. Returns false if the
+    /// object was already there (another writer stored it). `mtime_zero` content objects get
+    /// mtime 0 before they are named, so no interruption can leave one with a real mtime.
+    fn publish(&self, mut staged: Staged, key: &ObjectKey, mtime_zero: bool) -> Result<bool> {
+        let target = self.object_target(key)?;
+        if mtime_zero {
+            set_mtime_zero(&staged.file).at(staged.path())?;
+        }
+        match staged.temp.take() {
+            None => {
+                let handle = format!("/proc/self/fd/{}", staged.file.as_raw_fd());
+                match rustix::fs::linkat(CWD, handle.as_str(), CWD, &target, AtFlags::SYMLINK_FOLLOW) {
+                    Ok(()) => Ok(true),
+                    Err(rustix::io::Errno::EXIST) => Ok(false),
+                    Err(e) => Err(e).at(&target),
+                }
+            }
+            Some(temp) => self.rename_into_place(&temp, &target),
+        }
+    }
+
+    /// Renames `temp` to `target` without replacing; removes `temp` if `target` exists.
+    fn rename_into_place(&self, temp: &Path, target: &Path) -> Result<bool> {
+        match renameat_with(CWD, temp, CWD, target, RenameFlags::NOREPLACE) {
             Ok(()) => Ok(true),
             Err(rustix::io::Errno::EXIST) => {
                 std::fs::remove_file(temp).at(temp)?;
                 Ok(false)
             }
-            Err(e) => Err(e).at(&target),
+            Err(e) => {
+                let _ = std::fs::remove_file(temp);
+                Err(e).at(target)
+            }
         }
     }
 
@@ -173,16 +218,9 @@ impl OstreeRepo {
         if self.has_object(key) {
             return Ok(false);
         }
-        let temp = self.temp_path();
-        let outcome = (|| {
-            let mut file = Self::create_temp(&temp, 0o644)?;
-            file.write_all(bytes).at(&temp)?;
-            self.publish(&temp, key)
-        })();
-        if outcome.is_err() {
-            let _ = std::fs::remove_file(&temp);
-        }
-        outcome
+        let mut staged = self.stage(0o644)?;
+        staged.file.write_all(bytes).at(staged.path())?;
+        self.publish(staged, key, false)
     }
 
     /// Writes a content object: `content` is the file's bytes and size (None for a symlink).
@@ -199,109 +237,88 @@ impl OstreeRepo {
                 return Ok(Written { id, new: false, bytes: 0 });
             }
         }
-        let temp = self.temp_path();
-        let outcome = self.write_content_at(&temp, expected, header, content);
-        if outcome.is_err() {
-            let _ = std::fs::remove_file(&temp);
-        }
-        outcome
-    }
-
-    fn write_content_at(
-        &self,
-        temp: &Path,
-        expected: Option<ObjectId>,
-        header: &FileHeader,
-        content: Option<(&mut dyn Read, u64)>,
-    ) -> Result<Written> {
         let mut hasher = header.hasher();
         let meta = header.meta();
         let (size, mut reader) = match content {
             Some((reader, size)) => (size, Some(reader)),
             None => (0, None),
         };
-        // The file to set mtime 0 on after the rename, for bare modes.
-        let mut mtime_zero: Option<File> = None;
         let mut written = 0u64;
-        match (self.mode, header.symlink_target()) {
+        let check = |written: u64, hasher: ContentHasher, path: &Path| -> Result<ObjectKey> {
+            if written != size {
+                return Err(Error::Io {
+                    path: path.to_path_buf(),
+                    error: std::io::Error::other(format!("wrote {written} bytes where {size} were expected")),
+                });
+            }
+            let id = hasher.finish();
+            match expected {
+                Some(expected) if expected != id => {
+                    Err(Error::Checksum { key: ObjectKey::new(expected, ObjectType::File), actual: id.to_hex() })
+                }
+                _ => Ok(ObjectKey::new(id, ObjectType::File)),
+            }
+        };
+        let (key, new) = match (self.mode, header.symlink_target()) {
             (RepoMode::Archive, _) => {
-                let file = Self::create_temp(temp, 0o644)?;
-                let mut out = BufWriter::with_capacity(64 * 1024, &file);
-                written = write_filez(&mut out, header, size, reader.as_mut(), &mut hasher).at(temp)?;
-                out.flush().at(temp)?;
+                let staged = self.stage(0o644)?;
+                let mut out = BufWriter::with_capacity(64 * 1024, &staged.file);
+                written = write_filez(&mut out, header, size, reader.as_mut(), &mut hasher).at(staged.path())?;
+                out.flush().at(staged.path())?;
+                drop(out);
+                let key = check(written, hasher, &staged.path())?;
+                (key, self.publish(staged, &key, false)?)
             }
             (RepoMode::BareUser, target) => {
                 let ostreemeta = encode_owner_mode_xattrs(meta.uid(), meta.gid(), header.mode(), meta.xattrs());
-                let file = match target {
-                    Some(target) => {
-                        let mut file = Self::create_temp(temp, 0o644)?;
-                        file.write_all(target.as_bytes()).and_then(|_| file.write_all(&[0])).at(temp)?;
-                        file
-                    }
-                    None => {
-                        let file = Self::create_temp(temp, (meta.permissions() & 0o775) | 0o400)?;
-                        written = copy_hashed(reader.as_mut(), &file, &mut hasher).at(temp)?;
-                        file
-                    }
+                let mut staged = match target {
+                    Some(_) => self.stage(0o644)?,
+                    None => self.stage((meta.permissions() & 0o775) | 0o400)?,
                 };
-                fsetxattr(&file, "user.ostreemeta", &ostreemeta, XattrFlags::empty()).at(temp)?;
-                mtime_zero = Some(file);
+                match target {
+                    Some(target) => staged.file.write_all(&[target.as_bytes(), &[0]].concat()).at(staged.path())?,
+                    None => written = copy_hashed(reader.as_mut(), &staged.file, &mut hasher).at(staged.path())?,
+                }
+                fsetxattr(&staged.file, "user.ostreemeta", &ostreemeta, XattrFlags::empty()).at(staged.path())?;
+                let key = check(written, hasher, &staged.path())?;
+                (key, self.publish(staged, &key, true)?)
             }
             (RepoMode::Bare | RepoMode::BareUserOnly, Some(target)) => {
-                rustix::fs::symlink(target, temp).at(temp)?;
-                if self.mode == RepoMode::Bare {
-                    rustix::fs::chownat(
-                        CWD,
-                        temp,
-                        Some(rustix::fs::Uid::from_raw(meta.uid())),
-                        Some(rustix::fs::Gid::from_raw(meta.gid())),
-                        rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
-                    )
-                    .at(temp)?;
-                    for xattr in meta.xattrs().iter() {
-                        rustix::fs::lsetxattr(temp, xattr.name(), xattr.value(), XattrFlags::empty()).at(temp)?;
+                let key = check(0, hasher, &self.path)?;
+                let temp = self.temp_path();
+                let linked = (|| {
+                    rustix::fs::symlink(target, &temp).at(&temp)?;
+                    if self.mode == RepoMode::Bare {
+                        let (uid, gid) = (rustix::fs::Uid::from_raw(meta.uid()), rustix::fs::Gid::from_raw(meta.gid()));
+                        rustix::fs::chownat(CWD, &temp, Some(uid), Some(gid), AtFlags::SYMLINK_NOFOLLOW).at(&temp)?;
+                        for xattr in meta.xattrs().iter() {
+                            rustix::fs::lsetxattr(&temp, xattr.name(), xattr.value(), XattrFlags::empty()).at(&temp)?;
+                        }
                     }
+                    self.rename_into_place(&temp, &self.object_target(&key)?)
+                })();
+                if linked.is_err() {
+                    let _ = std::fs::remove_file(&temp);
                 }
+                (key, linked?)
             }
             (RepoMode::Bare | RepoMode::BareUserOnly, None) => {
-                let file = Self::create_temp(temp, 0o600)?;
-                written = copy_hashed(reader.as_mut(), &file, &mut hasher).at(temp)?;
+                let staged = self.stage(0o600)?;
+                written = copy_hashed(reader.as_mut(), &staged.file, &mut hasher).at(staged.path())?;
                 if self.mode == RepoMode::Bare {
-                    fchown(
-                        &file,
-                        Some(rustix::fs::Uid::from_raw(meta.uid())),
-                        Some(rustix::fs::Gid::from_raw(meta.gid())),
-                    )
-                    .at(temp)?;
+                    let (uid, gid) = (rustix::fs::Uid::from_raw(meta.uid()), rustix::fs::Gid::from_raw(meta.gid()));
+                    fchown(&staged.file, Some(uid), Some(gid)).at(staged.path())?;
                     for xattr in meta.xattrs().iter() {
-                        fsetxattr(&file, xattr.name(), xattr.value(), XattrFlags::empty()).at(temp)?;
+                        fsetxattr(&staged.file, xattr.name(), xattr.value(), XattrFlags::empty()).at(staged.path())?;
                     }
                 }
                 // After chown, which clears setuid and setgid.
-                fchmod(&file, Mode::from_raw_mode(meta.permissions())).at(temp)?;
-                mtime_zero = Some(file);
+                fchmod(&staged.file, Mode::from_raw_mode(meta.permissions())).at(staged.path())?;
+                let key = check(written, hasher, &staged.path())?;
+                (key, self.publish(staged, &key, true)?)
             }
-        }
-        if written != size {
-            return Err(Error::Io {
-                path: temp.to_path_buf(),
-                source: std::io::Error::other(format!("wrote {written} bytes where {size} were expected")),
-            });
-        }
-        let id = hasher.finish();
-        let key = ObjectKey::new(id, ObjectType::File);
-        if let Some(expected) = expected.filter(|e| *e != id) {
-            return Err(Error::Checksum { key: ObjectKey::new(expected, ObjectType::File), actual: id.to_hex() });
-        }
-        let new = self.publish(temp, &key)?;
-        if let (true, Some(file)) = (new, mtime_zero) {
-            let times = Timestamps {
-                last_access: Timespec { tv_sec: 0, tv_nsec: rustix::fs::UTIME_OMIT },
-                last_modification: Timespec { tv_sec: 0, tv_nsec: 0 },
-            };
-            futimens(&file, &times).at(self.path.join(self.mode.loose_path(&key)))?;
-        }
-        Ok(Written { id, new, bytes: written })
+        };
+        Ok(Written { id: key.id, new, bytes: written })
     }
 
     fn partial_marker(&self, commit: &ObjectId) -> PathBuf {
@@ -361,6 +378,38 @@ thread_local! {
     /// One copy buffer per worker thread: a fresh 256 KiB buffer per object would be an mmap
     /// and munmap per file.
     static COPY_BUFFER: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; 256 * 1024]);
+}
+
+/// An object file not yet named in `objects/`.
+struct Staged {
+    file: File,
+    /// The named temp file, when the filesystem has no `O_TMPFILE`; removed if never published.
+    temp: Option<PathBuf>,
+    /// What to call it in errors.
+    display: PathBuf,
+}
+
+impl Staged {
+    fn path(&self) -> PathBuf {
+        self.temp.clone().unwrap_or_else(|| self.display.join("(O_TMPFILE)"))
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if let Some(temp) = self.temp.take() {
+            let _ = std::fs::remove_file(temp);
+        }
+    }
+}
+
+/// Sets mtime 0 (and leaves atime alone), as ostree does for bare content objects.
+fn set_mtime_zero(file: &File) -> rustix::io::Result<()> {
+    let times = Timestamps {
+        last_access: Timespec { tv_sec: 0, tv_nsec: rustix::fs::UTIME_OMIT },
+        last_modification: Timespec { tv_sec: 0, tv_nsec: 0 },
+    };
+    futimens(file, &times)
 }
 
 /// Copies `reader` into `out`, feeding the checksum. Returns the bytes copied.
