@@ -48,10 +48,24 @@ impl Index {
         Error::Index { path: self.path.clone(), detail: e.into().to_string() }
     }
 
-    /// Opens (or creates) the index and its tables.
+    /// Opens the index, creating it if missing. A new index is built under a temporary name
+    /// and renamed into place, so a process killed while creating it leaves either no index
+    /// or a complete empty one, never a file redb cannot open.
     pub fn open(path: &Path) -> Result<Self> {
-        let db =
-            Database::create(path).map_err(|e| Error::Index { path: path.to_path_buf(), detail: e.to_string() })?;
+        if !path.exists() {
+            let fresh = path.with_extension("redb.new");
+            let _ = std::fs::remove_file(&fresh);
+            Self::open_existing(&fresh)?;
+            std::fs::rename(&fresh, path).map_err(|e| Error::io(path, e))?;
+            if let Some(dir) = path.parent() {
+                crate::pack::writer::sync_dir(dir)?;
+            }
+        }
+        Self::open_existing(path)
+    }
+
+    fn open_existing(path: &Path) -> Result<Self> {
+        let db = Database::create(path).map_err(|e| Error::Index { path: path.to_path_buf(), detail: e.to_string() })?;
         let index = Self { db, path: path.to_path_buf() };
         let txn = index.db.begin_write().map_err(|e| index.err(e))?;
         txn.open_table(OBJECTS).map_err(|e| index.err(e))?;
@@ -112,6 +126,22 @@ impl Index {
             }
             let mut packs = txn.open_table(PACKS).map_err(|e| self.err(e))?;
             packs.insert(pack.id.as_bytes(), pack.size).map_err(|e| self.err(e))?;
+        }
+        txn.commit().map_err(|e| self.err(e))
+    }
+
+    /// Records that these roots were used now.
+    pub fn touch_roots(&self, roots: &[ObjectKey]) -> Result<()> {
+        if roots.is_empty() {
+            return Ok(());
+        }
+        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
+        {
+            let mut table = txn.open_table(ROOTS).map_err(|e| self.err(e))?;
+            let time = now();
+            for key in roots {
+                table.insert(key.to_bytes(), time).map_err(|e| self.err(e))?;
+            }
         }
         txn.commit().map_err(|e| self.err(e))
     }

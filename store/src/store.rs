@@ -117,6 +117,7 @@ impl Store {
             reader: self.reader()?,
             pack: Mutex::new(PackWriter::create(&self.root.join("tmp"), &self.packs_dir())?),
             added: Mutex::new(HashSet::new()),
+            roots: Mutex::new(Vec::new()),
         })
     }
 }
@@ -129,6 +130,7 @@ pub struct Batch<'s> {
     reader: IndexReader<'s>,
     pack: Mutex<PackWriter>,
     added: Mutex<HashSet<ObjectKey>>,
+    roots: Mutex<Vec<ObjectKey>>,
 }
 
 /// What a committed batch wrote.
@@ -198,15 +200,25 @@ impl Batch<'_> {
         Ok(())
     }
 
-    /// Marks a commit as a root to keep.
+    /// Marks a commit as a root to keep (and as used now).
     pub fn add_root(&self, key: ObjectKey) -> Result<()> {
-        self.pack()?.add_root(key);
+        self.roots.lock().map_err(poisoned)?.push(key);
         Ok(())
     }
 
-    /// Makes the additions durable: pack, fsync, rename, then the index transaction.
+    /// Makes the additions durable: pack, fsync, rename, then the index transaction. A batch
+    /// that adds nothing but roots the store already holds writes no pack; it only records
+    /// their use in the index.
     pub fn commit(self) -> Result<BatchSummary> {
-        let pack = self.pack.into_inner().map_err(poisoned)?;
+        let mut pack = self.pack.into_inner().map_err(poisoned)?;
+        let roots = self.roots.into_inner().map_err(poisoned)?;
+        if pack.is_empty() {
+            self.store.index.touch_roots(&roots)?;
+            return Ok(BatchSummary::default());
+        }
+        for root in roots {
+            pack.add_root(root);
+        }
         let Some(finished) = pack.finish()? else {
             return Ok(BatchSummary::default());
         };
