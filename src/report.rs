@@ -66,8 +66,9 @@ pub fn export(report: &ExportReport) -> Rendered {
     };
     Rendered {
         text: format!(
-            "exported commit {}{rewritten} into a {} repository\n  objects: {} total, {} written, {} already there; {} of content written in {:.2}s",
+            "exported commit {}{rewritten} into {} ({} mode)\n  objects: {} total, {} written, {} already there; {} of content written in {:.2}s",
             report.commit,
+            report.repo.display(),
             report.mode,
             report.objects_total,
             report.objects_written,

@@ -45,6 +45,8 @@ pub struct ExportReport {
     pub commit: ObjectId,
     /// The commit that was asked for.
     pub source_commit: ObjectId,
+    /// The repository.
+    pub repo: std::path::PathBuf,
     /// The repository's mode.
     pub mode: RepoMode,
     /// Objects the commit reaches.
@@ -176,6 +178,7 @@ pub fn export_commit(
     let mut report = ExportReport {
         commit,
         source_commit: commit,
+        repo: repo_path.to_path_buf(),
         mode,
         objects_total: 0,
         objects_written: 0,

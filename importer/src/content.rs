@@ -49,7 +49,7 @@ pub fn store_content(
         return Ok((hasher.finish(), ObjectRecord::Symlink { header }));
     };
     let mut counted = CheckedReader { inner: reader, hasher: &mut hasher, read: 0, limit: size };
-    let failed = |e: std::io::Error| ContentError::Failed(crate::Error::Io { path: "<content>".into(), source: e });
+    let failed = |e: std::io::Error| ContentError::Failed(crate::Error::Io { path: "<content>".into(), error: e });
     let blob = if size <= IN_MEMORY_BLOB_LIMIT {
         let mut data = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
         counted.read_to_end(&mut data).map_err(|e| size_or(e, &counted, failed))?;
@@ -57,7 +57,7 @@ pub fn store_content(
         batch.add_blob(&data).map_err(|e| ContentError::Failed(e.into()))?
     } else {
         let (blob, _) = batch.add_blob_stream(&mut counted).map_err(|e| match e {
-            rejig_store::Error::Io { source, .. } => size_or(source, &counted, failed),
+            rejig_store::Error::Io { error, .. } => size_or(error, &counted, failed),
             other => ContentError::Failed(other.into()),
         })?;
         check(counted.read, size)?;

@@ -15,12 +15,12 @@ pub enum Error {
     #[error(transparent)]
     Store(#[from] rejig_store::Error),
     /// An I/O failure on a named file.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file.
         path: PathBuf,
         /// The underlying error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The path is not an OSTree repository rejig can read.
     #[error("{path}: not a readable OSTree repository: {detail}")]
@@ -76,12 +76,12 @@ pub(crate) trait IoContext<T> {
 
 impl<T> IoContext<T> for std::io::Result<T> {
     fn at(self, path: impl Into<PathBuf>) -> Result<T> {
-        self.map_err(|source| Error::Io { path: path.into(), source })
+        self.map_err(|error| Error::Io { path: path.into(), error })
     }
 }
 
 impl<T> IoContext<T> for rustix::io::Result<T> {
     fn at(self, path: impl Into<PathBuf>) -> Result<T> {
-        self.map_err(|e| Error::Io { path: path.into(), source: e.into() })
+        self.map_err(|e| Error::Io { path: path.into(), error: e.into() })
     }
 }

@@ -167,7 +167,7 @@ fn import_package_inner(store: &Store, path: &Path) -> Result<PackageImport> {
         let size = members.first().and_then(|&m| files.get(m)).map(|f| f.size).unwrap_or(0);
         let blob = if size <= IN_MEMORY_BLOB_LIMIT {
             let mut data = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-            content.read_to_end(&mut data).map_err(|e| Error::Io { path: path.to_path_buf(), source: e })?;
+            content.read_to_end(&mut data).map_err(|e| Error::Io { path: path.to_path_buf(), error: e })?;
             batch.add_blob(&data)?
         } else {
             batch.add_blob_stream(content)?.0
@@ -269,7 +269,7 @@ pub fn inspect_package(path: &Path) -> Result<PackageInfo> {
         let mut digests = 0u64;
         let summary = package.walk_payload(&mut reader, |members, content| {
             std::io::copy(content, &mut std::io::sink())
-                .map_err(|e| Error::Io { path: path.to_path_buf(), source: e })?;
+                .map_err(|e| Error::Io { path: path.to_path_buf(), error: e })?;
             let checked =
                 members.first().and_then(|&m| package.files.files.get(m)).is_some_and(|f| !f.digest.is_empty());
             digests += u64::from(checked);

@@ -61,12 +61,12 @@ pub enum Error {
         detail: String,
     },
     /// An I/O failure on a named file.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file or directory.
         path: PathBuf,
         /// The underlying error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The index database failed.
     #[error("store index {path}: {detail}")]
@@ -90,8 +90,8 @@ impl Error {
     }
 
     /// An I/O failure on `path`.
-    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+    pub fn io(path: impl Into<PathBuf>, error: std::io::Error) -> Self {
+        Error::Io { path: path.into(), error }
     }
 }
 
