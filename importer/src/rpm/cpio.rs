@@ -60,9 +60,13 @@ impl<R: Read> CpioReader<R> {
     }
 
     fn read_exact(&mut self, buf: &mut [u8], what: &'static str) -> RpmResult<()> {
-        self.inner
-            .read_exact(buf)
-            .map_err(|e| RpmError::new(what, format!("truncated at byte {}: {e}", self.position)))?;
+        let position = self.position;
+        self.inner.read_exact(buf).map_err(|e| match e.kind() {
+            std::io::ErrorKind::UnexpectedEof => {
+                RpmError::new("payload", format!("truncated: {what} cut off at archive byte {position}"))
+            }
+            _ => RpmError::new("payload", format!("decompression failed at archive byte {position}: {e}")),
+        })?;
         self.position += buf.len() as u64;
         Ok(())
     }
