@@ -5,7 +5,7 @@
 //! so a failure loses nothing that other packages already committed.
 
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, IoContext, Result};
 use crate::rpm::files::{is_source_package, RpmFile, S_IFDIR, S_IFLNK, S_IFREG};
-use crate::rpm::package::Package;
+use crate::rpm::package::{HashingReader, Package};
 use crate::rpm::tags::tag;
 
 /// What happened to one package.
@@ -77,20 +77,6 @@ pub fn collect_rpms(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// Hashes the whole package file as it is read.
-struct FileHasher<R> {
-    inner: R,
-    sha: Sha256,
-}
-
-impl<R: Read> Read for FileHasher<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.sha.update(buf.get(..n).unwrap_or_default());
-        Ok(n)
-    }
-}
-
 /// A package's NEVRA from its main header.
 pub fn nevra_of(package: &Package) -> Result<Nevra> {
     let epoch = package.main.integer(tag::EPOCH)?.map(|e| u32::try_from(e).unwrap_or(u32::MAX));
@@ -144,7 +130,8 @@ fn in_package(path: &Path, error: Error) -> Error {
 
 fn import_package_inner(store: &Store, path: &Path) -> Result<PackageImport> {
     let file = File::open(path).at(path)?;
-    let mut reader = FileHasher { inner: BufReader::with_capacity(256 * 1024, file), sha: Sha256::new() };
+    let mut file_sha = Sha256::new();
+    let mut reader = HashingReader { inner: BufReader::with_capacity(256 * 1024, file), hasher: &mut file_sha };
     let package = Package::read_headers(&mut reader)?;
     let nevra = nevra_of(&package)?;
     let mut import = PackageImport {
@@ -182,7 +169,7 @@ fn import_package_inner(store: &Store, path: &Path) -> Result<PackageImport> {
     let manifest = PackageManifest {
         nevra: import.nevra.clone(),
         header_sha256: package.header_sha256,
-        file_sha256: Some(reader.sha.finalize().into()),
+        file_sha256: Some(file_sha.finalize().into()),
         digest_algo: package.files.digest_algo.map(|a| a.name()).unwrap_or("none").to_owned(),
         compression: summary.compression.map(|c| c.name()).unwrap_or("none").to_owned(),
         files: files.iter().zip(&blobs).map(|(f, b)| manifest_file(f, *b)).collect::<Result<_>>()?,
@@ -264,7 +251,8 @@ pub fn inspect_package(path: &Path) -> Result<PackageInfo> {
     let inner = || -> Result<PackageInfo> {
         let file = File::open(path).at(path)?;
         let file_bytes = file.metadata().at(path)?.len();
-        let mut reader = FileHasher { inner: BufReader::with_capacity(256 * 1024, file), sha: Sha256::new() };
+        let mut file_sha = Sha256::new();
+        let mut reader = HashingReader { inner: BufReader::with_capacity(256 * 1024, file), hasher: &mut file_sha };
         let package = Package::read_headers(&mut reader)?;
         let mut digests = 0u64;
         let summary = package.walk_payload(&mut reader, |members, content| {
@@ -280,7 +268,7 @@ pub fn inspect_package(path: &Path) -> Result<PackageInfo> {
         Ok(PackageInfo {
             nevra: nevra_of(&package)?,
             header_sha256: hex::encode(package.header_sha256),
-            file_sha256: hex::encode(reader.sha.finalize()),
+            file_sha256: hex::encode(file_sha.finalize()),
             header_digest_verified: package.header_digest == crate::rpm::package::HeaderDigest::Verified,
             payload_digest_verified: summary.payload_digest_verified,
             digest_algo: package.files.digest_algo.map(|a| a.name()).unwrap_or("none").to_owned(),

@@ -2,6 +2,7 @@
 //! and the content-addressed store (packs of zstd blobs, a redb index, locking, fsck).
 //! This crate knows nothing of RPM files or of OSTree repositories on disk.
 
+pub mod bounded;
 pub mod error;
 pub mod gvariant;
 pub mod id;

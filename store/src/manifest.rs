@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+use crate::bounded::Cursor;
 use crate::error::{Error, Result};
 use crate::id::BlobId;
 
@@ -105,37 +106,6 @@ impl Writer {
     }
 }
 
-struct Reader<'a>(&'a [u8]);
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
-        let (head, tail) =
-            self.0.split_at_checked(n).ok_or_else(|| Error::malformed("package manifest", "truncated"))?;
-        self.0 = tail;
-        Ok(head)
-    }
-    fn u8(&mut self) -> Result<u8> {
-        Ok(self.take(1)?.first().copied().unwrap_or_default())
-    }
-    fn u32(&mut self) -> Result<u32> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().map_err(|_| Error::malformed("package manifest", "short"))?))
-    }
-    fn u64(&mut self) -> Result<u64> {
-        Ok(u64::from_le_bytes(self.take(8)?.try_into().map_err(|_| Error::malformed("package manifest", "short"))?))
-    }
-    fn bytes(&mut self) -> Result<&'a [u8]> {
-        let len = usize::try_from(self.u32()?).map_err(|_| Error::malformed("package manifest", "length"))?;
-        self.take(len)
-    }
-    fn string(&mut self) -> Result<String> {
-        String::from_utf8(self.bytes()?.to_vec())
-            .map_err(|_| Error::malformed("package manifest", "string is not UTF-8"))
-    }
-    fn digest(&mut self) -> Result<[u8; 32]> {
-        self.take(32)?.try_into().map_err(|_| Error::malformed("package manifest", "short digest"))
-    }
-}
-
 impl PackageManifest {
     /// The stored encoding.
     pub fn encode(&self) -> Vec<u8> {
@@ -193,28 +163,26 @@ impl PackageManifest {
 
     /// Decodes [`PackageManifest::encode`].
     pub fn decode(bytes: &[u8]) -> Result<Self> {
-        let mut r = Reader(bytes);
+        let mut r = Cursor::new(bytes, "package manifest");
+        let string = |r: &mut Cursor<'_>| {
+            String::from_utf8(r.bytes()?.to_vec())
+                .map_err(|_| Error::malformed("package manifest", "string is not UTF-8"))
+        };
         if r.take(4)? != MAGIC || r.u8()? != VERSION {
             return Err(Error::malformed("package manifest", "bad magic or version"));
         }
-        let header_sha256 = r.digest()?;
-        let file_sha256 = if r.u8()? == 1 { Some(r.digest()?) } else { None };
-        let name = r.string()?;
+        let header_sha256 = r.array()?;
+        let file_sha256 = if r.u8()? == 1 { Some(r.array()?) } else { None };
+        let name = string(&mut r)?;
         let epoch = if r.u8()? == 1 { Some(r.u32()?) } else { None };
-        let (version, release, arch) = (r.string()?, r.string()?, r.string()?);
-        let (digest_algo, compression) = (r.string()?, r.string()?);
-        let count = usize::try_from(r.u32()?).map_err(|_| Error::malformed("package manifest", "count"))?;
-        if count.checked_mul(MIN_FILE_LEN).is_none_or(|need| need > r.0.len()) {
-            return Err(Error::malformed(
-                "package manifest",
-                format!("{count} files cannot fit in {} bytes", r.0.len()),
-            ));
-        }
+        let (version, release, arch) = (string(&mut r)?, string(&mut r)?, string(&mut r)?);
+        let (digest_algo, compression) = (string(&mut r)?, string(&mut r)?);
+        let count = r.count(MIN_FILE_LEN)?;
         let mut files = Vec::with_capacity(count);
         for _ in 0..count {
             let path = r.bytes()?.to_vec();
             let kind = match r.u8()? {
-                1 => ManifestFileKind::Regular(BlobId::from_bytes(r.digest()?)),
+                1 => ManifestFileKind::Regular(BlobId::from_bytes(r.array()?)),
                 2 => ManifestFileKind::Symlink,
                 3 => ManifestFileKind::Directory,
                 4 => ManifestFileKind::Ghost,
@@ -223,14 +191,14 @@ impl PackageManifest {
             };
             let mode = r.u32()?;
             let size = r.u64()?;
-            let (user, group) = (r.string()?, r.string()?);
+            let (user, group) = (string(&mut r)?, string(&mut r)?);
             let link_target = r.bytes()?.to_vec();
             let flags = r.u32()?;
             let caps = if r.u8()? == 1 { Some(r.bytes()?.to_vec()) } else { None };
-            let digest = r.string()?;
+            let digest = string(&mut r)?;
             files.push(ManifestFile { path, kind, mode, size, user, group, link_target, flags, caps, digest });
         }
-        if !r.0.is_empty() {
+        if !r.is_empty() {
             return Err(Error::malformed("package manifest", "trailing bytes"));
         }
         Ok(Self {

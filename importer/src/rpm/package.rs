@@ -68,18 +68,16 @@ pub struct PayloadSummary {
     pub payload_digest_verified: bool,
 }
 
-/// Hashes every byte read through it.
-struct HashingReader<'a, R> {
-    inner: R,
-    hasher: &'a mut Sha256,
-    count: u64,
+/// Feeds every byte read through it to a SHA-256 (the payload digest, the package file's).
+pub(crate) struct HashingReader<'a, R> {
+    pub(crate) inner: R,
+    pub(crate) hasher: &'a mut Sha256,
 }
 
 impl<R: Read> Read for HashingReader<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.hasher.update(buf.get(..n).unwrap_or_default());
-        self.count += n as u64;
         Ok(n)
     }
 }
@@ -182,7 +180,7 @@ impl Package {
         let mut seen = vec![false; files.len()];
         let mut set_done = vec![false; self.files.hardlink_sets.len()];
         {
-            let hashing = HashingReader { inner: &mut *payload, hasher: &mut compressed_hash, count: 0 };
+            let hashing = HashingReader { inner: &mut *payload, hasher: &mut compressed_hash };
             let (compression, decoder) = decompressor(BufReader::with_capacity(256 * 1024, hashing))?;
             summary.compression = Some(compression);
             let mut cpio = CpioReader::new(Limited { inner: decoder, left: self.archive_bound() });
@@ -268,7 +266,7 @@ impl Package {
         }
         // The payload digest covers every compressed byte to the end of the file.
         let rest = std::io::copy(
-            &mut HashingReader { inner: &mut *payload, hasher: &mut compressed_hash, count: 0 },
+            &mut HashingReader { inner: &mut *payload, hasher: &mut compressed_hash },
             &mut std::io::sink(),
         )
         .map_err(io("payload"))?;

@@ -1,5 +1,6 @@
 //! The pack trailer: what a pack holds, readable without the index.
 
+use crate::bounded::Cursor;
 use crate::error::{Error, Result};
 use crate::id::{BlobId, ObjectKey, PackId};
 use crate::pack::{Codec, VERSION};
@@ -96,14 +97,13 @@ impl Trailer {
         if id.as_bytes() != sum {
             return Err(Error::malformed("pack trailer", "checksum mismatch"));
         }
-        let mut cursor = Cursor { bytes: body };
+        let mut cursor = Cursor::new(body, "pack trailer");
         if cursor.u32()? != VERSION {
             return Err(Error::malformed("pack trailer", "unsupported version"));
         }
         let mut trailer = Trailer::default();
-        while !cursor.bytes.is_empty() {
+        while !cursor.is_empty() {
             let tag = cursor.u8()?;
-            let n = usize::try_from(cursor.u32()?).map_err(|_| Error::malformed("pack trailer", "count overflow"))?;
             let min_entry = match tag {
                 TAG_BLOBS => BLOB_ENTRY_LEN,
                 TAG_OBJECTS => 33 + 4,
@@ -111,17 +111,12 @@ impl Trailer {
                 TAG_PACKAGES => 64,
                 other => return Err(Error::malformed("pack trailer", format!("unknown section {other}"))),
             };
-            if n.checked_mul(min_entry).is_none_or(|need| need > cursor.bytes.len()) {
-                return Err(Error::malformed(
-                    "pack trailer",
-                    format!("section {tag} declares {n} entries, more than its bytes hold"),
-                ));
-            }
+            let n = cursor.count(min_entry)?;
             for _ in 0..n {
                 match tag {
                     TAG_BLOBS => {
                         let entry = BlobEntry {
-                            id: BlobId::from_slice(cursor.take(32)?)?,
+                            id: BlobId::from_bytes(cursor.array()?),
                             offset: cursor.u64()?,
                             stored_len: cursor.u64()?,
                             raw_len: cursor.u64()?,
@@ -138,49 +133,15 @@ impl Trailer {
                         trailer.blobs.push(entry);
                     }
                     TAG_OBJECTS => {
-                        let key = cursor.key()?;
-                        let len = usize::try_from(cursor.u32()?)
-                            .map_err(|_| Error::malformed("pack trailer", "length overflow"))?;
-                        trailer.objects.push((key, cursor.take(len)?.to_vec()));
+                        let key = ObjectKey::from_bytes(&cursor.array()?)?;
+                        trailer.objects.push((key, cursor.bytes()?.to_vec()));
                     }
-                    TAG_ROOTS => trailer.roots.push(cursor.key()?),
-                    _ => {
-                        let header: [u8; 32] = cursor
-                            .take(32)?
-                            .try_into()
-                            .map_err(|_| Error::malformed("pack trailer", "short digest"))?;
-                        trailer.packages.push((header, BlobId::from_slice(cursor.take(32)?)?));
-                    }
+                    TAG_ROOTS => trailer.roots.push(ObjectKey::from_bytes(&cursor.array()?)?),
+                    _ => trailer.packages.push((cursor.array()?, BlobId::from_bytes(cursor.array()?))),
                 }
             }
         }
         Ok((trailer, id))
-    }
-}
-
-struct Cursor<'a> {
-    bytes: &'a [u8],
-}
-
-impl<'a> Cursor<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
-        let (head, tail) =
-            self.bytes.split_at_checked(n).ok_or_else(|| Error::malformed("pack trailer", "truncated"))?;
-        self.bytes = tail;
-        Ok(head)
-    }
-    fn u8(&mut self) -> Result<u8> {
-        Ok(self.take(1)?.first().copied().unwrap_or_default())
-    }
-    fn u32(&mut self) -> Result<u32> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().map_err(|_| Error::malformed("pack trailer", "short u32"))?))
-    }
-    fn u64(&mut self) -> Result<u64> {
-        Ok(u64::from_le_bytes(self.take(8)?.try_into().map_err(|_| Error::malformed("pack trailer", "short u64"))?))
-    }
-    fn key(&mut self) -> Result<ObjectKey> {
-        let raw: &[u8; 33] = self.take(33)?.try_into().map_err(|_| Error::malformed("pack trailer", "short key"))?;
-        ObjectKey::from_bytes(raw)
     }
 }
 
