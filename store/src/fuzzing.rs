@@ -1,6 +1,7 @@
 //! The properties the fuzz targets check, callable from stable `cargo test` so that every
 //! input a fuzzer ever found is replayed on each test run (`store/tests/fuzz_regressions.rs`).
 
+use crate::jigdo::Jigdo;
 use crate::object::{Commit, DirMeta, DirTree, FileHeader, VariantDict, XattrSet};
 use crate::pack::trailer::Trailer;
 use crate::record::ObjectRecord;
@@ -40,4 +41,14 @@ pub fn pack_trailer(data: &[u8]) {
     if let Ok((trailer, _)) = Trailer::decode(data, u64::MAX) {
         assert_eq!(trailer.encode().0, data, "trailer round trip");
     }
+}
+
+/// The jigdo tables decoder (compressed and raw) and its validation: no panic, no allocation
+/// from unchecked counts, and decoded tables re-encode to the same bytes.
+pub fn jigdo_tables(data: &[u8]) {
+    if let Ok(jigdo) = Jigdo::decode_raw(data) {
+        assert_eq!(jigdo.encode_raw(), data, "jigdo tables round trip");
+        let _ = jigdo.validate();
+    }
+    let _ = Jigdo::decode(data);
 }

@@ -12,6 +12,7 @@ pub use error::{Error, Result};
 pub use id::{BlobId, ObjectId, ObjectKey, ObjectType, PackId};
 pub mod fsck;
 pub mod index;
+pub mod jigdo;
 pub mod lock;
 pub mod manifest;
 pub mod pack;

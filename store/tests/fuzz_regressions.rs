@@ -27,3 +27,8 @@ fn ostree_object_inputs_replay() {
 fn pack_trailer_inputs_replay() {
     assert!(replay("pack_trailer", rejig_store::fuzzing::pack_trailer) > 0, "no kept inputs to replay");
 }
+
+#[test]
+fn jigdo_tables_inputs_replay() {
+    assert!(replay("jigdo_tables", rejig_store::fuzzing::jigdo_tables) > 0, "no kept inputs to replay");
+}
