@@ -92,6 +92,7 @@ fn golden_fixture_bare_user_only_needs_canonicalize() {
         );
     }
     assert!(!refused.join("refs/heads/test/fixture").exists(), "a refused export must not set the ref");
+    assert!(!refused.exists(), "a refused export must not even create the repository");
 
     let target = tmp.path().join("canonical");
     let exported =
@@ -111,8 +112,8 @@ fn golden_fixture_bare_user_only_needs_canonicalize() {
     let actual = checkout_snapshot(&target, GOLDEN_CANONICAL_COMMIT, &tmp.path().join("co-canonical"));
     assert_trees_equal(&expected, &actual, "checkout of the canonicalized export vs ostree's bare-user-only commit");
 
-    // The repo the refused export touched is still usable.
-    let again = rejig.export(GOLDEN_COMMIT, &refused, &["--canonicalize"]);
+    // The path of the refused export is still free for a canonical one.
+    let again = rejig.export(GOLDEN_COMMIT, &refused, &["--mode", "bare-user-only", "--canonicalize"]);
     assert_eq!(
         text(&again, "commit"),
         GOLDEN_CANONICAL_COMMIT,

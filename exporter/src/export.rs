@@ -154,8 +154,8 @@ pub fn export_commit(
     let closure = walk_commit(store, &store.reader()?, commit)?;
     let tasks = content_tasks(store, &closure)?;
 
-    let repo = OstreeRepo::open_or_create(repo_path, options.mode)?;
-    let mode = repo.mode();
+    // Everything that can refuse the export is checked before the repository is created.
+    let mode = OstreeRepo::planned_mode(repo_path, options.mode)?;
     if mode == RepoMode::Bare && !rustix::process::geteuid().is_root() {
         return Err(Error::Repo {
             path: repo_path.into(),
@@ -173,6 +173,7 @@ pub fn export_commit(
     if !options.canonicalize {
         check_representable(mode, &closure, &tasks)?;
     }
+    let repo = OstreeRepo::open_or_create(repo_path, Some(mode))?;
     let _lock = RepoLock::shared(repo.path())?;
 
     let mut report = ExportReport {

@@ -64,30 +64,38 @@ pub fn validate_ref(name: &str) -> std::result::Result<(), String> {
 }
 
 impl OstreeRepo {
-    /// Opens the repository at `path`, creating the full `ostree init` skeleton if it does not
-    /// exist (in `requested` mode, archive by default). An existing repository must be in
-    /// `requested` mode when one is given.
-    pub fn open_or_create(path: &Path, requested: Option<RepoMode>) -> Result<Self> {
+    /// The mode the repository at `path` has, or would be created with: an existing
+    /// repository's own mode (which must match `requested` when one is given), else
+    /// `requested`, else archive. Creates nothing.
+    pub fn planned_mode(path: &Path, requested: Option<RepoMode>) -> Result<RepoMode> {
         let config_path = path.join("config");
-        let mode = match std::fs::read_to_string(&config_path) {
+        match std::fs::read_to_string(&config_path) {
             Ok(config) => {
                 let mode =
                     mode_from_config(&config).map_err(|e| Error::Repo { path: path.into(), detail: e.to_string() })?;
                 if let Some(requested) = requested.filter(|r| *r != mode) {
                     return Err(Error::Repo {
                         path: path.into(),
-                        detail: format!("it is a {mode} repository; --mode {requested} does not match (omit --mode, or pick another path)"),
+                        detail: format!(
+                            "it is a {mode} repository; --mode {requested} does not match (omit --mode, or pick another path)"
+                        ),
                     });
                 }
-                mode
+                Ok(mode)
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let mode = requested.unwrap_or(RepoMode::Archive);
-                Self::init(path, mode)?;
-                mode
-            }
-            Err(e) => return Err(e).at(&config_path),
-        };
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(requested.unwrap_or(RepoMode::Archive)),
+            Err(e) => Err(e).at(&config_path),
+        }
+    }
+
+    /// Opens the repository at `path`, creating the full `ostree init` skeleton if it does not
+    /// exist (in `requested` mode, archive by default). An existing repository must be in
+    /// `requested` mode when one is given.
+    pub fn open_or_create(path: &Path, requested: Option<RepoMode>) -> Result<Self> {
+        let mode = Self::planned_mode(path, requested)?;
+        if !path.join("config").exists() {
+            Self::init(path, mode)?;
+        }
         for dir in SKELETON {
             let dir = path.join(dir);
             if !dir.is_dir() {
