@@ -27,8 +27,8 @@ echo
 printf '%-16s %12s %10s %8s %s\n' target executions exec/s corpus crashes
 for target in "${TARGETS[@]}"; do
     log=logs/$target.log
-    runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | awk '{print $2}' | tail -1)
-    speed=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | awk '{print $2}' | tail -1)
+    runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | awk '{print $2}' | tail -1 || true)
+    speed=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | awk '{print $2}' | tail -1 || true)
     files=$(find "corpus/$target" -type f | wc -l)
     crashes=$(find "artifacts/$target" -type f 2>/dev/null | wc -l)
     printf '%-16s %12s %10s %8s %s\n' "$target" "${runs:-?}" "${speed:-?}" "$files" "$crashes"
