@@ -43,6 +43,15 @@ impl<'a> Cursor<'a> {
         Ok(self.array::<1>()?[0])
     }
 
+    /// A presence flag: exactly 0 or 1, so that every value has one encoding.
+    pub fn flag(&mut self) -> Result<bool> {
+        match self.u8()? {
+            0 => Ok(false),
+            1 => Ok(true),
+            other => Err(Error::malformed(self.what, format!("flag byte {other} is neither 0 nor 1"))),
+        }
+    }
+
     /// A little-endian u32.
     pub fn u32(&mut self) -> Result<u32> {
         Ok(u32::from_le_bytes(self.array()?))
@@ -87,5 +96,7 @@ mod tests {
         assert!(cursor.u8().is_err());
         let huge = [0xff, 0xff, 0xff, 0xff, 1];
         assert!(Cursor::new(&huge, "test").count(1).is_err());
+        assert!(Cursor::new(&[1], "test").flag().unwrap());
+        assert!(Cursor::new(&[2], "test").flag().is_err(), "a flag has exactly two encodings");
     }
 }

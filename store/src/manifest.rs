@@ -172,9 +172,9 @@ impl PackageManifest {
             return Err(Error::malformed("package manifest", "bad magic or version"));
         }
         let header_sha256 = r.array()?;
-        let file_sha256 = if r.u8()? == 1 { Some(r.array()?) } else { None };
+        let file_sha256 = if r.flag()? { Some(r.array()?) } else { None };
         let name = string(&mut r)?;
-        let epoch = if r.u8()? == 1 { Some(r.u32()?) } else { None };
+        let epoch = if r.flag()? { Some(r.u32()?) } else { None };
         let (version, release, arch) = (string(&mut r)?, string(&mut r)?, string(&mut r)?);
         let (digest_algo, compression) = (string(&mut r)?, string(&mut r)?);
         let count = r.count(MIN_FILE_LEN)?;
@@ -194,7 +194,7 @@ impl PackageManifest {
             let (user, group) = (string(&mut r)?, string(&mut r)?);
             let link_target = r.bytes()?.to_vec();
             let flags = r.u32()?;
-            let caps = if r.u8()? == 1 { Some(r.bytes()?.to_vec()) } else { None };
+            let caps = if r.flag()? { Some(r.bytes()?.to_vec()) } else { None };
             let digest = string(&mut r)?;
             files.push(ManifestFile { path, kind, mode, size, user, group, link_target, flags, caps, digest });
         }

@@ -12,7 +12,7 @@ use crate::object::{metadata_checksum, Commit, DirMeta, DirTree, FileHeader, Fil
 pub const TABLES_VERSION: u32 = 1;
 const MAGIC: &[u8; 8] = b"RJJIGDO\x01";
 /// Decoded tables larger than this are refused (a commit of a million files is ~100 MiB).
-const MAX_TABLES_SIZE: u64 = 1 << 30;
+const MAX_TABLES_SIZE: u64 = 256 << 20;
 
 /// A package the commit's content comes from, bound by digests.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -208,7 +208,7 @@ impl Jigdo {
         };
         let commit = ObjectId::from_bytes(r.array()?);
         let commit_bytes = r.bytes()?.to_vec();
-        let commitmeta = if r.u8()? == 1 { Some(r.bytes()?.to_vec()) } else { None };
+        let commitmeta = if r.flag()? { Some(r.bytes()?.to_vec()) } else { None };
         let mut lists = [Vec::new(), Vec::new()];
         for list in &mut lists {
             let n = r.count(4)?;
@@ -222,9 +222,9 @@ impl Jigdo {
         let mut packages = Vec::with_capacity(n);
         for _ in 0..n {
             let (name, version, release, arch) = (text(&mut r)?, text(&mut r)?, text(&mut r)?, text(&mut r)?);
-            let epoch = if r.u8()? == 1 { Some(r.u32()?) } else { None };
+            let epoch = if r.flag()? { Some(r.u32()?) } else { None };
             let header_sha256 = r.array()?;
-            let file_sha256 = if r.u8()? == 1 { Some(r.array()?) } else { None };
+            let file_sha256 = if r.flag()? { Some(r.array()?) } else { None };
             packages.push(JigdoPackage {
                 nevra: Nevra { name, epoch, version, release, arch },
                 header_sha256,
