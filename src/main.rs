@@ -40,13 +40,14 @@ pub fn open_store(path: &std::path::Path, quiet: bool) -> Result<Store> {
 
 fn run(cli: &Cli) -> Result<Rendered> {
     let progress = Bar::new(cli.quiet, cli.json, cli.verbose);
-    let store_path = match &cli.store {
-        Some(path) => path.clone(),
-        None => default_store()?,
+    // Only commands that use the store need to know where it is.
+    let store_path = || match &cli.store {
+        Some(path) => Ok(path.clone()),
+        None => default_store(),
     };
     match &cli.command {
         Command::Import(args) => {
-            let store = open_store(&store_path, cli.quiet)?;
+            let store = open_store(&store_path()?, cli.quiet)?;
             if let (Some(repo), Some(rev)) = (&args.repo, &args.rev) {
                 let report = import_commit(&store, repo, rev, &progress)
                     .with_context(|| format!("importing {rev} from {}", repo.display()))?;
@@ -74,7 +75,7 @@ fn run(cli: &Cli) -> Result<Rendered> {
                 .commit
                 .parse()
                 .with_context(|| format!("{:?} is not a commit checksum (64 lowercase hex characters)", args.commit))?;
-            let store = open_store(&store_path, cli.quiet)?;
+            let store = open_store(&store_path()?, cli.quiet)?;
             let options =
                 ExportOptions { mode: args.mode, ref_name: args.ref_name.clone(), canonicalize: args.canonicalize };
             let report = export_commit(&store, commit, &args.repo, &options, &progress)
@@ -82,6 +83,7 @@ fn run(cli: &Cli) -> Result<Rendered> {
             Ok(report::export(&report))
         }
         Command::Fsck(args) => {
+            let store_path = store_path()?;
             let store = open_store(&store_path, cli.quiet)?;
             let repaired = if args.repair {
                 Some(rejig_store::fsck::repair(&store).context("rebuilding the index")?)
