@@ -3,37 +3,20 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rejig_importer::rpm::header::{Header, HeaderKind};
 use rejig_importer::rpm::lead::{parse_lead, LEAD_LEN};
 use rejig_importer::rpm::tags::tag;
 use sha2::{Digest, Sha256};
 
-fn corpus() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/rpms");
-    let mut out = Vec::new();
-    let mut stack = vec![root];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "rpm") {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    assert!(out.len() >= 40, "the shared corpus is missing: {} packages", out.len());
-    out
-}
-
 #[test]
 fn every_corpus_header_parses_and_its_digest_matches() {
     let mut checked = 0;
-    for path in corpus() {
+    for path in common::corpus() {
         let mut file = std::io::BufReader::new(std::fs::File::open(&path).unwrap());
         let mut lead = [0u8; LEAD_LEN];
         file.read_exact(&mut lead).unwrap();
@@ -71,7 +54,7 @@ fn file_table(path: &Path) -> rejig_importer::rpm::files::FileTable {
 #[test]
 fn file_tables_match_rpm_dump() {
     let mut compared = 0;
-    for path in corpus() {
+    for path in common::corpus() {
         let output = std::process::Command::new("rpm")
             .args(["-qp", "--dump", "--nosignature", "--nodigest"])
             .arg(&path)

@@ -4,32 +4,16 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::collections::HashMap;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use rejig_importer::rpm::error::RpmError;
 use rejig_importer::rpm::files::{S_IFLNK, S_IFMT, S_IFREG};
 use rejig_importer::rpm::package::Package;
-
-fn corpus() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/rpms");
-    let mut out = Vec::new();
-    let mut stack = vec![root];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "rpm") {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    out
-}
 
 /// Our reading: path → content for every regular file (each hardlink member included).
 /// Each regular file's path and content.
@@ -70,7 +54,7 @@ fn extract(package: &Path, dir: &Path) -> bool {
 fn payloads_match_librpm_extraction() {
     let mut files_compared = 0;
     let mut packages = 0;
-    for path in corpus() {
+    for path in common::corpus() {
         let name = path.display().to_string();
         if name.contains("bigfile") {
             // 4 GiB of content: it has its own streaming and memory test.
