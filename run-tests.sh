@@ -9,7 +9,8 @@ cd "$(dirname "$0")"
 missing=()
 command -v ostree >/dev/null || missing+=(ostree)
 command -v setfattr >/dev/null || missing+=(attr)
-command -v rpm >/dev/null || missing+=(rpm)
+command -v rpm >/dev/null || missing+=(rpm)           # also brings rpm2cpio and rpm2archive
+command -v cpio >/dev/null || missing+=(cpio)
 if ((${#missing[@]})); then
     echo "run-tests: installing ${missing[*]}"
     sudo=""
