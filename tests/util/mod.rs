@@ -1062,32 +1062,7 @@ pub type Tree = BTreeMap<String, Node>;
 
 /// The sorted `user.*` xattrs of `path` (not following symlinks), empty values dropped.
 pub fn user_xattrs(path: &Path) -> Vec<(String, Vec<u8>)> {
-    let size = rustix::fs::llistxattr_query(path).unwrap_or_else(|e| panic!("llistxattr {}: {e}", path.display()));
-    if size == 0 {
-        return Vec::new();
-    }
-    let mut list = vec![0u8; size];
-    let n =
-        rustix::fs::llistxattr(path, &mut list[..]).unwrap_or_else(|e| panic!("llistxattr {}: {e}", path.display()));
-    let mut out = Vec::new();
-    for name in list[..n].split(|&b| b == 0).filter(|n| !n.is_empty()) {
-        let name = String::from_utf8_lossy(name).into_owned();
-        if !name.starts_with("user.") {
-            continue;
-        }
-        let len = rustix::fs::lgetxattr_query(path, name.as_str())
-            .unwrap_or_else(|e| panic!("lgetxattr {name} {}: {e}", path.display()));
-        if len == 0 {
-            continue;
-        }
-        let mut value = vec![0u8; len];
-        let got = rustix::fs::lgetxattr(path, name.as_str(), &mut value[..])
-            .unwrap_or_else(|e| panic!("lgetxattr {name} {}: {e}", path.display()));
-        value.truncate(got);
-        out.push((name, value));
-    }
-    out.sort();
-    out
+    all_xattrs(path).into_iter().filter(|(name, value)| name.starts_with("user.") && !value.is_empty()).collect()
 }
 
 /// All xattrs of `path` (any namespace, not following symlinks), values included, sorted.
