@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs rejig's whole test suite. It first installs the system tools the tests use as
-# oracles (the real ostree CLI, setfattr) with apt-get when they are missing.
+# oracles (the real ostree CLI, setfattr, rpm, rpmbuild, createrepo_c, gpg) with apt-get when they are missing.
 # The end-to-end tests chown files and write bare repositories, so run it as root
 # (or in a throwaway VM/container).
 set -euo pipefail
@@ -11,7 +11,12 @@ command -v ostree >/dev/null || missing+=(ostree)
 command -v setfattr >/dev/null || missing+=(attr)
 command -v rpm >/dev/null || missing+=(rpm)           # also brings rpm2cpio and rpm2archive
 command -v cpio >/dev/null || missing+=(cpio)
+command -v rpmbuild >/dev/null || missing+=(rpm)  # rpmbuild and rpmsign make jigdo fixtures
+command -v createrepo_c >/dev/null || missing+=(createrepo-c)
+command -v gpg >/dev/null || missing+=(gnupg)         # rpmsign signs with a throwaway key
+command -v setcap >/dev/null || missing+=(libcap2-bin)
 if ((${#missing[@]})); then
+    mapfile -t missing < <(printf "%s\n" "${missing[@]}" | sort -u)
     echo "run-tests: installing ${missing[*]}"
     sudo=""
     [ "$(id -u)" = 0 ] || sudo="sudo"
