@@ -2,6 +2,8 @@
 //! counts u32 and checked against the bytes left, the whole zstd-compressed with its raw size
 //! declared first and enforced while decompressing.
 
+use std::io::Read;
+
 use crate::bounded::Cursor;
 use crate::error::{Error, Result};
 use crate::id::{BlobId, ObjectId};
@@ -179,10 +181,13 @@ impl Jigdo {
                 format!("declares {size} bytes, over the {MAX_TABLES_SIZE}-byte limit"),
             ));
         }
-        let capacity = usize::try_from(size).map_err(|_| Error::malformed("jigdo tables", "too large"))?;
-        let raw = zstd::bulk::decompress(compressed, capacity)
+        // A stream, so memory follows the bytes that really come out rather than the
+        // declared size; one byte past it is read to detect a lie.
+        let mut raw = Vec::new();
+        zstd::stream::read::Decoder::new(compressed)
+            .and_then(|decoder| decoder.take(size + 1).read_to_end(&mut raw))
             .map_err(|e| Error::malformed("jigdo tables", format!("zstd: {e}")))?;
-        if raw.len() != capacity {
+        if raw.len() as u64 != size {
             return Err(Error::malformed("jigdo tables", format!("{} bytes where {size} were declared", raw.len())));
         }
         let jigdo = Self::decode_raw(&raw)?;
