@@ -263,6 +263,20 @@ impl Jigdo {
         Ok(Self { commit, commit_bytes, commitmeta, dirtrees, dirmetas, packages, metadata, content })
     }
 
+    /// The OSTree header an entry's object takes: its interned metadata, and its target if
+    /// it is a symlink.
+    pub fn header_of(&self, entry: &ContentEntry) -> Result<FileHeader> {
+        let meta = self
+            .metadata
+            .get(entry.meta as usize)
+            .ok_or_else(|| invalid(format!("{}: metadata index {} out of range", entry.object, entry.meta)))?
+            .clone();
+        match &entry.source {
+            ContentSource::Symlink(target) => FileHeader::symlink(target.clone(), meta),
+            _ => Ok(FileHeader::regular(meta)),
+        }
+    }
+
     /// Checks everything that can be checked without packages: the commit hashes to its name;
     /// every dirtree and dirmeta decodes; the commit's root and every directory entry are
     /// present, and every file entry has exactly one content entry; indexes are in range; and
@@ -292,16 +306,13 @@ impl Jigdo {
             return Err(invalid("a content object is listed twice"));
         }
         for entry in &self.content {
-            let meta = self
-                .metadata
-                .get(entry.meta as usize)
-                .ok_or_else(|| invalid(format!("{}: metadata index {} out of range", entry.object, entry.meta)))?;
+            let header = self.header_of(entry)?;
             match &entry.source {
                 ContentSource::Package { package, .. } if *package as usize >= self.packages.len() => {
                     return Err(invalid(format!("{}: package index {package} out of range", entry.object)));
                 }
-                ContentSource::Symlink(target) => {
-                    let actual = FileHeader::symlink(target.clone(), meta.clone())?.checksum(b"");
+                ContentSource::Symlink(_) => {
+                    let actual = header.checksum(b"");
                     if actual != entry.object {
                         return Err(invalid(format!("symlink {} hashes to {actual}", entry.object)));
                     }
