@@ -35,7 +35,9 @@ pub struct RebuildReport {
     pub bytes_fetched: u64,
     /// Of those, bytes that crossed the network.
     pub bytes_downloaded: u64,
-    /// Content objects already in the store before the rebuild.
+    /// Content objects of the commit.
+    pub content_objects: u64,
+    /// Of those, already in the store before the rebuild.
     pub objects_present: u64,
     /// The export into the repository.
     pub export: ExportReport,
@@ -203,6 +205,7 @@ pub fn export_jigdo(
         packages_fetched: wanted.len(),
         bytes_fetched,
         bytes_downloaded,
+        content_objects: plan.objects_total,
         objects_present: plan.objects_present,
         export,
         seconds: started.elapsed().as_secs_f64(),

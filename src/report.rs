@@ -283,7 +283,7 @@ pub fn rebuild(report: &RebuildReport) -> Rendered {
     let export = &report.export;
     Rendered {
         text: format!(
-            "rebuilt commit {} from its jigdo into {} ({} mode)\n  packages: {} needed of {}, {} fetched ({}, {} downloaded)\n  objects: {} total, {} already in the store; {} written to the repository, {} already there; {:.2}s",
+            "rebuilt commit {} from its jigdo into {} ({} mode)\n  packages: {} needed of {}, {} fetched ({}, {} downloaded)\n  content objects: {}, {} already in the store\n  repository: {} objects, {} written, {} already there; {:.2}s",
             report.commit,
             export.repo.display(),
             export.mode,
@@ -292,8 +292,9 @@ pub fn rebuild(report: &RebuildReport) -> Rendered {
             report.packages_fetched,
             human_bytes(report.bytes_fetched),
             human_bytes(report.bytes_downloaded),
-            export.objects_total,
+            report.content_objects,
             report.objects_present,
+            export.objects_total,
             export.objects_written,
             export.objects_reused,
             report.seconds
@@ -308,7 +309,8 @@ pub fn rebuild(report: &RebuildReport) -> Rendered {
             "bytes_fetched": report.bytes_fetched,
             "bytes_downloaded": report.bytes_downloaded,
             "objects_total": export.objects_total,
-            "objects_in_store": report.objects_present,
+            "content_objects": report.content_objects,
+            "content_objects_in_store": report.objects_present,
             "objects_written": export.objects_written,
             "objects_reused": export.objects_reused,
             "seconds": report.seconds,
@@ -338,8 +340,8 @@ pub fn plan(report: &PlanReport) -> Rendered {
             "packages_total": report.packages_total,
             "packages_needed": report.needed.len(),
             "bytes_to_fetch": report.bytes_to_fetch(),
-            "objects_total": report.objects_total,
-            "objects_in_store": report.objects_present,
+            "content_objects": report.objects_total,
+            "content_objects_in_store": report.objects_present,
             "packages": report.needed.iter().map(|p| json!({
                 "nevra": p.nevra.to_string(),
                 "size": p.size,

