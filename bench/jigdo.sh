@@ -28,7 +28,8 @@
 #     delta-generate                    ostree static-delta generate --from=v1 --to=v2 (defaults,
 #                                       so --min-fallback-size 4 MB), in the compose repo
 #     pull-update-delta-bare-user       ostree pull --require-static-deltas bench/v2 into a copy
-#                                       of the v1 bare-user repo
+#                                       of the v1 bare-user repo (ostree 2022.7 refuses static
+#                                       deltas into archive repos, so there is no archive row)
 # The HTTP server is `python3 -m http.server --bind 127.0.0.1` over the workload directory.
 # Bytes served are the sizes of the files behind its 200 responses (its log has the paths);
 # its CPU time is recorded too, since a pull of 18k objects costs it real work.
@@ -65,6 +66,7 @@ if [[ -z ${REJIG:-} ]]; then
     REJIG=$ROOT/target/release/rejig
 fi
 [[ -x $REJIG ]] || { echo "no rejig binary at $REJIG" >&2; exit 1; }
+HTTP_OK=1
 HAVE_JIGDO=0
 if "$REJIG" build --help >/dev/null 2>&1; then HAVE_JIGDO=1; fi
 
@@ -134,6 +136,10 @@ measure() {
     cpu0=$(server_cpu)
     t0=$(date +%s.%N)
     if ! /usr/bin/time -v -o "$tf" "$@" >"$SCRATCH/$op.out" 2>"$SCRATCH/$op.err"; then
+        if [[ ${MAY_FAIL:-0} == 1 ]]; then   # the caller handles it; the error goes to the raw file
+            echo "# run $run: $op FAILED: $*: $(grep -v '^Command exited' "$SCRATCH/$op.err" | head -3 | tr '\n' ' ')" | tee -a "$RAW" >&2
+            return 1
+        fi
         echo "FAILED: $op: $*" | tee -a "$RAW" >&2
         cat "$SCRATCH/$op.err" "$tf" >&2
         exit 1
@@ -258,10 +264,16 @@ for run in $(seq 1 "$RUNS"); do
             json_metrics "$run" "export-$mode"
             check_eq "export $mode commit" "$(json_field "export-$mode" commit)" "$V1"
             check_eq "export $mode ref" "$(ostree rev-parse --repo="$S/exp-$mode" bench)" "$V1"
-            measure "$run" "export-http-$mode" "$REJIG" --store "$S/st-http-$mode" --json export "$S/jigdo-v1.rpm" \
-                --packages "$URL/repo-v1/" --repo "$S/exp-http-$mode" --mode "$mode" --ref bench
-            json_metrics "$run" "export-http-$mode"
-            check_eq "export over HTTP $mode commit" "$(json_field "export-http-$mode" commit)" "$V1"
+            # rpm-md over HTTP: measured only while rejig supports it (the first failure is
+            # recorded in the raw file and turns these rows off)
+            if [[ $HTTP_OK == 1 ]] && MAY_FAIL=1 measure "$run" "export-http-$mode" "$REJIG" \
+                    --store "$S/st-http-$mode" --json export "$S/jigdo-v1.rpm" \
+                    --packages "$URL/repo-v1/" --repo "$S/exp-http-$mode" --mode "$mode" --ref bench; then
+                json_metrics "$run" "export-http-$mode"
+                check_eq "export over HTTP $mode commit" "$(json_field "export-http-$mode" commit)" "$V1"
+            else
+                HTTP_OK=0
+            fi
             if [[ $run == 1 ]]; then fsck_repo "rejig export $mode" "$S/exp-$mode"; fi
             # the bare-user HTTP client is kept for update-http-bare-user
             [[ $mode == bare-user ]] || rm -rf "$S/exp-http-$mode" "$S/st-http-$mode"
@@ -276,10 +288,12 @@ for run in $(seq 1 "$RUNS"); do
             if [[ $run == 1 ]]; then fsck_repo "rejig update $mode" "$S/exp-$mode"; fi
             rm -rf "$S/exp-$mode" "$S/st-$mode"
         done
-        measure "$run" update-http-bare-user "$REJIG" --store "$S/st-http-bare-user" --json export "$S/jigdo-v2.rpm" \
-            --packages "$URL/repo-v2/" --repo "$S/exp-http-bare-user" --mode bare-user --ref bench
-        json_metrics "$run" update-http-bare-user
-        check_eq "update over HTTP ref" "$(ostree rev-parse --repo="$S/exp-http-bare-user" bench)" "$V2"
+        if [[ $HTTP_OK == 1 ]]; then
+            measure "$run" update-http-bare-user "$REJIG" --store "$S/st-http-bare-user" --json export "$S/jigdo-v2.rpm" \
+                --packages "$URL/repo-v2/" --repo "$S/exp-http-bare-user" --mode bare-user --ref bench
+            json_metrics "$run" update-http-bare-user
+            check_eq "update over HTTP ref" "$(ostree rev-parse --repo="$S/exp-http-bare-user" bench)" "$V2"
+        fi
         rm -rf "$S/exp-http-bare-user" "$S/st-http-bare-user"
     fi
 
@@ -332,7 +346,7 @@ for line in open(raw):
                              cpu=float(cpu), rss=int(rss)))
 
 med = lambda xs: statistics.median(xs)
-def wall(op): return med([r["wall"] for r in rows[op]])
+def wall(op): return med([r["wall"] for r in rows[op]]) if rows.get(op) else None
 def m(op, key): return med(metrics[(op, key)]) if metrics.get((op, key)) else None
 def mb(x): return f"{x / 1e6:,.2f} MB" if x is not None else "–"
 
@@ -350,6 +364,9 @@ for op, rs in rows.items():
           f"| {'' if byt is None else mb(byt)} | {'' if cpu is None else f'{cpu:.2f}'} |")
 
 def cmp(name, a, b, target=None, fmt=lambda x: f"{x:.2f} s"):
+    if a is None or b is None:
+        print(f"| {name} | not measured | | | |")
+        return
     r = a / b
     t = v = ""
     if target is not None:
@@ -374,25 +391,34 @@ print()
 print("### Update v1 → v2: bytes over the wire (medians)")
 print()
 j2 = m("jigdo", "v2_bytes")
-print("| method | bytes | vs ostree object pull |")
-print("|---|---|---|")
+print("| method | bytes (median) | min–max | vs ostree object pull |")
+print("|---|---|---|---|")
 pull = m("pull-update-bare-user", "http_bytes")
-lines = []
+def rng(op, key):
+    xs = metrics.get((op, key))
+    return f"{min(xs):,.0f}–{max(xs):,.0f}" if xs else ""
+lines = []   # (label, median bytes, min–max)
 if have_jigdo:
     bf = m("update-bare-user", "bytes_fetched")
-    lines.append(("rejig: bytes_fetched (local dir) + jigdo v2", bf + j2))
-    lines.append(("  of which bytes_fetched", bf))
-    lines.append(("  of which the jigdo v2", j2))
+    lines.append(("rejig: bytes_fetched (local dir) + jigdo v2", bf + j2, ""))
+    lines.append(("  of which bytes_fetched", bf, rng("update-bare-user", "bytes_fetched")))
+    lines.append(("  of which the jigdo v2", j2, rng("jigdo", "v2_bytes")))
+    hb = m("update-http-bare-user", "http_bytes")
     lines.append(("rejig over HTTP: bytes served (repodata + packages) + jigdo v2",
-                  m("update-http-bare-user", "http_bytes") + j2))
-    lines.append(("  rejig over HTTP: bytes_fetched reported", m("update-http-bare-user", "bytes_fetched")))
-lines.append(("ostree pull --disable-static-deltas (bytes served)", pull))
-lines.append(("  ideal object pull (archive objects of v2 not in v1)", m("facts", "ideal_update_bytes")))
-lines.append(("static delta (size of deltas/)", m("delta-generate", "delta_bytes")))
-lines.append(("ostree pull via the static delta (bytes served)", m("pull-update-delta-bare-user", "http_bytes")))
-lines.append(("the two changed RPMs", m("facts", "changed_rpm_bytes")))
-for name, b in lines:
-    print(f"| {name} | {b:,.0f} | {b / pull:.2f}× |")
+                  None if hb is None else hb + j2, ""))
+    lines.append(("  rejig over HTTP: bytes_fetched reported", m("update-http-bare-user", "bytes_fetched"), ""))
+    lines.append(("  rejig over HTTP: bytes_downloaded reported", m("update-http-bare-user", "bytes_downloaded"), ""))
+lines.append(("ostree pull --disable-static-deltas (bytes served)", pull, rng("pull-update-bare-user", "http_bytes")))
+lines.append(("  ideal object pull (archive objects of v2 not in v1)", m("facts", "ideal_update_bytes"), ""))
+lines.append(("static delta (size of deltas/)", m("delta-generate", "delta_bytes"), rng("delta-generate", "delta_bytes")))
+lines.append(("ostree pull via the static delta, bare-user (bytes served)", m("pull-update-delta-bare-user", "http_bytes"),
+              rng("pull-update-delta-bare-user", "http_bytes")))
+lines.append(("the two changed RPMs", m("facts", "changed_rpm_bytes"), ""))
+for name, b, r in lines:
+    if b is None:
+        print(f"| {name} | not measured | | |")
+    else:
+        print(f"| {name} | {b:,.0f} | {r} | {b / pull:.2f}× |")
 
 if have_jigdo:
     print()
@@ -407,12 +433,15 @@ if have_jigdo:
     for op in ("build-v1-cold", "build-v2-warm", "build-v2-cold"):
         keys = ["objects_total", "objects_from_packages", "objects_new", "objects_symlink",
                 "bytes_from_packages", "bytes_new", "packages_used", "packages_unused", "jigdo_bytes"]
-        print(f"- {op}: " + ", ".join(f"{k} {m(op, k):,.0f}" for k in keys if m(op, k) is not None))
+        if rows.get(op):
+            print(f"- {op}: " + ", ".join(f"{k} {m(op, k):,.0f}" for k in keys if m(op, k) is not None))
     for op in ("export-archive", "export-bare-user", "export-http-bare-user", "update-archive",
                "update-bare-user", "update-http-bare-user"):
         keys = ["packages_total", "packages_needed", "packages_fetched", "bytes_fetched",
+                "bytes_downloaded", "content_objects", "content_objects_in_store",
                 "objects_total", "objects_written", "objects_reused"]
-        print(f"- {op}: " + ", ".join(f"{k} {m(op, k):,.0f}" for k in keys if m(op, k) is not None))
+        if rows.get(op):
+            print(f"- {op}: " + ", ".join(f"{k} {m(op, k):,.0f}" for k in keys if m(op, k) is not None))
 EOF
 echo
 echo "raw results: $RAW"
