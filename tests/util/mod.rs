@@ -1,10 +1,13 @@
 //! Shared harness for the end-to-end tests: running `rejig` against a throw-away store,
 //! driving the real `ostree` CLI as the oracle, a seeded tree generator, the golden fixture of
-//! `ostree-format.md` §4, and tree / repository comparison.
+//! `ostree-format.md` §4, and tree / repository comparison. [`rpmbuild`] makes fixture RPMs with
+//! the real `rpmbuild` and composes them into commits with the real `rpm` and `ostree`.
 //!
 //! Every helper panics with a message that says what was run and what came back, so a failing
 //! test explains itself. A missing tool (`ostree`) is a failure, never a skip.
 #![allow(missing_docs, dead_code, clippy::unwrap_used)]
+
+pub mod rpmbuild;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
