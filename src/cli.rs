@@ -5,11 +5,12 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use rejig_store::RepoMode;
 
-/// Rebuild OSTree commits from a deduplicated, content-addressed store.
+/// Rebuild OSTree commits from RPM packages through a deduplicated, content-addressed store.
 ///
-/// rejig keeps OSTree objects in a store (packs of zstd-compressed blobs with a redb index),
-/// imports commits out of OSTree repositories and writes them back, bit-identical, into
-/// repositories of any mode.
+/// rejig keeps OSTree objects and package contents in a store (packs of zstd-compressed
+/// blobs with a redb index). It describes a commit as a "jigdo" RPM naming the packages its
+/// files come from, and rebuilds the bit-identical commit from those packages into an OSTree
+/// repository of any mode, fetching only packages whose content the store lacks.
 #[derive(Parser, Debug)]
 #[command(name = "rejig", version, propagate_version = true)]
 pub struct Cli {
@@ -47,15 +48,34 @@ pub enum Command {
     /// Examples: rejig import ./rpms/ extra.rpm;
     /// rejig import --repo /srv/ostree/repo --rev fedora/x86_64/coreos/stable
     Import(ImportArgs),
-    /// Write a commit from the store into an OSTree repository.
+    /// Describe a commit by the packages it was composed from, as a jigdo RPM.
     ///
-    /// The repository is created (like `ostree init`) if missing. Only objects it lacks are
+    /// Imports the commit and the packages (reusing what the store has), matches every file
+    /// of the commit to a package file with the same bytes (whatever its path, owner, mode or
+    /// xattrs), and writes a noarch RPM that requires exactly those packages and carries the
+    /// commit's metadata, the files' metadata, and the content no package holds.
+    ///
+    /// Example: rejig build --repo ./compose --rev os/stable --packages ./rpms --name myos -o myos-jigdo.rpm
+    Build(BuildArgs),
+    /// Write a commit into an OSTree repository: a commit from the store, or the commit a
+    /// jigdo RPM describes, rebuilt from packages.
+    ///
+    /// With a jigdo, only packages whose needed content the store lacks are fetched from the
+    /// --packages sources (tried in order, like mirrors) and checked against the digests the
+    /// jigdo binds them by. Every object is verified before anything is written. The
+    /// repository is created (like `ostree init`) if missing; only objects it lacks are
     /// written; the ref moves last, after everything is on disk.
     ///
-    /// Example: rejig export 36dadcd6… --repo ./repo --mode bare-user --ref os/stable
+    /// Examples: rejig export 36dadcd6… --repo ./repo --mode bare-user --ref os/stable;
+    /// rejig export myos-jigdo.rpm --packages https://mirror/os/repo/ --repo /ostree/repo --ref os/stable
     Export(ExportArgs),
+    /// Say what `export JIGDO.rpm` would fetch (packages and bytes) without fetching.
+    ///
+    /// Example: rejig plan myos-jigdo-2.rpm --packages https://mirror/os/repo/
+    Plan(PlanArgs),
     /// Summarise and verify an RPM package without importing it: NEVRA, compressor, file
-    /// counts and sizes, and the status of the header, payload and file digests.
+    /// counts and sizes, and the status of the header, payload and file digests. For a jigdo:
+    /// the commit, its packages and its object counts and sizes.
     Inspect(InspectArgs),
     /// Verify every blob and object in the store; --repair rebuilds the index from the packs.
     Fsck(FsckArgs),
@@ -87,12 +107,57 @@ pub struct InspectArgs {
     pub file: PathBuf,
 }
 
+/// Package sources, shared by the jigdo commands.
+#[derive(Args, Debug, Default)]
+pub struct PackagesArg {
+    /// Where packages are: directories of RPMs (searched recursively) or rpm-md repositories
+    /// (a path, file:// or http(s):// URL of the directory holding repodata/). Tried in
+    /// order, like mirrors.
+    #[arg(long, value_name = "SRC", num_args = 1.., action = clap::ArgAction::Append)]
+    pub packages: Vec<String>,
+}
+
+/// Arguments of `build`.
+#[derive(Args, Debug)]
+pub struct BuildArgs {
+    /// The OSTree repository holding the commit.
+    #[arg(long, value_name = "REPO")]
+    pub repo: PathBuf,
+    /// The commit: a checksum or a ref.
+    #[arg(long, value_name = "REV")]
+    pub rev: String,
+    /// The packages the commit was composed from.
+    #[command(flatten)]
+    pub packages: PackagesArg,
+    /// The jigdo package's name (letters, digits and ._+-); its payload lives under
+    /// /usr/lib/rejig/NAME/.
+    #[arg(long, value_name = "NAME")]
+    pub name: String,
+    /// Where to write the jigdo RPM.
+    #[arg(long, short, value_name = "OUT.rpm")]
+    pub output: PathBuf,
+}
+
+/// Arguments of `plan`.
+#[derive(Args, Debug)]
+pub struct PlanArgs {
+    /// The jigdo RPM.
+    #[arg(value_name = "JIGDO.rpm")]
+    pub jigdo: PathBuf,
+    /// Where the packages are.
+    #[command(flatten)]
+    pub packages: PackagesArg,
+}
+
 /// Arguments of `export`.
 #[derive(Args, Debug)]
 pub struct ExportArgs {
-    /// The commit checksum (64 hex characters).
-    #[arg(value_name = "COMMIT")]
+    /// A commit checksum (64 hex characters) in the store, or a jigdo RPM file.
+    #[arg(value_name = "COMMIT|JIGDO.rpm")]
     pub commit: String,
+    /// With a jigdo: where the packages are.
+    #[command(flatten)]
+    pub packages: PackagesArg,
     /// The OSTree repository to write; created if missing.
     #[arg(long, value_name = "REPO")]
     pub repo: PathBuf,

@@ -1,10 +1,13 @@
 //! The `rejig` command line: parses arguments, calls one library function per subcommand,
 //! and renders its report. No format logic lives here.
 
+mod build;
 mod cli;
 mod demo;
 mod progress;
+mod rebuild;
 mod report;
+mod sources;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -65,12 +68,48 @@ fn run(cli: &Cli) -> Result<Rendered> {
             }
             Ok(rendered)
         }
+        Command::Build(args) => {
+            if args.packages.packages.is_empty() {
+                bail!("build needs --packages: the directories or repositories the commit was composed from");
+            }
+            let store = open_store(&store_path()?, cli.quiet)?;
+            let request = build::BuildRequest {
+                repo: &args.repo,
+                rev: &args.rev,
+                packages: &args.packages.packages,
+                name: &args.name,
+                output: &args.output,
+            };
+            Ok(report::build(&build::build(&store, &request, &progress)?))
+        }
+        Command::Plan(args) => {
+            let sources = sources::parse_sources(&args.packages.packages)?;
+            let store = open_store(&store_path()?, cli.quiet)?;
+            Ok(report::plan(&rebuild::plan(&store, &args.jigdo, &sources, &progress)?))
+        }
         Command::Inspect(args) => {
-            // The error already names the file.
+            // The errors already name the file.
+            if rejig_importer::jigdo::is_jigdo(&args.file)? {
+                let file = rejig_importer::jigdo::read_jigdo(&args.file, None)?;
+                return Ok(report::inspect_jigdo(&file));
+            }
             let info = inspect_package(&args.file)?;
             Ok(report::inspect(&info))
         }
+        Command::Export(args) if rebuild::is_file_argument(&args.commit).is_some() => {
+            let jigdo = PathBuf::from(&args.commit);
+            let sources = sources::parse_sources(&args.packages.packages)?;
+            let store = open_store(&store_path()?, cli.quiet)?;
+            let options =
+                ExportOptions { mode: args.mode, ref_name: args.ref_name.clone(), canonicalize: args.canonicalize };
+            let report = rebuild::export_jigdo(&store, &jigdo, &sources, &args.repo, &options, &progress)
+                .with_context(|| format!("rebuilding the commit of {}", jigdo.display()))?;
+            Ok(report::rebuild(&report))
+        }
         Command::Export(args) => {
+            if !args.packages.packages.is_empty() {
+                bail!("--packages goes with a jigdo RPM; {:?} is neither a file nor ends in .rpm", args.commit);
+            }
             let commit: ObjectId = args
                 .commit
                 .parse()

@@ -1,6 +1,12 @@
 //! Renders library reports for people (text) and scripts (one JSON object).
 
 use rejig_exporter::ExportReport;
+use rejig_importer::jigdo::JigdoFile;
+use rejig_store::jigdo::ContentSource;
+use rejig_store::object::Commit;
+
+use crate::build::BuildReport;
+use crate::rebuild::{PlanReport, RebuildReport};
 use rejig_importer::package::{PackageInfo, PackagesReport};
 use rejig_importer::ImportReport;
 use rejig_store::fsck::{FsckReport, RepairReport};
@@ -203,6 +209,7 @@ pub fn inspect(info: &PackageInfo) -> Rendered {
             info.digest_algo,
         ),
         json: json!({
+            "kind": "package",
             "nevra": info.nevra.to_string(),
             "name": info.nevra.name,
             "epoch": info.nevra.epoch,
@@ -227,6 +234,172 @@ pub fn inspect(info: &PackageInfo) -> Rendered {
             "installed_bytes": info.installed_bytes,
             "file_bytes": info.file_bytes,
             "archive_bytes": info.archive_bytes,
+        }),
+    }
+}
+
+/// `rejig build`.
+pub fn build(report: &BuildReport) -> Rendered {
+    let s = &report.stats;
+    let nevras = |list: &[rejig_store::manifest::Nevra]| list.iter().map(ToString::to_string).collect::<Vec<_>>();
+    Rendered {
+        text: format!(
+            "wrote {} ({}) for commit {}\n  objects: {} total, {} from packages, {} new, {} symlinks\n  content: {} from packages, {} new (carried in the jigdo)\n  packages: {} used, {} unused of {} offered; {:.2}s",
+            report.rpm.path.display(),
+            human_bytes(report.rpm.bytes),
+            report.commit,
+            s.objects_total,
+            s.objects_from_packages,
+            s.objects_new,
+            s.objects_symlink,
+            human_bytes(s.bytes_from_packages),
+            human_bytes(s.bytes_new),
+            s.packages_used.len(),
+            s.packages_unused.len(),
+            report.packages_offered,
+            report.seconds
+        ),
+        json: json!({
+            "commit": report.commit.to_hex(),
+            "output": report.rpm.path,
+            "nevra": format!("{}-{}-{}.noarch", report.rpm.name, report.rpm.version, report.rpm.release),
+            "objects_total": s.objects_total,
+            "objects_from_packages": s.objects_from_packages,
+            "objects_new": s.objects_new,
+            "objects_symlink": s.objects_symlink,
+            "bytes_from_packages": s.bytes_from_packages,
+            "bytes_new": s.bytes_new,
+            "packages_used": s.packages_used.len(),
+            "packages_unused": s.packages_unused.len(),
+            "unused": nevras(&s.packages_unused),
+            "jigdo_bytes": report.rpm.bytes,
+            "seconds": report.seconds,
+        }),
+    }
+}
+
+/// `rejig export JIGDO.rpm`.
+pub fn rebuild(report: &RebuildReport) -> Rendered {
+    let export = &report.export;
+    Rendered {
+        text: format!(
+            "rebuilt commit {} from its jigdo into {} ({} mode)\n  packages: {} needed of {}, {} fetched ({}, {} downloaded)\n  content objects: {}, {} already in the store\n  repository: {} objects, {} written, {} already there; {:.2}s",
+            report.commit,
+            export.repo.display(),
+            export.mode,
+            report.packages_needed,
+            report.packages_total,
+            report.packages_fetched,
+            human_bytes(report.bytes_fetched),
+            human_bytes(report.bytes_downloaded),
+            report.content_objects,
+            report.objects_present,
+            export.objects_total,
+            export.objects_written,
+            export.objects_reused,
+            report.seconds
+        ),
+        json: json!({
+            "commit": export.commit.to_hex(),
+            "repo": export.repo,
+            "mode": export.mode.to_string(),
+            "packages_total": report.packages_total,
+            "packages_needed": report.packages_needed,
+            "packages_fetched": report.packages_fetched,
+            "bytes_fetched": report.bytes_fetched,
+            "bytes_downloaded": report.bytes_downloaded,
+            "objects_total": export.objects_total,
+            "content_objects": report.content_objects,
+            "content_objects_in_store": report.objects_present,
+            "objects_written": export.objects_written,
+            "objects_reused": export.objects_reused,
+            "seconds": report.seconds,
+        }),
+    }
+}
+
+/// `rejig plan`.
+pub fn plan(report: &PlanReport) -> Rendered {
+    let mut text = format!(
+        "commit {}: {} of {} packages needed, {} to fetch; {} of {} objects already in the store",
+        report.commit,
+        report.needed.len(),
+        report.packages_total,
+        human_bytes(report.bytes_to_fetch()),
+        report.objects_present,
+        report.objects_total
+    );
+    for package in &report.needed {
+        let location = package.location.as_deref().unwrap_or("NOT OFFERED by any source");
+        text.push_str(&format!("\n  {} ({}) {location}", package.nevra, human_bytes(package.size.unwrap_or(0))));
+    }
+    Rendered {
+        text,
+        json: json!({
+            "commit": report.commit.to_hex(),
+            "packages_total": report.packages_total,
+            "packages_needed": report.needed.len(),
+            "bytes_to_fetch": report.bytes_to_fetch(),
+            "content_objects": report.objects_total,
+            "content_objects_in_store": report.objects_present,
+            "packages": report.needed.iter().map(|p| json!({
+                "nevra": p.nevra.to_string(),
+                "size": p.size,
+                "location": p.location,
+            })).collect::<Vec<_>>(),
+        }),
+    }
+}
+
+/// `rejig inspect JIGDO.rpm`.
+pub fn inspect_jigdo(file: &JigdoFile) -> Rendered {
+    let jigdo = &file.jigdo;
+    let count = |f: &dyn Fn(&ContentSource) -> bool| jigdo.content.iter().filter(|e| f(&e.source)).count();
+    let from_packages = count(&|s| matches!(s, ContentSource::Package { .. }));
+    let new = count(&|s| matches!(s, ContentSource::New));
+    let symlinks = count(&|s| matches!(s, ContentSource::Symlink(_)));
+    let new_bytes: u64 = file.new_content.values().sum();
+    let commit = Commit::decode(&jigdo.commit_bytes).ok();
+    let version = commit.as_ref().and_then(|c| c.metadata.get("version")).and_then(|v| v.as_str()).map(str::to_owned);
+    let mut text = format!(
+        "jigdo {} ({})\n  commit {}{}\n  objects: {} content ({} from packages, {} new, {} symlinks), {} dirtrees, {} dirmetas\n  new content: {} in {} blobs\n  packages: {}",
+        file.nevra,
+        human_bytes(file.file_bytes),
+        jigdo.commit,
+        version.as_ref().map(|v| format!(" (version {v})")).unwrap_or_default(),
+        jigdo.content.len(),
+        from_packages,
+        new,
+        symlinks,
+        jigdo.dirtrees.len(),
+        jigdo.dirmetas.len(),
+        human_bytes(new_bytes),
+        file.new_content.len(),
+        jigdo.packages.len()
+    );
+    for package in &jigdo.packages {
+        text.push_str(&format!("\n    {}", package.nevra));
+    }
+    Rendered {
+        text,
+        json: json!({
+            "kind": "jigdo",
+            "nevra": file.nevra.to_string(),
+            "name": file.nevra.name,
+            "commit": jigdo.commit.to_hex(),
+            "version": version,
+            "subject": commit.as_ref().map(|c| c.subject.clone()),
+            "timestamp": commit.as_ref().map(|c| c.timestamp),
+            "file_bytes": file.file_bytes,
+            "packages": jigdo.packages.iter().map(|p| p.nevra.to_string()).collect::<Vec<_>>(),
+            "objects_total": jigdo.content.len(),
+            "objects_from_packages": from_packages,
+            "objects_new": new,
+            "objects_symlink": symlinks,
+            "new_bytes": new_bytes,
+            "new_blobs": file.new_content.len(),
+            "dirtrees": jigdo.dirtrees.len(),
+            "dirmetas": jigdo.dirmetas.len(),
         }),
     }
 }

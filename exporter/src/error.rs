@@ -40,6 +40,9 @@ pub enum Error {
         /// Why, and what to do.
         detail: String,
     },
+    /// A jigdo cannot be described or written.
+    #[error("jigdo: {0}")]
+    Jigdo(String),
     /// An object whose bytes did not hash to its name while being written.
     #[error("object {key}: the store's bytes hash to {actual}; nothing was written for it (run `rejig fsck`)")]
     Checksum {

@@ -1,8 +1,10 @@
 //! Everything that leaves the rejig store: commits written into OSTree repositories in every
-//! mode (archive, bare-user, bare-user-only, bare). The jigdo RPM writer comes later.
+//! mode (archive, bare-user, bare-user-only, bare), and jigdo RPMs that describe a commit by
+//! the packages its content comes from.
 
 pub mod error;
 pub mod export;
+pub mod jigdo;
 pub mod ostree;
 
 pub use error::{Error, Result};

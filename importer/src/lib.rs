@@ -3,9 +3,11 @@
 
 pub mod content;
 pub mod error;
+pub mod jigdo;
 pub mod ostree_repo;
 pub mod package;
 pub mod rpm;
+pub mod source;
 pub mod tree;
 pub mod xattrs;
 

@@ -15,7 +15,7 @@ use rejig_store::object::dirmeta::decode_owner_mode_xattrs;
 use rejig_store::object::meta::{S_IFLNK, S_IFREG};
 use rejig_store::object::{metadata_checksum, Commit, DirMeta, DirTree, FileHeader, FileMeta, VariantDict, XattrSet};
 use rejig_store::repo_mode::mode_from_config;
-use rejig_store::{Batch, ObjectId, ObjectKey, ObjectRecord, ObjectType, Progress, RepoMode, Store};
+use rejig_store::{Batch, ObjectId, ObjectKey, ObjectType, Progress, RepoMode, Store};
 
 use crate::content::store_content;
 use crate::error::{Error, IoContext, Result};
@@ -313,8 +313,7 @@ pub fn import_commit(store: &Store, repo: &Path, rev: &str, progress: &dyn Progr
         if batch.has_object(key)? {
             continue;
         }
-        let blob = batch.add_blob(bytes)?;
-        batch.add_object(*key, &ObjectRecord::Metadata { blob })?;
+        batch.add_metadata(*key, bytes)?;
         report.objects_imported += 1;
     }
     report.objects_skipped = report.objects_total - report.objects_imported;

@@ -4,15 +4,17 @@
 //! only its header. Packages import in parallel, each as its own pack and index transaction,
 //! so a failure loses nothing that other packages already committed.
 
+use std::collections::HashMap;
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use rayon::prelude::*;
 use rejig_store::manifest::{ManifestFile, ManifestFileKind, Nevra, PackageManifest};
+use rejig_store::object::{ContentHasher, FileHeader};
 use rejig_store::store::IN_MEMORY_BLOB_LIMIT;
-use rejig_store::{BlobId, Progress, Store};
+use rejig_store::{BlobId, ObjectId, ObjectKey, ObjectRecord, ObjectType, Progress, Store};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, IoContext, Result};
@@ -37,6 +39,8 @@ pub struct PackageImport {
     pub raw_bytes: u64,
     /// Bytes of the new pack.
     pub pack_bytes: u64,
+    /// Content objects recorded for a [`PackageDemand`].
+    pub objects: u64,
 }
 
 /// What an import of several packages did.
@@ -115,9 +119,28 @@ fn manifest_file(file: &RpmFile, blob: Option<BlobId>) -> Result<ManifestFile> {
     })
 }
 
+/// What a caller requires of a package beyond its own digests: the binding a jigdo gives it,
+/// and the content objects its files must produce in the same payload pass.
+#[derive(Clone, Debug, Default)]
+pub struct PackageDemand {
+    /// The main-header SHA-256 the package must have.
+    pub header_sha256: Option<[u8; 32]>,
+    /// The SHA-256 the whole file must have.
+    pub file_sha256: Option<[u8; 32]>,
+    /// File index (header order) → the content objects made of that file's bytes, each with
+    /// the header it takes and the checksum it must hash to.
+    pub objects: HashMap<u32, Vec<(FileHeader, ObjectId)>>,
+}
+
 /// Imports one package.
 pub fn import_package(store: &Store, path: &Path) -> Result<PackageImport> {
-    import_package_inner(store, path).map_err(|e| in_package(path, e))
+    import_package_for(store, path, &PackageDemand::default())
+}
+
+/// Imports one package, checking it against `demand` and recording the content objects it
+/// asks for. Nothing is recorded unless every check passes.
+pub fn import_package_for(store: &Store, path: &Path, demand: &PackageDemand) -> Result<PackageImport> {
+    import_package_inner(store, path, demand).map_err(|e| in_package(path, e))
 }
 
 /// Names the package file in an error that does not already.
@@ -128,11 +151,27 @@ fn in_package(path: &Path, error: Error) -> Error {
     }
 }
 
-fn import_package_inner(store: &Store, path: &Path) -> Result<PackageImport> {
+fn mismatch(what: &str, actual: &[u8; 32], expected: &[u8; 32]) -> Error {
+    Error::Rpm(crate::rpm::error::RpmError::new(
+        "package",
+        format!(
+            "is not the package the jigdo names: its {what} SHA-256 is {}, the jigdo binds {}",
+            hex::encode(actual),
+            hex::encode(expected)
+        ),
+    ))
+}
+
+fn import_package_inner(store: &Store, path: &Path, demand: &PackageDemand) -> Result<PackageImport> {
     let file = File::open(path).at(path)?;
     let mut file_sha = Sha256::new();
     let mut reader = HashingReader { inner: BufReader::with_capacity(256 * 1024, file), hasher: &mut file_sha };
     let package = Package::read_headers(&mut reader)?;
+    if let Some(expected) = &demand.header_sha256 {
+        if package.header_sha256 != *expected {
+            return Err(mismatch("main-header", &package.header_sha256, expected));
+        }
+    }
     let nevra = nevra_of(&package)?;
     let mut import = PackageImport {
         path: path.to_path_buf(),
@@ -142,23 +181,47 @@ fn import_package_inner(store: &Store, path: &Path) -> Result<PackageImport> {
         files: package.files.files.len() as u64,
         raw_bytes: 0,
         pack_bytes: 0,
+        objects: 0,
     };
-    if store.reader()?.package(&package.header_sha256)?.is_some() {
+    if demand.objects.is_empty() && store.reader()?.package(&package.header_sha256)?.is_some() {
         import.skipped = true;
         return Ok(import);
     }
     let batch = store.batch()?;
     let mut blobs: Vec<Option<BlobId>> = vec![None; package.files.files.len()];
     let files = &package.files.files;
+    let mut objects = 0u64;
     let summary = package.walk_payload(&mut reader, |members, content| {
         let size = members.first().and_then(|&m| files.get(m)).map(|f| f.size).unwrap_or(0);
+        let wanted: Vec<&(FileHeader, ObjectId)> = members
+            .iter()
+            .filter_map(|&m| u32::try_from(m).ok().and_then(|m| demand.objects.get(&m)))
+            .flatten()
+            .collect();
+        let mut hashers: Vec<_> = wanted.iter().map(|(header, _)| header.hasher()).collect();
         let blob = if size <= IN_MEMORY_BLOB_LIMIT {
             let mut data = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
             content.read_to_end(&mut data).map_err(|e| Error::Io { path: path.to_path_buf(), error: e })?;
+            hashers.iter_mut().for_each(|h| h.update(&data));
             batch.add_blob(&data)?
         } else {
-            batch.add_blob_stream(content)?.0
+            batch.add_blob_stream(&mut TeeHashers { inner: content, hashers: &mut hashers })?.0
         };
+        for ((header, expected), hasher) in wanted.into_iter().zip(hashers) {
+            let actual = hasher.finish();
+            if actual != *expected {
+                let name = members.first().and_then(|&m| files.get(m)).map(|f| f.path.as_slice()).unwrap_or_default();
+                return Err(Error::Rpm(crate::rpm::error::RpmError::new(
+                    "payload",
+                    format!(
+                        "object {expected} does not rebuild from {}: with the jigdo's metadata it hashes to {actual}",
+                        String::from_utf8_lossy(name)
+                    ),
+                )));
+            }
+            batch.add_object(ObjectKey::new(actual, ObjectType::File), &ObjectRecord::content(header.clone(), blob))?;
+            objects += 1;
+        }
         for &member in members {
             if let Some(slot) = blobs.get_mut(member) {
                 *slot = Some(blob);
@@ -166,10 +229,28 @@ fn import_package_inner(store: &Store, path: &Path) -> Result<PackageImport> {
         }
         Ok::<(), Error>(())
     })?;
+    let demanded: usize = demand.objects.values().map(Vec::len).sum();
+    if objects != demanded as u64 {
+        let missing = demand.objects.keys().find(|&&i| blobs.get(i as usize).is_none_or(Option::is_none));
+        return Err(Error::Rpm(crate::rpm::error::RpmError::new(
+            "payload",
+            format!(
+                "{} of {demanded} demanded objects were produced; file index {} has no content in the payload",
+                objects,
+                missing.map(|i| i.to_string()).unwrap_or_else(|| "?".into())
+            ),
+        )));
+    }
+    let file_sha256: [u8; 32] = file_sha.finalize().into();
+    if let Some(expected) = &demand.file_sha256 {
+        if file_sha256 != *expected {
+            return Err(mismatch("file", &file_sha256, expected));
+        }
+    }
     let manifest = PackageManifest {
         nevra: import.nevra.clone(),
         header_sha256: package.header_sha256,
-        file_sha256: Some(file_sha.finalize().into()),
+        file_sha256: Some(file_sha256),
         digest_algo: package.files.digest_algo.map(|a| a.name()).unwrap_or("none").to_owned(),
         compression: summary.compression.map(|c| c.name()).unwrap_or("none").to_owned(),
         files: files.iter().zip(&blobs).map(|(f, b)| manifest_file(f, *b)).collect::<Result<_>>()?,
@@ -178,7 +259,24 @@ fn import_package_inner(store: &Store, path: &Path) -> Result<PackageImport> {
     let written = batch.commit()?;
     import.raw_bytes = written.raw_bytes;
     import.pack_bytes = written.pack_bytes;
+    import.objects = objects;
     Ok(import)
+}
+
+/// Feeds every byte read to several object hashers: one payload pass gives every metadata
+/// variant of a large file its checksum.
+struct TeeHashers<'a, 'h> {
+    inner: &'a mut dyn Read,
+    hashers: &'h mut [ContentHasher],
+}
+
+impl Read for TeeHashers<'_, '_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let data = buf.get(..n).unwrap_or_default();
+        self.hashers.iter_mut().for_each(|h| h.update(data));
+        Ok(n)
+    }
 }
 
 /// Imports packages (files, or directories searched recursively) in parallel. Each package

@@ -12,7 +12,7 @@ use rayon::prelude::*;
 use rejig_store::object::{
     metadata_checksum, Commit, DirEntry, DirMeta, DirTree, FileEntry, FileHeader, FileMeta, FileName, VariantDict,
 };
-use rejig_store::{Batch, ObjectId, ObjectKey, ObjectRecord, ObjectType, Progress, Store};
+use rejig_store::{Batch, ObjectId, ObjectKey, ObjectType, Progress, Store};
 
 use crate::content::store_content;
 use crate::error::{Error, IoContext, Result};
@@ -42,11 +42,7 @@ struct Counter<'a> {
 impl Counter<'_> {
     fn add_metadata(&self, kind: ObjectType, bytes: Vec<u8>) -> Result<ObjectId> {
         let id = metadata_checksum(&bytes);
-        let key = ObjectKey::new(id, kind);
-        if !self.batch.has_object(&key)? {
-            let blob = self.batch.add_blob(&bytes)?;
-            self.batch.add_object(key, &ObjectRecord::Metadata { blob })?;
-        }
+        self.batch.add_metadata(ObjectKey::new(id, kind), &bytes)?;
         Ok(id)
     }
 

@@ -193,6 +193,16 @@ impl Batch<'_> {
         Ok(())
     }
 
+    /// Records a metadata object (dirtree, dirmeta, commit, commitmeta) by its exact bytes,
+    /// unless the store already has it. The caller has verified its checksum.
+    pub fn add_metadata(&self, key: ObjectKey, bytes: &[u8]) -> Result<()> {
+        if !self.has_object(&key)? {
+            let blob = self.add_blob(bytes)?;
+            self.add_object(key, &ObjectRecord::Metadata { blob })?;
+        }
+        Ok(())
+    }
+
     /// Records a package manifest (stored as a blob) under its main-header SHA-256.
     pub fn add_package(&self, manifest: &crate::manifest::PackageManifest) -> Result<()> {
         let blob = self.add_blob(&manifest.encode())?;

@@ -91,6 +91,7 @@ pub mod tag {
     pub const FILEUSERNAME: u32 = 1039;
     pub const FILEGROUPNAME: u32 = 1040;
     pub const SOURCERPM: u32 = 1044;
+    pub const PROVIDENAME: u32 = 1047;
     pub const ARCHIVESIZE: u32 = 1046;
     pub const RPMVERSION: u32 = 1064;
     pub const FILEDEVICES: u32 = 1095;

@@ -8,6 +8,8 @@
 //! against the checksum that references it, and every rebuilt content object against its
 //! entry's checksum, before anything is written anywhere.
 
+pub mod rpm_names;
 pub mod tables;
 
+pub use rpm_names::{commit_provide, package_requirement, parse_commit_provide, payload_dir, JIGDO_PROVIDE};
 pub use tables::{ContentEntry, ContentSource, Jigdo, JigdoPackage, TABLES_VERSION};

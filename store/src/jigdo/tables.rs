@@ -2,6 +2,8 @@
 //! counts u32 and checked against the bytes left, the whole zstd-compressed with its raw size
 //! declared first and enforced while decompressing.
 
+use std::io::Read;
+
 use crate::bounded::Cursor;
 use crate::error::{Error, Result};
 use crate::id::{BlobId, ObjectId};
@@ -179,10 +181,13 @@ impl Jigdo {
                 format!("declares {size} bytes, over the {MAX_TABLES_SIZE}-byte limit"),
             ));
         }
-        let capacity = usize::try_from(size).map_err(|_| Error::malformed("jigdo tables", "too large"))?;
-        let raw = zstd::bulk::decompress(compressed, capacity)
+        // A stream, so memory follows the bytes that really come out rather than the
+        // declared size; one byte past it is read to detect a lie.
+        let mut raw = Vec::new();
+        zstd::stream::read::Decoder::new(compressed)
+            .and_then(|decoder| decoder.take(size + 1).read_to_end(&mut raw))
             .map_err(|e| Error::malformed("jigdo tables", format!("zstd: {e}")))?;
-        if raw.len() != capacity {
+        if raw.len() as u64 != size {
             return Err(Error::malformed("jigdo tables", format!("{} bytes where {size} were declared", raw.len())));
         }
         let jigdo = Self::decode_raw(&raw)?;
@@ -258,6 +263,20 @@ impl Jigdo {
         Ok(Self { commit, commit_bytes, commitmeta, dirtrees, dirmetas, packages, metadata, content })
     }
 
+    /// The OSTree header an entry's object takes: its interned metadata, and its target if
+    /// it is a symlink.
+    pub fn header_of(&self, entry: &ContentEntry) -> Result<FileHeader> {
+        let meta = self
+            .metadata
+            .get(entry.meta as usize)
+            .ok_or_else(|| invalid(format!("{}: metadata index {} out of range", entry.object, entry.meta)))?
+            .clone();
+        match &entry.source {
+            ContentSource::Symlink(target) => FileHeader::symlink(target.clone(), meta),
+            _ => Ok(FileHeader::regular(meta)),
+        }
+    }
+
     /// Checks everything that can be checked without packages: the commit hashes to its name;
     /// every dirtree and dirmeta decodes; the commit's root and every directory entry are
     /// present, and every file entry has exactly one content entry; indexes are in range; and
@@ -287,16 +306,13 @@ impl Jigdo {
             return Err(invalid("a content object is listed twice"));
         }
         for entry in &self.content {
-            let meta = self
-                .metadata
-                .get(entry.meta as usize)
-                .ok_or_else(|| invalid(format!("{}: metadata index {} out of range", entry.object, entry.meta)))?;
+            let header = self.header_of(entry)?;
             match &entry.source {
                 ContentSource::Package { package, .. } if *package as usize >= self.packages.len() => {
                     return Err(invalid(format!("{}: package index {package} out of range", entry.object)));
                 }
-                ContentSource::Symlink(target) => {
-                    let actual = FileHeader::symlink(target.clone(), meta.clone())?.checksum(b"");
+                ContentSource::Symlink(_) => {
+                    let actual = header.checksum(b"");
                     if actual != entry.object {
                         return Err(invalid(format!("symlink {} hashes to {actual}", entry.object)));
                     }

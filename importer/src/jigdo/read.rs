@@ -1,0 +1,155 @@
+//! Reading a jigdo RPM with rejig's own hardened RPM reader: its headers and payload are
+//! verified like any package's, its `Provides` must name the commit its tables describe, the
+//! tables are decoded with bounds and validated, and each new content file must hash to the
+//! BLAKE3 it is named by.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+
+use rejig_store::jigdo::rpm_names::{NEW_DIR, TABLES_FILE};
+use rejig_store::jigdo::{parse_commit_provide, payload_dir, ContentSource, Jigdo, JIGDO_PROVIDE};
+use rejig_store::manifest::Nevra;
+use rejig_store::store::IN_MEMORY_BLOB_LIMIT;
+use rejig_store::{Batch, BlobId};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, IoContext, Result};
+use crate::package::nevra_of;
+use crate::rpm::package::{HashingReader, Package};
+use crate::rpm::tags::tag;
+
+/// Compressed tables larger than this are refused before reading (they decode to at most
+/// 256 MiB, and zstd at level 19 shrinks tables well below that).
+const MAX_TABLES_FILE: u64 = 256 << 20;
+
+/// A jigdo RPM, read and checked.
+#[derive(Debug)]
+pub struct JigdoFile {
+    /// The file.
+    pub path: PathBuf,
+    /// The jigdo package's own identity.
+    pub nevra: Nevra,
+    /// SHA-256 of the jigdo file.
+    pub file_sha256: [u8; 32],
+    /// Its size.
+    pub file_bytes: u64,
+    /// The decoded and validated tables.
+    pub jigdo: Jigdo,
+    /// New content the payload carries: BLAKE3 → size.
+    pub new_content: BTreeMap<BlobId, u64>,
+}
+
+fn bad(path: &Path, detail: impl Into<String>) -> Error {
+    Error::Package { path: path.to_path_buf(), detail: format!("not a usable jigdo: {}", detail.into()) }
+}
+
+/// True when the package at `path` says it is a jigdo (`Provides: rejig-jigdo(1)`). Reads
+/// the headers only.
+pub fn is_jigdo(path: &Path) -> Result<bool> {
+    let file = File::open(path).at(path)?;
+    let package = Package::read_headers(&mut BufReader::new(file))
+        .map_err(|e| Error::Package { path: path.to_path_buf(), detail: e.to_string() })?;
+    Ok(provides(&package)?.iter().any(|p| p == JIGDO_PROVIDE))
+}
+
+fn provides(package: &Package) -> Result<Vec<String>> {
+    Ok(package
+        .main
+        .string_array(tag::PROVIDENAME)?
+        .unwrap_or_default()
+        .into_iter()
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .collect())
+}
+
+/// Reads and checks the jigdo at `path`. With a batch, new content is added to it as it
+/// streams by (the caller commits the batch); without one it is only verified.
+pub fn read_jigdo(path: &Path, batch: Option<&Batch<'_>>) -> Result<JigdoFile> {
+    let file = File::open(path).at(path)?;
+    let file_bytes = file.metadata().at(path)?.len();
+    let mut file_sha = Sha256::new();
+    let mut reader = HashingReader { inner: BufReader::with_capacity(256 * 1024, file), hasher: &mut file_sha };
+    let package = Package::read_headers(&mut reader)
+        .map_err(|e| Error::Package { path: path.to_path_buf(), detail: e.to_string() })?;
+    let nevra = nevra_of(&package)?;
+    let provides = provides(&package)?;
+    if !provides.iter().any(|p| p == JIGDO_PROVIDE) {
+        return Err(bad(path, format!("{nevra} does not provide {JIGDO_PROVIDE}")));
+    }
+    let claimed: Vec<_> = provides.iter().filter_map(|p| parse_commit_provide(p)).collect();
+    let [claimed] = claimed.as_slice() else {
+        return Err(bad(path, format!("it provides {} rejig-commit(...) capabilities, not one", claimed.len())));
+    };
+
+    let dir = payload_dir(&nevra.name);
+    let tables_path = format!("{dir}/{TABLES_FILE}");
+    let new_prefix = format!("{dir}/{NEW_DIR}/");
+    let files = &package.files.files;
+    let mut tables = None;
+    let mut new_content = BTreeMap::new();
+    package
+        .walk_payload(&mut reader, |members, content| {
+            let file = members.first().and_then(|&m| files.get(m)).ok_or_else(|| bad(path, "empty hardlink set"))?;
+            let name = String::from_utf8_lossy(&file.path).into_owned();
+            if name == tables_path {
+                if file.size > MAX_TABLES_FILE {
+                    return Err(bad(path, format!("its tables are {} bytes, over the limit", file.size)));
+                }
+                let mut bytes = Vec::with_capacity(file.size as usize);
+                content.read_to_end(&mut bytes).at(path)?;
+                tables = Some(bytes);
+            } else if let Some(hex) = name.strip_prefix(&new_prefix) {
+                let named: BlobId =
+                    hex.parse().map_err(|_| bad(path, format!("{name}: new content must be named by its BLAKE3")))?;
+                let actual = match batch {
+                    Some(batch) if file.size <= IN_MEMORY_BLOB_LIMIT => {
+                        let mut data = Vec::with_capacity(file.size as usize);
+                        content.read_to_end(&mut data).at(path)?;
+                        batch.add_blob(&data)?
+                    }
+                    Some(batch) => batch.add_blob_stream(content)?.0,
+                    None => {
+                        let mut hasher = blake3::Hasher::new();
+                        std::io::copy(content, &mut hasher).at(path)?;
+                        BlobId::from_bytes(*hasher.finalize().as_bytes())
+                    }
+                };
+                if actual != named {
+                    return Err(bad(path, format!("{name} hashes to {actual}")));
+                }
+                new_content.insert(named, file.size);
+            } else {
+                return Err(bad(path, format!("unexpected file {name} in the payload")));
+            }
+            Ok::<(), Error>(())
+        })
+        .map_err(|e| match e {
+            Error::Package { .. } => e,
+            other => Error::Package { path: path.to_path_buf(), detail: other.to_string() },
+        })?;
+
+    drop(reader);
+    let tables = tables.ok_or_else(|| bad(path, format!("its payload has no {tables_path}")))?;
+    let jigdo = Jigdo::decode(&tables).map_err(|e| bad(path, e.to_string()))?;
+    if jigdo.commit != *claimed {
+        return Err(bad(path, format!("it provides rejig-commit({claimed}) but its tables describe {}", jigdo.commit)));
+    }
+    for entry in &jigdo.content {
+        if entry.source == ContentSource::New && !new_content.contains_key(&entry.content) {
+            return Err(bad(
+                path,
+                format!("object {} is new content {}, which the payload lacks", entry.object, entry.content),
+            ));
+        }
+    }
+    Ok(JigdoFile {
+        path: path.to_path_buf(),
+        nevra,
+        file_sha256: file_sha.finalize().into(),
+        file_bytes,
+        jigdo,
+        new_content,
+    })
+}

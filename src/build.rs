@@ -1,0 +1,85 @@
+//! `rejig build`: import a commit and the packages it was composed from, describe the commit
+//! by them, and write the jigdo RPM.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use rejig_exporter::jigdo::{check_name, describe_commit, write_jigdo_rpm, DescriptionStats, JigdoRpm};
+use rejig_importer::import_commit;
+use rejig_importer::package::import_packages;
+use rejig_importer::source::PackageSource;
+use rejig_store::{ObjectId, Progress, Store};
+
+use crate::sources::{local_packages, parse_sources};
+
+/// What `build` did.
+pub struct BuildReport {
+    /// The commit described.
+    pub commit: ObjectId,
+    /// The jigdo RPM written.
+    pub rpm: JigdoRpm,
+    /// How the commit's content is sourced.
+    pub stats: DescriptionStats,
+    /// Packages read from the sources.
+    pub packages_offered: usize,
+    /// Wall time.
+    pub seconds: f64,
+}
+
+/// The inputs of `build`.
+pub struct BuildRequest<'a> {
+    /// Repository holding the commit.
+    pub repo: &'a Path,
+    /// Ref or checksum.
+    pub rev: &'a str,
+    /// Package sources the commit was composed from.
+    pub packages: &'a [String],
+    /// Name of the jigdo package.
+    pub name: &'a str,
+    /// Output file.
+    pub output: &'a Path,
+}
+
+/// Runs `build`.
+pub fn build(store: &Store, request: &BuildRequest<'_>, progress: &dyn Progress) -> Result<BuildReport> {
+    let started = Instant::now();
+    check_name(request.name)?;
+    let sources: Vec<PackageSource> = parse_sources(request.packages)?;
+    let imported = import_commit(store, request.repo, request.rev, progress)
+        .with_context(|| format!("importing {} from {}", request.rev, request.repo.display()))?;
+    let commit = imported.commit.context("the import named no commit")?;
+
+    let paths: Vec<PathBuf> = local_packages(&sources, progress)?;
+    let report = import_packages(store, &paths, progress).context("importing packages")?;
+    if let Some((path, error)) = report.failures.first() {
+        bail!(
+            "{} of {} packages could not be imported, e.g. {}: {error}",
+            report.failures.len(),
+            paths.len(),
+            path.display()
+        );
+    }
+    let keys = report
+        .packages
+        .iter()
+        .map(|p| {
+            let mut key = [0u8; 32];
+            hex::decode_to_slice(&p.header_sha256, &mut key).map(|()| key)
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .context("a package's header digest")?;
+
+    progress.start("describing the commit by its packages", 0);
+    let description = describe_commit(store, commit, &keys).context("describing the commit")?;
+    progress.finish();
+    let rpm = write_jigdo_rpm(store, &description, request.name, request.output)
+        .with_context(|| format!("writing {}", request.output.display()))?;
+    Ok(BuildReport {
+        commit,
+        rpm,
+        stats: description.stats,
+        packages_offered: keys.len(),
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}

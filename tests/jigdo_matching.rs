@@ -1,0 +1,114 @@
+//! The build side's matching rules, checked on the tables of a real build: content is matched
+//! by bytes, not path; among packages holding the same bytes, one at the object's own path
+//! wins, then NEVRA order; empty and unpackaged content is carried as new, once per content;
+//! unused packages are left out of the table and the Requires.
+#![allow(clippy::unwrap_used)]
+
+mod util;
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use rejig_store::jigdo::ContentSource;
+use util::{chmod, chown, num, ostree_commit, ostree_init, p, run, set_xattr, Rejig};
+
+fn package(dir: &Path, name: &str, files: &[(&str, &[u8])]) {
+    let mut builder = rpm::PackageBuilder::new(name, "1.0", "MIT", "noarch", "matching test");
+    builder.using_config(rpm::BuildConfig::v4().compression(rpm::CompressionType::Zstd).source_date(1u32));
+    for (path, bytes) in files {
+        builder.with_file_contents(bytes.to_vec(), rpm::FileOptions::new(*path)).unwrap();
+    }
+    builder.build().unwrap().write_file(dir.join(format!("{name}-1.0-1.noarch.rpm"))).unwrap();
+}
+
+fn put(root: &Path, path: &str, bytes: &[u8]) {
+    let path = root.join(path.trim_start_matches('/'));
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn content_is_matched_by_bytes_with_same_path_then_nevra_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let packages = dir.path().join("packages");
+    fs::create_dir_all(&packages).unwrap();
+    // "alpha" sorts before "beta"; both hold the shared bytes, at different paths.
+    package(&packages, "alpha", &[("/usr/share/alpha/common", b"shared bytes\n"), ("/etc/alpha.conf", b"alpha=1\n")]);
+    package(&packages, "beta", &[("/usr/share/beta/common", b"shared bytes\n"), ("/usr/bin/beta", b"#!/bin/sh\n")]);
+    package(&packages, "gamma", &[("/usr/share/gamma/unused", b"nobody ships this in the commit\n")]);
+
+    let root = dir.path().join("root");
+    put(&root, "/usr/share/beta/common", b"shared bytes\n"); // same path as beta's: beta
+    put(&root, "/usr/lib/elsewhere", b"shared bytes\n"); // no path match: alpha (NEVRA order)
+    chmod(&root.join("usr/lib/elsewhere"), 0o600); // another object than beta/common's
+    put(&root, "/usr/etc/alpha.conf", b"alpha=1\n"); // /etc moved to /usr/etc: still alpha
+    put(&root, "/usr/bin/beta", b"#!/bin/sh\n");
+    put(&root, "/usr/bin/beta-copy", b"#!/bin/sh\n"); // same bytes, other metadata: beta
+    chmod(&root.join("usr/bin/beta-copy"), 0o700);
+    chown(&root.join("usr/bin/beta-copy"), 1000, 1000);
+    set_xattr(&root.join("usr/bin/beta-copy"), "user.label", b"relabelled");
+    put(&root, "/usr/lib/os-release", b"generated\n"); // no package: new
+    put(&root, "/usr/lib/os-release.copy", b"generated\n"); // same new content, other metadata
+    chmod(&root.join("usr/lib/os-release.copy"), 0o600);
+    put(&root, "/usr/lib/empty", b""); // empty: new, never a package need
+    std::os::unix::fs::symlink("beta", root.join("usr/bin/b")).unwrap();
+
+    let repo = dir.path().join("repo");
+    ostree_init(&repo, "archive");
+    let commit = ostree_commit(&repo, "os", &root, "matching");
+    let jigdo_path = dir.path().join("matching.rpm");
+    let report = Rejig::new().json(&[
+        "build",
+        "--repo",
+        p(&repo),
+        "--rev",
+        "os",
+        "--packages",
+        p(&packages),
+        "--name",
+        "matching",
+        "-o",
+        p(&jigdo_path),
+    ]);
+    assert_eq!(report["commit"], commit.as_str());
+    assert_eq!(num(&report, "packages_used"), 2, "{report}");
+    assert_eq!(num(&report, "packages_unused"), 1, "{report}");
+    assert_eq!(num(&report, "objects_symlink"), 1, "{report}");
+
+    let jigdo = rejig_importer::jigdo::read_jigdo(&jigdo_path, None).unwrap().jigdo;
+    let names: Vec<&str> = jigdo.packages.iter().map(|p| p.nevra.name.as_str()).collect();
+    assert_eq!(names, ["alpha", "beta"], "only used packages, in NEVRA order");
+
+    // Which package (by name) or "new" each committed path's object comes from.
+    let checksums = util::ostree_file_checksums(&repo, "os");
+    let by_object: HashMap<String, &rejig_store::jigdo::ContentEntry> =
+        jigdo.content.iter().map(|e| (e.object.to_hex(), e)).collect();
+    let source_of = |path: &str| -> String {
+        let object = checksums.get(path).unwrap_or_else(|| panic!("{path} not in {checksums:?}"));
+        match &by_object[object].source {
+            ContentSource::Package { package, .. } => names[*package as usize].to_owned(),
+            ContentSource::New => "new".to_owned(),
+            ContentSource::Symlink(target) => format!("-> {target}"),
+        }
+    };
+    assert_eq!(source_of("/usr/share/beta/common"), "beta", "same path wins over NEVRA order");
+    assert_eq!(source_of("/usr/lib/elsewhere"), "alpha", "no path match: first package in NEVRA order");
+    assert_eq!(source_of("/usr/etc/alpha.conf"), "alpha", "moved files still come from packages");
+    assert_eq!(source_of("/usr/bin/beta-copy"), "beta", "re-owned, re-moded, relabelled: still beta");
+    assert_eq!(source_of("/usr/lib/os-release"), "new");
+    assert_eq!(source_of("/usr/lib/os-release.copy"), "new");
+    assert_eq!(source_of("/usr/lib/empty"), "new", "empty content must not make a package needed");
+    assert_eq!(source_of("/usr/bin/b"), "-> beta");
+
+    // New content is carried once per content, not per object.
+    let out = run(Command::new("rpm").args(["-qpl", p(&jigdo_path)]));
+    let listing = String::from_utf8_lossy(&out.stdout);
+    let new_files = listing.lines().filter(|l| l.contains("/usr/lib/rejig/matching/new/")).count();
+    assert_eq!(new_files, 2, "one file for 'generated' and one for the empty content:\n{listing}");
+    let requires =
+        String::from_utf8_lossy(&run(Command::new("rpm").args(["-qpR", p(&jigdo_path)])).stdout).into_owned();
+    assert!(requires.contains("alpha = 1.0-1") && requires.contains("beta = 1.0-1"), "{requires}");
+    assert!(!requires.contains("gamma"), "unused packages are not required:\n{requires}");
+}
