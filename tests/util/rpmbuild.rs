@@ -621,9 +621,9 @@ pub fn relabel(root: &Path) {
     set_xattr(&root.join("usr/share/rj-shell"), "user.relabelled", b"yes");
 }
 
-/// `ostree commit --repo=REPO --branch=BRANCH --tree=dir=ROOT` with the test timestamp and no
-/// ref bindings; returns the checksum.
-pub fn ostree_commit_tree(repo: &Path, branch: &str, root: &Path, subject: &str) -> String {
+/// `ostree commit --repo=REPO --branch=BRANCH --tree=dir=ROOT` with the test timestamp, a
+/// `version` metadata string, as composes set it, and no ref bindings; returns the checksum.
+pub fn ostree_commit_tree(repo: &Path, branch: &str, root: &Path, subject: &str, version: &str) -> String {
     let out = run_ok(Command::new("ostree").args([
         "commit",
         &format!("--repo={}", p(repo)),
@@ -631,6 +631,7 @@ pub fn ostree_commit_tree(repo: &Path, branch: &str, root: &Path, subject: &str)
         &format!("--tree=dir={}", p(root)),
         &format!("--subject={subject}"),
         &format!("--timestamp={TIMESTAMP}"),
+        &format!("--add-metadata-string=version={version}"),
         "--no-bindings",
     ]));
     let checksum = out.trim().to_string();
