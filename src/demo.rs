@@ -510,7 +510,7 @@ pub fn run(args: &DemoArgs, quiet: bool, progress: &dyn Progress) -> Result<Rend
     let jigdo2 =
         build_jigdo(&build, v2, std::slice::from_ref(&v2_packages), JIGDO_NAME, &dir.join("demo-os-2.rpm"), progress)?;
     say(format!(
-        "5. v2 rebuilt {} with new content;\n   the other {} packages are byte-identical rebuilds. \
+        "5. v2 rebuilt {} with new content;\n   the other {} packages are byte-identical rebuilds;\n   \
          v2 is commit {v2} (parent v1)\n   {}",
         changed.join(" and "),
         total - changed.len(),
