@@ -6,6 +6,7 @@ pub mod error;
 pub mod ostree_repo;
 pub mod package;
 pub mod rpm;
+pub mod source;
 pub mod tree;
 pub mod xattrs;
 
