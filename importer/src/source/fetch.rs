@@ -37,7 +37,8 @@ pub const MAX_DOWNLOAD_BYTES: u64 = 16 << 30;
 const CHUNK: usize = 256 * 1024;
 
 /// Fetches every wanted package: in place for local offers, downloaded into `download_dir`
-/// (which must exist) for remote ones. Results are in the order of `wanted`; each package
+/// (created when missing) for remote ones. Keep `download_dir` across runs: an interrupted
+/// download resumes from its `.part` there. Results are in the order of `wanted`; each package
 /// succeeds or fails on its own. Downloads run `options.jobs` at a time. One progress unit
 /// per package.
 pub fn fetch(
@@ -217,6 +218,7 @@ fn download(
     let name = download_name(wanted, expected);
     let target = dir.join(format!("{name}.rpm"));
     let part = dir.join(format!("{name}.rpm.part"));
+    std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
     let lock = names.lock(&name);
     let _held = lock.lock().unwrap_or_else(PoisonError::into_inner);
     if let Some(size) = finished_earlier(&target, expected, offer.size)? {

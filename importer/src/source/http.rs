@@ -109,7 +109,10 @@ impl Client {
                     std::thread::sleep(backoff(attempt));
                     attempt += 1;
                 }
-                Err(failure) => return Err(format!("{url}: {} (after {attempt} attempts)", failure.detail)),
+                Err(failure) => {
+                    let tries = if attempt > 1 { format!(" (after {attempt} attempts)") } else { String::new() };
+                    return Err(format!("{url}: {}{tries}", failure.detail));
+                }
             }
         }
     }

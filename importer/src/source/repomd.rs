@@ -12,7 +12,7 @@
 //! - parsed as a stream of XML events, none larger than [`MAX_EVENT_BYTES`] and nested at
 //!   most [`MAX_DEPTH`] deep; for each `<package type="rpm">`: `name`, `arch`,
 //!   `version epoch= ver= rel=`, `checksum type=` (the file's digest), `size package=`,
-//!   `location href= xml:base=`.
+//!   `location href= xml:base=`; at most [`MAX_PACKAGES`] of them.
 //!
 //! A location is a relative path. One that is absolute, has a scheme or climbs out of the
 //! repository with `..` is refused, and so is an `xml:base` that is not an `http(s)://` URL:
@@ -36,6 +36,9 @@ use super::{Loaded, Location, Offer, RepoLocation, MAX_PRIMARY_BYTES, MAX_REPOMD
 pub const MAX_EVENT_BYTES: u64 = 16 << 20;
 /// The deepest element nesting accepted.
 pub const MAX_DEPTH: usize = 64;
+/// The most packages one repository may list: Fedora lists about 75,000. Bounds the memory
+/// that small `<package>` entries in a full-size primary could otherwise claim.
+pub const MAX_PACKAGES: usize = 1_000_000;
 /// The longest text kept for one field (a name, an arch, a checksum).
 const MAX_FIELD_BYTES: usize = 4096;
 /// liblzma's memory limit, as rpm's.
@@ -445,6 +448,9 @@ fn read_packages<R: BufRead>(xml: &mut Xml<R>) -> Result<Vec<PrimaryPackage>, St
             }
             (Event::End(_), Some((package_depth, rpm, package))) if depth == *package_depth => {
                 if *rpm {
+                    if packages.len() >= MAX_PACKAGES {
+                        return Err(format!("more than {MAX_PACKAGES} packages"));
+                    }
                     packages.push(std::mem::take(package));
                 }
                 current = None;
