@@ -21,6 +21,8 @@ use rejig_store::jigdo::Jigdo;
 use rejig_store::manifest::Nevra;
 use rejig_store::{ObjectId, Progress, Store};
 
+use crate::sources::load_catalog;
+
 /// What `export JIGDO.rpm` did.
 pub struct RebuildReport {
     /// The commit, as the jigdo names it and as rebuilt.
@@ -105,7 +107,7 @@ pub fn plan(
     let catalog = if plan.needed.is_empty() {
         Catalog::default()
     } else {
-        Catalog::load(sources, &FetchOptions::default(), progress).context("reading the package sources")?
+        load_catalog(sources, &FetchOptions::default(), progress)?
     };
     let needed = wanted(&file.jigdo, &plan)
         .into_iter()
@@ -166,13 +168,10 @@ pub fn export_jigdo(
             );
         }
         let options = FetchOptions::default();
-        let catalog = Catalog::load(sources, &options, progress).context("reading the package sources")?;
+        let catalog = load_catalog(sources, &options, progress)?;
         let download_dir = store.root().join("downloads");
         std::fs::create_dir_all(&download_dir).with_context(|| format!("creating {}", download_dir.display()))?;
-        let just_wanted: Vec<Wanted> = wanted
-            .iter()
-            .map(|(_, w)| Wanted { nevra: w.nevra.clone(), header_sha256: w.header_sha256, file_sha256: w.file_sha256 })
-            .collect();
+        let just_wanted: Vec<Wanted> = wanted.iter().map(|(_, w)| w.clone()).collect();
         let fetched = fetch(&catalog, &just_wanted, &download_dir, &options, progress);
         let mut ready = Vec::with_capacity(fetched.len());
         for ((index, want), result) in wanted.iter().zip(fetched) {
