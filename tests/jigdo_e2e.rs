@@ -614,8 +614,6 @@ fn export_recreates_the_commit_from_a_directory_and_an_rpm_md_repository() {
 /// and it is read through its repodata: a stray file beside the packages that the repodata does
 /// not list (an interrupted download) is never opened.
 #[test]
-#[ignore = "package sources are still the directories-only placeholder in main (importer/src/source/mod.rs): \
-            a file:// URL is taken as a path, and the stray .rpm makes the directory walk fail"]
 fn export_from_an_rpm_md_repository_reads_its_repodata() {
     let f = &*FIXTURE;
     let j = &*JIGDOS;
@@ -693,8 +691,8 @@ fn updates_fetch_only_changed_packages_and_a_relabel_fetches_none() {
 }
 
 /// Without a package it needs, export fails, names the package, and moves no ref; a package
-/// with the right NEVRA but another build is not accepted either. Given a second source that has
-/// the package, it then works on the same store.
+/// with the right NEVRA but another build is not accepted either. Given a further source that
+/// has the right package, it then works on the same store.
 #[test]
 fn export_without_a_needed_package_fails_and_moves_no_ref() {
     let f = &*FIXTURE;
@@ -731,8 +729,10 @@ fn export_without_a_needed_package_fails_and_moves_no_ref() {
     assert_stderr_mentions(&out, "rj-data", "the package whose build does not match");
     assert!(refs(&repo).is_empty(), "a failed export left a ref in {}", repo.display());
 
-    // Sources are tried in order: the one lacking rj-data first, then one that has it.
-    let v = export(&rejig, j.rpm(1), &[p(&missing), p(f.pkgs(1))], &repo, "archive", f.commit(1));
+    // Sources are tried in order, like mirrors: past the one lacking rj-data and the one with the
+    // wrong build of it, to the one that has it.
+    let sources = [p(&missing), p(&other), p(f.pkgs(1))];
+    let v = export(&rejig, j.rpm(1), &sources, &repo, "archive", f.commit(1));
     assert_exported(&repo, f.commit(1), tmp.path());
     assert_eq!(refs(&repo).len(), 1, "{v}");
     rejig.fsck_clean();
