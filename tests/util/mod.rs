@@ -212,6 +212,16 @@ impl Rejig {
         v
     }
 
+    /// `build --repo REPO --rev REV --packages PACKAGES --name NAME -o OUTPUT` with `--json`;
+    /// requires success and the jigdo file.
+    pub fn build(&self, repo: &Path, rev: &str, packages: &Path, name: &str, output: &Path) -> Value {
+        let args =
+            ["build", "--repo", p(repo), "--rev", rev, "--packages", p(packages), "--name", name, "-o", p(output)];
+        let v = self.json(&args);
+        assert!(output.is_file(), "build reported success but wrote no {}: {v}", output.display());
+        v
+    }
+
     /// `fsck` with `--json`, requiring exit 0 and no problems; returns the report.
     pub fn fsck_clean(&self) -> Value {
         let v = self.json(&["fsck"]);
