@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use rayon::prelude::*;
-use rejig_exporter::{export_commit, ExportOptions, ExportReport};
+use rejig_exporter::{check_target, export_commit, ExportOptions, ExportReport};
 use rejig_importer::jigdo::{complete_commit, package_demand, plan_jigdo, read_jigdo, JigdoFile, JigdoPlan};
 use rejig_importer::package::import_package_for;
 use rejig_importer::source::{fetch, Catalog, FetchOptions, Location, PackageSource, Wanted};
@@ -154,6 +154,8 @@ pub fn export_jigdo(
     progress: &dyn Progress,
 ) -> Result<RebuildReport> {
     let started = Instant::now();
+    // A repository the export would refuse is refused before any package is fetched.
+    check_target(repo, options).with_context(|| format!("exporting into {}", repo.display()))?;
     let file = import_jigdo(store, jigdo_path)?;
     let jigdo = &file.jigdo;
     let plan = plan_jigdo(store, jigdo)?;
