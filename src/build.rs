@@ -49,14 +49,30 @@ pub fn build(store: &Store, request: &BuildRequest<'_>, progress: &dyn Progress)
     let imported = import_commit(store, request.repo, request.rev, progress)
         .with_context(|| format!("importing {} from {}", request.rev, request.repo.display()))?;
     let commit = imported.commit.context("the import named no commit")?;
-
     let paths: Vec<PathBuf> = local_packages(&sources, progress)?;
-    let report = import_packages(store, &paths, progress).context("importing packages")?;
+    let mut report = build_jigdo(store, commit, &paths, request.name, request.output, progress)?;
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// The part of `build` after the commit is in the store: imports the packages (files or
+/// directories searched recursively), describes `commit` by them and writes the jigdo RPM
+/// named `name` to `output`. `seconds` covers this part only.
+pub fn build_jigdo(
+    store: &Store,
+    commit: ObjectId,
+    paths: &[PathBuf],
+    name: &str,
+    output: &Path,
+    progress: &dyn Progress,
+) -> Result<BuildReport> {
+    let started = Instant::now();
+    let report = import_packages(store, paths, progress).context("importing packages")?;
     if let Some((path, error)) = report.failures.first() {
         bail!(
             "{} of {} packages could not be imported, e.g. {}: {error}",
             report.failures.len(),
-            paths.len(),
+            report.failures.len() + report.packages.len(),
             path.display()
         );
     }
@@ -73,8 +89,8 @@ pub fn build(store: &Store, request: &BuildRequest<'_>, progress: &dyn Progress)
     progress.start("describing the commit by its packages", 0);
     let description = describe_commit(store, commit, &keys).context("describing the commit")?;
     progress.finish();
-    let rpm = write_jigdo_rpm(store, &description, request.name, request.output)
-        .with_context(|| format!("writing {}", request.output.display()))?;
+    let rpm =
+        write_jigdo_rpm(store, &description, name, output).with_context(|| format!("writing {}", output.display()))?;
     Ok(BuildReport {
         commit,
         rpm,

@@ -79,9 +79,14 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Verify every blob and object in the store; --repair rebuilds the index from the packs.
     Fsck(FsckArgs),
-    /// Show the whole story on generated data: commit a tree, export it to archive and
-    /// bare-user repositories, re-import it into a fresh store and export it again,
-    /// bit-identical. Needs no system tools.
+    /// Show the jigdo story on generated data. Needs no system tools.
+    ///
+    /// Builds a distro of 12 RPM packages, composes them into a tree (/etc moved to /usr/etc,
+    /// a generated os-release, a file re-moded), commits it into a build store and writes its
+    /// jigdo RPM. A separate client store rebuilds the bit-identical commit from the jigdo and
+    /// the packages into a bare-user repository. Then two packages change: the v2 jigdo makes
+    /// the client fetch just those two. With --dir, the files stay there (an earlier demo's
+    /// are removed first).
     Demo(DemoArgs),
 }
 

@@ -11,6 +11,7 @@ use rejig_store::Progress;
 
 /// Reports progress the way the invocation asks for.
 pub struct Bar {
+    quiet: bool,
     draw: bool,
     log: bool,
     bar: Mutex<Option<ProgressBar>>,
@@ -22,6 +23,7 @@ impl Bar {
     /// Bars only on a terminal and never with `--quiet` or `--json`; `-v` logs phases.
     pub fn new(quiet: bool, json: bool, verbose: u8) -> Self {
         Self {
+            quiet,
             draw: !quiet && !json && std::io::stderr().is_terminal(),
             log: verbose > 0,
             bar: Mutex::new(None),
@@ -61,6 +63,16 @@ impl Progress for Bar {
             if let Some(bar) = slot.as_ref() {
                 bar.inc(units);
             }
+        }
+    }
+
+    fn warn(&self, message: &str) {
+        if self.quiet {
+            return;
+        }
+        match self.bar.lock().ok().as_ref().and_then(|slot| slot.as_ref().cloned()) {
+            Some(bar) => bar.suspend(|| eprintln!("rejig: warning: {message}")),
+            None => eprintln!("rejig: warning: {message}"),
         }
     }
 

@@ -13,13 +13,15 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use rayon::prelude::*;
-use rejig_exporter::{export_commit, ExportOptions, ExportReport};
+use rejig_exporter::{check_target, export_commit, ExportOptions, ExportReport};
 use rejig_importer::jigdo::{complete_commit, package_demand, plan_jigdo, read_jigdo, JigdoFile, JigdoPlan};
 use rejig_importer::package::import_package_for;
 use rejig_importer::source::{fetch, Catalog, FetchOptions, Location, PackageSource, Wanted};
 use rejig_store::jigdo::Jigdo;
 use rejig_store::manifest::Nevra;
 use rejig_store::{ObjectId, Progress, Store};
+
+use crate::sources::load_catalog;
 
 /// What `export JIGDO.rpm` did.
 pub struct RebuildReport {
@@ -105,7 +107,7 @@ pub fn plan(
     let catalog = if plan.needed.is_empty() {
         Catalog::default()
     } else {
-        Catalog::load(sources, &FetchOptions::default(), progress).context("reading the package sources")?
+        load_catalog(sources, &FetchOptions::default(), progress)?
     };
     let needed = wanted(&file.jigdo, &plan)
         .into_iter()
@@ -152,6 +154,8 @@ pub fn export_jigdo(
     progress: &dyn Progress,
 ) -> Result<RebuildReport> {
     let started = Instant::now();
+    // A repository the export would refuse is refused before any package is fetched.
+    check_target(repo, options).with_context(|| format!("exporting into {}", repo.display()))?;
     let file = import_jigdo(store, jigdo_path)?;
     let jigdo = &file.jigdo;
     let plan = plan_jigdo(store, jigdo)?;
@@ -166,13 +170,10 @@ pub fn export_jigdo(
             );
         }
         let options = FetchOptions::default();
-        let catalog = Catalog::load(sources, &options, progress).context("reading the package sources")?;
+        let catalog = load_catalog(sources, &options, progress)?;
         let download_dir = store.root().join("downloads");
         std::fs::create_dir_all(&download_dir).with_context(|| format!("creating {}", download_dir.display()))?;
-        let just_wanted: Vec<Wanted> = wanted
-            .iter()
-            .map(|(_, w)| Wanted { nevra: w.nevra.clone(), header_sha256: w.header_sha256, file_sha256: w.file_sha256 })
-            .collect();
+        let just_wanted: Vec<Wanted> = wanted.iter().map(|(_, w)| w.clone()).collect();
         let fetched = fetch(&catalog, &just_wanted, &download_dir, &options, progress);
         let mut ready = Vec::with_capacity(fetched.len());
         for ((index, want), result) in wanted.iter().zip(fetched) {

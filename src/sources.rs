@@ -11,11 +11,20 @@ pub fn parse_sources(specs: &[String]) -> Result<Vec<PackageSource>> {
     specs.iter().map(|spec| PackageSource::parse(spec).with_context(|| format!("package source {spec:?}"))).collect()
 }
 
+/// Loads the sources' catalog, passing on its warnings (dead mirrors, unreadable files).
+pub fn load_catalog(sources: &[PackageSource], options: &FetchOptions, progress: &dyn Progress) -> Result<Catalog> {
+    let catalog = Catalog::load(sources, options, progress).context("reading the package sources")?;
+    for warning in catalog.warnings() {
+        progress.warn(warning);
+    }
+    Ok(catalog)
+}
+
 /// Every package the sources offer, as local files, for `build`: each NEVRA once, from the
 /// first source that has it. Build reads packages where they are, so remote sources are
 /// refused with what to do instead.
 pub fn local_packages(sources: &[PackageSource], progress: &dyn Progress) -> Result<Vec<PathBuf>> {
-    let catalog = Catalog::load(sources, &FetchOptions::default(), progress).context("reading the package sources")?;
+    let catalog = load_catalog(sources, &FetchOptions::default(), progress)?;
     let mut seen = std::collections::HashSet::new();
     let mut offers: Vec<_> = catalog.all().collect();
     offers.sort_by_key(|o| o.source);

@@ -58,19 +58,7 @@ impl Fixture {
         ostree_init(&repo, "archive");
         let commit = ostree_commit(&repo, "os", &root, "v1");
         let jigdo = dir.path().join("hostile.rpm");
-        let build = Rejig::new().json(&[
-            "build",
-            "--repo",
-            p(&repo),
-            "--rev",
-            "os",
-            "--packages",
-            p(&packages),
-            "--name",
-            NAME,
-            "-o",
-            p(&jigdo),
-        ]);
+        let build = Rejig::new().build(&repo, "os", &packages, NAME, &jigdo);
         assert_eq!(text(&build, "commit"), commit, "{build}");
         assert!(num(&build, "objects_new") >= 1, "os-release is new content: {build}");
         Fixture { dir, packages, commit, jigdo }

@@ -59,19 +59,7 @@ fn content_is_matched_by_bytes_with_same_path_then_nevra_order() {
     ostree_init(&repo, "archive");
     let commit = ostree_commit(&repo, "os", &root, "matching");
     let jigdo_path = dir.path().join("matching.rpm");
-    let report = Rejig::new().json(&[
-        "build",
-        "--repo",
-        p(&repo),
-        "--rev",
-        "os",
-        "--packages",
-        p(&packages),
-        "--name",
-        "matching",
-        "-o",
-        p(&jigdo_path),
-    ]);
+    let report = Rejig::new().build(&repo, "os", &packages, "matching", &jigdo_path);
     assert_eq!(report["commit"], commit.as_str());
     assert_eq!(num(&report, "packages_used"), 2, "{report}");
     assert_eq!(num(&report, "packages_unused"), 1, "{report}");

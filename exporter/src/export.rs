@@ -133,15 +133,10 @@ fn check_representable(mode: RepoMode, closure: &CommitClosure, tasks: &[Content
     Ok(())
 }
 
-/// Exports `commit` from `store` into the repository at `repo_path`.
-pub fn export_commit(
-    store: &Store,
-    commit: ObjectId,
-    repo_path: &Path,
-    options: &ExportOptions,
-    progress: &dyn Progress,
-) -> Result<ExportReport> {
-    let started = Instant::now();
+/// Checks what can refuse an export to `repo_path` before any commit is known: the ref name,
+/// the options, the repository's mode and the rights it needs. Returns the mode the
+/// repository has or will be created with. Nothing is created.
+pub fn check_target(repo_path: &Path, options: &ExportOptions) -> Result<RepoMode> {
     if let Some(name) = &options.ref_name {
         validate_ref(name).map_err(|detail| Error::Repo { path: repo_path.into(), detail })?;
     }
@@ -151,10 +146,6 @@ pub fn export_commit(
             detail: "--canonicalize only applies to bare-user-only repositories".into(),
         });
     }
-    let closure = walk_commit(store, &store.reader()?, commit)?;
-    let tasks = content_tasks(store, &closure)?;
-
-    // Everything that can refuse the export is checked before the repository is created.
     let mode = OstreeRepo::planned_mode(repo_path, options.mode)?;
     if mode == RepoMode::Bare && !rustix::process::geteuid().is_root() {
         return Err(Error::Repo {
@@ -170,6 +161,22 @@ pub fn export_commit(
             detail: format!("--canonicalize only applies to bare-user-only, and this is a {mode} repository"),
         });
     }
+    Ok(mode)
+}
+
+/// Exports `commit` from `store` into the repository at `repo_path`.
+pub fn export_commit(
+    store: &Store,
+    commit: ObjectId,
+    repo_path: &Path,
+    options: &ExportOptions,
+    progress: &dyn Progress,
+) -> Result<ExportReport> {
+    let started = Instant::now();
+    // Everything that can refuse the export is checked before the repository is created.
+    let mode = check_target(repo_path, options)?;
+    let closure = walk_commit(store, &store.reader()?, commit)?;
+    let tasks = content_tasks(store, &closure)?;
     if !options.canonicalize {
         check_representable(mode, &closure, &tasks)?;
     }

@@ -8,4 +8,4 @@ pub mod jigdo;
 pub mod ostree;
 
 pub use error::{Error, Result};
-pub use export::{export_commit, ExportOptions, ExportReport};
+pub use export::{check_target, export_commit, ExportOptions, ExportReport};

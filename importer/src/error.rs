@@ -67,6 +67,23 @@ pub enum Error {
         /// Why.
         detail: String,
     },
+    /// A package source that cannot be used: a missing directory, an unreachable mirror, or
+    /// repository metadata that is malformed, too large or fails its checksum.
+    #[error("{origin}: {detail}")]
+    Source {
+        /// The source, as the user named it (a path or a URL).
+        origin: String,
+        /// What is wrong, naming the file and the package when there is one.
+        detail: String,
+    },
+    /// A package that no source could supply.
+    #[error("{package}: {detail}")]
+    Fetch {
+        /// The package's NEVRA.
+        package: String,
+        /// What each source that offered it did wrong, with URLs, and what to do about it.
+        detail: String,
+    },
 }
 
 /// Adds a path to I/O errors.

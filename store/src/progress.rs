@@ -9,6 +9,9 @@ pub trait Progress: Sync {
     fn advance(&self, units: u64);
     /// The phase is over.
     fn finish(&self);
+    /// Something the user should know that does not stop the work (a dead mirror, a skipped
+    /// file). Dropped by default.
+    fn warn(&self, _message: &str) {}
 }
 
 /// Progress that goes nowhere.

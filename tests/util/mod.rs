@@ -1,10 +1,13 @@
 //! Shared harness for the end-to-end tests: running `rejig` against a throw-away store,
 //! driving the real `ostree` CLI as the oracle, a seeded tree generator, the golden fixture of
-//! `ostree-format.md` §4, and tree / repository comparison.
+//! `ostree-format.md` §4, and tree / repository comparison. [`rpmbuild`] makes fixture RPMs with
+//! the real `rpmbuild` and composes them into commits with the real `rpm` and `ostree`.
 //!
 //! Every helper panics with a message that says what was run and what came back, so a failing
 //! test explains itself. A missing tool (`ostree`) is a failure, never a skip.
 #![allow(missing_docs, dead_code, clippy::unwrap_used)]
+
+pub mod rpmbuild;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -206,6 +209,16 @@ impl Rejig {
         args.extend_from_slice(extra);
         let v = self.json(&args);
         check_export_json(&v);
+        v
+    }
+
+    /// `build --repo REPO --rev REV --packages PACKAGES --name NAME -o OUTPUT` with `--json`;
+    /// requires success and the jigdo file.
+    pub fn build(&self, repo: &Path, rev: &str, packages: &Path, name: &str, output: &Path) -> Value {
+        let args =
+            ["build", "--repo", p(repo), "--rev", rev, "--packages", p(packages), "--name", name, "-o", p(output)];
+        let v = self.json(&args);
+        assert!(output.is_file(), "build reported success but wrote no {}: {v}", output.display());
         v
     }
 

@@ -77,7 +77,7 @@ impl OstreeRepo {
                     return Err(Error::Repo {
                         path: path.into(),
                         detail: format!(
-                            "it is a {mode} repository; --mode {requested} does not match (omit --mode, or pick another path)"
+                            "its mode is {mode}; --mode {requested} does not match (omit --mode, or pick another path)"
                         ),
                     });
                 }

@@ -1,152 +1,366 @@
-//! Package sources. PLACEHOLDER until the sources branch lands: directories only, the same
-//! API the full implementation has.
-#![allow(missing_docs)]
+//! Package sources: where a jigdo client finds the RPM packages a jigdo names, by NEVRA
+//! (DESIGN.md "Package sources").
+//!
+//! A source is a directory of RPMs searched recursively ([`directory`]), or an rpm-md
+//! repository ([`repomd`]) reached as a path, a `file://` URL or an `http(s)://` URL
+//! ([`http`]). [`Catalog::load`] reads every source once into offers indexed by NEVRA;
+//! [`fetch`] turns offers into package files, trying sources in order like mirrors.
+//!
+//! What always holds:
+//! - a catalog keeps the sources' order: `offers()` lists source 0's offers first;
+//! - every source input is hostile: repomd.xml is read up to [`MAX_REPOMD_BYTES`], primary
+//!   metadata up to its declared sizes and [`MAX_PRIMARY_BYTES`], and a location that leaves a
+//!   local repository is refused ([`repomd`]);
+//! - nothing from a source is trusted: an offer's digests only rule it out. A downloaded file
+//!   is checked against the SHA-256 the caller wants (or the repodata's), and a local file is
+//!   handed back in place for the caller's import to verify, which reads it anyway.
+
+mod directory;
+mod fetch;
+mod http;
+mod repomd;
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::BufReader;
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rejig_store::manifest::Nevra;
 use rejig_store::Progress;
 
-use crate::error::{Error, IoContext, Result};
-use crate::package::{collect_rpms, nevra_of};
-use crate::rpm::package::Package;
+use crate::error::{Error, Result};
 
-#[derive(Clone, Debug)]
+pub use fetch::fetch;
+
+/// The largest repomd.xml read. Real ones are a few KiB; this bounds a hostile one.
+pub const MAX_REPOMD_BYTES: u64 = 16 << 20;
+/// The largest primary metadata read, compressed or not, whatever repomd.xml declares.
+/// Fedora's whole primary is about 100 MiB uncompressed.
+pub const MAX_PRIMARY_BYTES: u64 = 1 << 30;
+
+/// Where packages come from. Several sources are tried in order, like mirrors.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PackageSource {
+    /// A directory of `.rpm` files, searched recursively (or a single `.rpm` file). Only
+    /// package headers are read to learn what it offers.
     Directory(PathBuf),
+    /// An rpm-md repository (`repodata/repomd.xml`).
+    Repository(RepoLocation),
 }
 
-impl PackageSource {
-    pub fn parse(spec: &str) -> Result<Self> {
-        Ok(PackageSource::Directory(PathBuf::from(spec)))
-    }
-}
-
-impl std::fmt::Display for PackageSource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            PackageSource::Directory(p) => write!(f, "{}", p.display()),
-        }
-    }
-}
-
-#[derive(Clone, Debug)]
-pub enum Location {
+/// Where an rpm-md repository is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RepoLocation {
+    /// A local directory holding `repodata/` (given as a path or a `file://` URL).
     Local(PathBuf),
+    /// An `http://` or `https://` base URL, always ending in `/` so that hrefs join onto it.
     Remote(String),
 }
 
+impl PackageSource {
+    /// Reads a source as the user gives it: an `http(s)://` URL (always a repository), a
+    /// `file://` URL or a path. A local directory holding `repodata/repomd.xml` is a
+    /// repository; any other directory (or a single `.rpm` file) is searched for packages. A
+    /// local source must exist, so that a typo fails here rather than as a missing package.
+    pub fn parse(spec: &str) -> Result<Self> {
+        let error = |detail: String| Error::Source { origin: spec.to_owned(), detail };
+        let scheme = spec.split_once("://").map(|(scheme, _)| scheme.to_ascii_lowercase());
+        match scheme.as_deref() {
+            Some("http" | "https") => {
+                Ok(PackageSource::Repository(RepoLocation::Remote(http::base_url(spec).map_err(error)?)))
+            }
+            Some("file") => Self::local(&file_url_path(spec).map_err(error)?),
+            Some(other) => Err(error(format!(
+                "unsupported URL scheme {other:?}: give a path, or a file://, http:// or https:// URL"
+            ))),
+            None => Self::local(Path::new(spec)),
+        }
+    }
+
+    fn local(path: &Path) -> Result<Self> {
+        let error = |detail: String| Error::Source { origin: path.display().to_string(), detail };
+        let meta = std::fs::metadata(path).map_err(|e| {
+            error(format!("{e} (give a directory of RPMs, an rpm-md repository, or an http(s):// URL)"))
+        })?;
+        if meta.is_dir() && path.join("repodata/repomd.xml").is_file() {
+            Ok(PackageSource::Repository(RepoLocation::Local(path.to_path_buf())))
+        } else if meta.is_dir() || meta.is_file() {
+            Ok(PackageSource::Directory(path.to_path_buf()))
+        } else {
+            Err(error("neither a directory nor a file".to_owned()))
+        }
+    }
+}
+
+impl fmt::Display for PackageSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PackageSource::Directory(path) => write!(f, "directory {}", path.display()),
+            PackageSource::Repository(RepoLocation::Local(path)) => write!(f, "repository {}", path.display()),
+            PackageSource::Repository(RepoLocation::Remote(url)) => write!(f, "repository {url}"),
+        }
+    }
+}
+
+/// The local path of a `file://` URL: `file:///abs` or `file://localhost/abs`, with `%XX`
+/// escapes decoded.
+fn file_url_path(url: &str) -> std::result::Result<PathBuf, String> {
+    use std::os::unix::ffi::OsStringExt;
+    let rest = url.get("file://".len()..).unwrap_or_default();
+    let path = match rest.strip_prefix("localhost") {
+        Some(path) if path.starts_with('/') => path,
+        _ if rest.starts_with('/') => rest,
+        _ => return Err("a file:// URL must name an absolute local path (file:///path)".to_owned()),
+    };
+    if path.contains(['?', '#']) {
+        return Err("a file:// URL with a query or fragment is not supported".to_owned());
+    }
+    let bytes = percent_decode(path).ok_or_else(|| "malformed %-escape in the URL".to_owned())?;
+    Ok(PathBuf::from(std::ffi::OsString::from_vec(bytes)))
+}
+
+/// Decodes `%XX` escapes; `None` when one is malformed.
+fn percent_decode(text: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut bytes = text.bytes();
+    while let Some(b) = bytes.next() {
+        if b == b'%' {
+            let hi = char::from(bytes.next()?).to_digit(16)?;
+            let lo = char::from(bytes.next()?).to_digit(16)?;
+            out.push(u8::try_from(hi * 16 + lo).ok()?);
+        } else {
+            out.push(b);
+        }
+    }
+    Some(out)
+}
+
+/// Where one package file is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Location {
+    /// A file on this machine: used in place, never copied.
+    Local(PathBuf),
+    /// An `http(s)://` URL: downloaded.
+    Remote(String),
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::Local(path) => write!(f, "{}", path.display()),
+            Location::Remote(url) => f.write_str(url),
+        }
+    }
+}
+
+/// One source's claim that it has a package. Every field comes from the source and is
+/// untrusted: the digests serve to rule an offer out, never to accept a file.
 #[derive(Clone, Debug)]
 pub struct Offer {
+    /// The package, as the source names it. rpm-md cannot tell "no epoch" from epoch 0, so a
+    /// repository's offers have no epoch where the package says 0.
     pub nevra: Nevra,
+    /// Where the file is.
     pub location: Location,
+    /// The file's size, when the source says (a directory's file size, repodata's `size package`).
     pub size: Option<u64>,
+    /// SHA-256 of the whole file, when repodata gives it (`checksum type="sha256" pkgid="YES"`).
     pub file_sha256: Option<[u8; 32]>,
+    /// SHA-256 of the main header, when the header was read (directory sources).
     pub header_sha256: Option<[u8; 32]>,
+    /// Index of the source in the list given to [`Catalog::load`].
     pub source: usize,
 }
 
-#[derive(Default)]
+/// Every offer of every source, indexed by NEVRA, in source order.
+#[derive(Debug, Default)]
 pub struct Catalog {
+    sources: Vec<PackageSource>,
     offers: HashMap<Nevra, Vec<Offer>>,
+    warnings: Vec<String>,
 }
 
 impl Catalog {
-    pub fn load(sources: &[PackageSource], _options: &FetchOptions, _progress: &dyn Progress) -> Result<Self> {
-        let mut catalog = Catalog::default();
+    /// Reads every source's offers: a directory's package headers (in parallel), a
+    /// repository's repomd.xml and primary metadata. A source that fails to load is recorded
+    /// in [`Catalog::warnings`] and skipped, as a dead mirror should be; the load fails only
+    /// when sources were given and none of them loaded. One progress unit per source.
+    pub fn load(sources: &[PackageSource], options: &FetchOptions, progress: &dyn Progress) -> Result<Self> {
+        let client = http::Client::new(options);
+        let mut catalog = Catalog { sources: sources.to_vec(), ..Catalog::default() };
+        let mut failures = Vec::new();
+        progress.start("reading package sources", sources.len() as u64);
         for (index, source) in sources.iter().enumerate() {
-            let PackageSource::Directory(dir) = source;
-            for path in collect_rpms(std::slice::from_ref(dir))? {
-                let file = File::open(&path).at(&path)?;
-                let size = file.metadata().at(&path)?.len();
-                let package = Package::read_headers(&mut BufReader::new(file))
-                    .map_err(|e| Error::Package { path: path.clone(), detail: e.to_string() })?;
-                let nevra = nevra_of(&package)?;
-                catalog.offers.entry(nevra.clone()).or_default().push(Offer {
-                    nevra,
-                    location: Location::Local(path),
-                    size: Some(size),
-                    file_sha256: None,
-                    header_sha256: Some(package.header_sha256),
-                    source: index,
-                });
+            let loaded = match source {
+                PackageSource::Directory(path) => directory::offers(path, index),
+                PackageSource::Repository(location) => repomd::offers(location, &client, index),
+            };
+            match loaded {
+                Ok(loaded) => {
+                    catalog.warnings.extend(loaded.warnings.into_iter().map(|w| format!("{source}: {w}")));
+                    for offer in loaded.offers {
+                        catalog.offers.entry(key(&offer.nevra)).or_default().push(offer);
+                    }
+                }
+                Err(detail) => {
+                    let error = Error::Source { origin: source.to_string(), detail };
+                    catalog.warnings.push(format!("{error} (source skipped)"));
+                    failures.push(error.to_string());
+                }
             }
+            progress.advance(1);
+        }
+        progress.finish();
+        if !sources.is_empty() && failures.len() == sources.len() {
+            return Err(Error::Source {
+                origin: sources.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+                detail: format!("no package source could be read: {}", failures.join("; ")),
+            });
         }
         Ok(catalog)
     }
+
+    /// The offers of a package, in source order; empty when no source has it. Epoch 0 and
+    /// no epoch are the same package, as in rpm.
     pub fn offers(&self, nevra: &Nevra) -> &[Offer] {
-        self.offers.get(nevra).map(Vec::as_slice).unwrap_or_default()
+        let found = if nevra.epoch == Some(0) { self.offers.get(&key(nevra)) } else { self.offers.get(nevra) };
+        found.map(Vec::as_slice).unwrap_or_default()
     }
-    pub fn len(&self) -> usize {
-        self.offers.values().map(Vec::len).sum()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.offers.is_empty()
-    }
+
+    /// Every offer of every package (unordered; [`Offer::source`] gives the order).
     pub fn all(&self) -> impl Iterator<Item = &Offer> {
         self.offers.values().flatten()
     }
+
+    /// How many distinct packages (NEVRAs) the sources offer.
+    pub fn len(&self) -> usize {
+        self.offers.len()
+    }
+
+    /// True when no source offers any package.
+    pub fn is_empty(&self) -> bool {
+        self.offers.is_empty()
+    }
+
+    /// The source an offer came from ([`Offer::source`]).
+    pub fn source(&self, index: usize) -> Option<&PackageSource> {
+        self.sources.get(index)
+    }
+
+    /// What went wrong without stopping the load: sources skipped (unreachable mirrors,
+    /// broken metadata) and files a directory holds that are not readable packages. For the
+    /// caller to show; the library never prints.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
 }
 
+/// The catalog's key: epoch 0 is no epoch.
+fn key(nevra: &Nevra) -> Nevra {
+    let mut key = nevra.clone();
+    if key.epoch == Some(0) {
+        key.epoch = None;
+    }
+    key
+}
+
+/// What a source yielded.
+#[derive(Debug, Default)]
+struct Loaded {
+    offers: Vec<Offer>,
+    /// Problems that cost single packages, not the source.
+    warnings: Vec<String>,
+}
+
+/// A package to fetch, with the identity the jigdo binds it to.
+#[derive(Clone, Debug)]
 pub struct Wanted {
+    /// The package.
     pub nevra: Nevra,
+    /// SHA-256 of its main header (the jigdo's package table).
     pub header_sha256: [u8; 32],
+    /// SHA-256 of the whole file, when the jigdo records it: downloads are checked against it.
     pub file_sha256: Option<[u8; 32]>,
 }
 
+/// How to reach sources and fetch from them.
+#[derive(Clone, Debug)]
 pub struct FetchOptions {
+    /// Downloads in flight at once.
     pub jobs: usize,
+    /// Tries per file and mirror on I/O errors, timeouts and 5xx replies (at least 1).
     pub attempts: u32,
+    /// Longest wait for a TCP (and TLS) connection.
     pub connect_timeout: Duration,
+    /// Longest wait for the next byte of a reply: a server silent this long has stalled,
+    /// and the attempt fails.
     pub stall_timeout: Duration,
 }
 
 impl Default for FetchOptions {
     fn default() -> Self {
-        Self { jobs: 4, attempts: 3, connect_timeout: Duration::from_secs(10), stall_timeout: Duration::from_secs(30) }
+        FetchOptions {
+            jobs: 4,
+            attempts: 3,
+            connect_timeout: Duration::from_secs(10),
+            stall_timeout: Duration::from_secs(30),
+        }
     }
 }
 
+/// A package file ready to import.
+#[derive(Clone, Debug)]
 pub struct Fetched {
+    /// The file: a local source's own file, or a download in the download directory.
     pub path: PathBuf,
+    /// Its size in bytes.
     pub size: u64,
+    /// Bytes transferred by this call (0 for a local file or a download finished earlier).
     pub bytes_downloaded: u64,
+    /// The offer that supplied it.
     pub offer: Offer,
+    /// True when the file is a download the caller may delete after importing it.
     pub temporary: bool,
 }
 
-pub fn fetch(
-    catalog: &Catalog,
-    wanted: &[Wanted],
-    _download_dir: &Path,
-    _options: &FetchOptions,
-    _progress: &dyn Progress,
-) -> Vec<Result<Fetched>> {
-    wanted
-        .iter()
-        .map(|w| {
-            let offer = catalog
-                .offers(&w.nevra)
-                .iter()
-                .find(|o| o.header_sha256.is_none_or(|h| h == w.header_sha256))
-                .ok_or_else(|| Error::Package {
-                    path: PathBuf::new(),
-                    detail: format!("no source offers {}", w.nevra),
-                })?;
-            let Location::Local(path) = &offer.location else {
-                return Err(Error::Package { path: PathBuf::new(), detail: "remote".into() });
-            };
-            Ok(Fetched {
-                path: path.clone(),
-                size: offer.size.unwrap_or(0),
-                bytes_downloaded: 0,
-                offer: offer.clone(),
-                temporary: false,
-            })
-        })
-        .collect()
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_urls() {
+        assert_eq!(file_url_path("file:///srv/repo").unwrap(), PathBuf::from("/srv/repo"));
+        assert_eq!(file_url_path("file://localhost/srv/a%20b").unwrap(), PathBuf::from("/srv/a b"));
+        assert!(file_url_path("file://host/srv").is_err());
+        assert!(file_url_path("file://relative").is_err());
+        assert!(file_url_path("file:///srv/%zz").is_err());
+        assert!(file_url_path("file:///srv/%4").is_err());
+    }
+
+    #[test]
+    fn parse_rejects_unknown_schemes_and_missing_paths() {
+        assert!(PackageSource::parse("ftp://example.org/repo").is_err());
+        assert!(PackageSource::parse("/nonexistent/rejig/source").is_err());
+        let remote = PackageSource::parse("HTTPS://example.org/repo").unwrap();
+        assert_eq!(remote, PackageSource::Repository(RepoLocation::Remote("https://example.org/repo/".to_owned())));
+    }
+
+    #[test]
+    fn epoch_zero_is_no_epoch() {
+        let nevra =
+            |epoch| Nevra { name: "a".into(), epoch, version: "1".into(), release: "1".into(), arch: "noarch".into() };
+        let offer = Offer {
+            nevra: nevra(None),
+            location: Location::Local("/a.rpm".into()),
+            size: None,
+            file_sha256: None,
+            header_sha256: None,
+            source: 0,
+        };
+        let mut catalog = Catalog::default();
+        catalog.offers.entry(key(&offer.nevra)).or_default().push(offer);
+        assert_eq!(catalog.offers(&nevra(Some(0))).len(), 1);
+        assert_eq!(catalog.offers(&nevra(None)).len(), 1);
+        assert!(catalog.offers(&nevra(Some(1))).is_empty());
+    }
 }

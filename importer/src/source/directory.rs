@@ -1,0 +1,47 @@
+//! A directory of RPM packages as a source: every `.rpm` below it (see
+//! [`crate::package::collect_rpms`]) is an offer. Only the lead and headers of each file are
+//! read, in parallel, to learn its NEVRA and main-header SHA-256; the payload is left for the
+//! import, which verifies it.
+//!
+//! A file that is not a readable package costs only itself (a warning), not the directory.
+
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use super::{Loaded, Location, Offer};
+use crate::package::{collect_rpms, nevra_of};
+use crate::rpm::package::Package;
+
+/// The offers of the packages below `root`.
+pub(super) fn offers(root: &Path, source: usize) -> Result<Loaded, String> {
+    let files = collect_rpms(&[root.to_path_buf()]).map_err(|e| e.to_string())?;
+    let read: Vec<Result<Offer, String>> = files.par_iter().map(|path| offer(path, source)).collect();
+    let mut loaded = Loaded::default();
+    for result in read {
+        match result {
+            Ok(offer) => loaded.offers.push(offer),
+            Err(warning) => loaded.warnings.push(warning),
+        }
+    }
+    Ok(loaded)
+}
+
+fn offer(path: &PathBuf, source: usize) -> Result<Offer, String> {
+    let fail = |detail: String| format!("{}: not a usable package, skipped: {detail}", path.display());
+    let file = File::open(path).map_err(|e| fail(e.to_string()))?;
+    let size = file.metadata().map_err(|e| fail(e.to_string()))?.len();
+    let mut reader = BufReader::with_capacity(64 * 1024, file);
+    let package = Package::read_headers(&mut reader).map_err(|e| fail(e.to_string()))?;
+    let nevra = nevra_of(&package).map_err(|e| fail(e.to_string()))?;
+    Ok(Offer {
+        nevra,
+        location: Location::Local(path.clone()),
+        size: Some(size),
+        file_sha256: None,
+        header_sha256: Some(package.header_sha256),
+        source,
+    })
+}

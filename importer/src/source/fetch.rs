@@ -1,0 +1,448 @@
+//! Fetching wanted packages from a catalog's offers, sources tried in order like mirrors.
+//!
+//! For each package:
+//! - an offer whose known file or header SHA-256 differs from the wanted one is skipped: it is
+//!   another build of the package (or repodata pointing at the wrong file);
+//! - a local offer is handed back in place after a size check; the caller's import reads the
+//!   whole file and verifies it, so it is not read twice;
+//! - a remote offer is downloaded into `<name>.rpm.part` in the download directory, `<name>`
+//!   being the hex SHA-256 of the file when known (else the sanitised NEVRA and a header
+//!   digest prefix). A `.part` left by an interrupted run is re-hashed and resumed with
+//!   `Range`; I/O errors, timeouts and 5xx replies are retried with a short backoff; the body
+//!   may not exceed the size repodata gives. The file must hash to the wanted SHA-256 (else
+//!   to the repodata's); on a mismatch the part is deleted and the next offer tried. A
+//!   verified file is fsynced and renamed to `<name>.rpm`, which a later run reuses after
+//!   re-hashing it.
+//!
+//! Downloads run `FetchOptions::jobs` at a time; one file name is only ever written by one
+//! of them.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use rayon::prelude::*;
+use rejig_store::manifest::Nevra;
+use rejig_store::Progress;
+use sha2::{Digest, Sha256};
+
+use super::http::{backoff, Client, Failure, Reply};
+use super::{key, Catalog, FetchOptions, Fetched, Location, Offer, Wanted};
+use crate::error::{Error, Result};
+
+/// The largest download when no source gives the size.
+pub const MAX_DOWNLOAD_BYTES: u64 = 16 << 30;
+const CHUNK: usize = 256 * 1024;
+
+/// Fetches every wanted package: in place for local offers, downloaded into `download_dir`
+/// (created when missing) for remote ones. Keep `download_dir` across runs: an interrupted
+/// download resumes from its `.part` there. Results are in the order of `wanted`; each package
+/// succeeds or fails on its own. Downloads run `options.jobs` at a time. One progress unit
+/// per package.
+pub fn fetch(
+    catalog: &Catalog,
+    wanted: &[Wanted],
+    download_dir: &Path,
+    options: &FetchOptions,
+    progress: &dyn Progress,
+) -> Vec<Result<Fetched>> {
+    let client = Client::new(options);
+    let names = Names::default();
+    // The same package wanted twice is fetched once.
+    let mut first: HashMap<(Nevra, [u8; 32]), usize> = HashMap::new();
+    let mut unique = Vec::new();
+    let slots: Vec<usize> = wanted
+        .iter()
+        .enumerate()
+        .map(|(index, w)| {
+            *first.entry((key(&w.nevra), w.header_sha256)).or_insert_with(|| {
+                unique.push(index);
+                index
+            })
+        })
+        .collect();
+    progress.start("fetching packages", unique.len() as u64);
+    let work = |&index: &usize| {
+        let result = wanted.get(index).map(|w| fetch_one(catalog, w, download_dir, &client, &names));
+        progress.advance(1);
+        (index, result)
+    };
+    let done: Vec<(usize, Option<Result<Fetched>>)> =
+        match rayon::ThreadPoolBuilder::new().num_threads(options.jobs.max(1)).build() {
+            Ok(pool) => pool.install(|| unique.par_iter().map(work).collect()),
+            Err(_) => unique.iter().map(work).collect(),
+        };
+    progress.finish();
+    let mut results: HashMap<usize, Result<Fetched>> =
+        done.into_iter().filter_map(|(index, result)| Some((index, result?))).collect();
+    let mut out = Vec::with_capacity(wanted.len());
+    for (index, (w, &slot)) in wanted.iter().zip(&slots).enumerate() {
+        let result = if slot == index {
+            results.remove(&index)
+        } else {
+            // A repeat: copy what its first occurrence got (already placed in `out`).
+            out.get(slot).map(|first: &Result<Fetched>| match first {
+                Ok(fetched) => Ok(fetched.clone()),
+                Err(Error::Fetch { detail, .. }) => {
+                    Err(Error::Fetch { package: w.nevra.to_string(), detail: detail.clone() })
+                }
+                Err(e) => Err(Error::Fetch { package: w.nevra.to_string(), detail: e.to_string() }),
+            })
+        };
+        out.push(result.unwrap_or_else(|| {
+            Err(Error::Fetch { package: w.nevra.to_string(), detail: "internal error: no result".to_owned() })
+        }));
+    }
+    out
+}
+
+/// Serialises work on one download file name.
+#[derive(Default)]
+struct Names(Mutex<HashMap<String, Arc<Mutex<()>>>>);
+
+impl Names {
+    fn lock(&self, name: &str) -> Arc<Mutex<()>> {
+        let mut names = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        names.entry(name.to_owned()).or_default().clone()
+    }
+}
+
+fn fetch_one(catalog: &Catalog, wanted: &Wanted, dir: &Path, client: &Client, names: &Names) -> Result<Fetched> {
+    let fail = |detail: String| Error::Fetch { package: wanted.nevra.to_string(), detail };
+    let offers = catalog.offers(&wanted.nevra);
+    if offers.is_empty() {
+        return Err(fail("no source offers it; add a --packages source that has it".to_owned()));
+    }
+    let mut tried = Vec::new();
+    let mut skipped = 0usize;
+    for offer in offers {
+        let source = catalog.source(offer.source).map(ToString::to_string).unwrap_or_default();
+        if let Some(reason) = mismatch(wanted, offer) {
+            skipped += 1;
+            tried.push(format!("{} (from {source}): skipped: {reason}", offer.location));
+            continue;
+        }
+        let result = match &offer.location {
+            Location::Local(path) => local(path, offer).map(|size| Fetched {
+                path: path.clone(),
+                size,
+                bytes_downloaded: 0,
+                offer: offer.clone(),
+                temporary: false,
+            }),
+            Location::Remote(url) => {
+                download(client, url, wanted, offer, dir, names).map(|(path, size, bytes_downloaded)| Fetched {
+                    path,
+                    size,
+                    bytes_downloaded,
+                    offer: offer.clone(),
+                    temporary: true,
+                })
+            }
+        };
+        match result {
+            Ok(fetched) => return Ok(fetched),
+            Err(detail) => tried.push(format!("{} (from {source}): {detail}", offer.location)),
+        }
+    }
+    let hint = if skipped == offers.len() {
+        "; the sources have another build of it than the one wanted: add a --packages source with the right build"
+    } else {
+        ""
+    };
+    Err(fail(format!("no source could supply it: {}{hint}", tried.join("; "))))
+}
+
+/// Why an offer cannot be the wanted package, judging by the digests it carries.
+fn mismatch(wanted: &Wanted, offer: &Offer) -> Option<String> {
+    if let (Some(offered), Some(want)) = (offer.file_sha256, wanted.file_sha256) {
+        if offered != want {
+            return Some(format!(
+                "the source gives file SHA-256 {}, but {} is wanted",
+                hex::encode(offered),
+                hex::encode(want)
+            ));
+        }
+    }
+    match offer.header_sha256 {
+        Some(offered) if offered != wanted.header_sha256 => Some(format!(
+            "its header SHA-256 is {}, but {} is wanted",
+            hex::encode(offered),
+            hex::encode(wanted.header_sha256)
+        )),
+        _ => None,
+    }
+}
+
+/// A local offer's size, after checking it is a file of the size the source says.
+fn local(path: &Path, offer: &Offer) -> std::result::Result<u64, String> {
+    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        return Err("not a regular file".to_owned());
+    }
+    match offer.size {
+        Some(size) if size != meta.len() => Err(format!("{} bytes, but the source says {size}", meta.len())),
+        _ => Ok(meta.len()),
+    }
+}
+
+/// The file name (without `.rpm`) a download is kept under.
+fn download_name(wanted: &Wanted, expected: Option<[u8; 32]>) -> String {
+    match expected {
+        Some(sha) => hex::encode(sha),
+        None => {
+            let nevra: String = wanted
+                .nevra
+                .to_string()
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() || "._+-".contains(c) { c } else { '_' })
+                .collect();
+            let header = hex::encode(wanted.header_sha256);
+            format!("{nevra}-{}", header.get(..16).unwrap_or(&header))
+        }
+    }
+}
+
+/// Downloads one remote offer: (path, size, bytes transferred now).
+fn download(
+    client: &Client,
+    url: &str,
+    wanted: &Wanted,
+    offer: &Offer,
+    dir: &Path,
+    names: &Names,
+) -> std::result::Result<(PathBuf, u64, u64), String> {
+    let expected = wanted.file_sha256.or(offer.file_sha256);
+    let name = download_name(wanted, expected);
+    let target = dir.join(format!("{name}.rpm"));
+    let part = dir.join(format!("{name}.rpm.part"));
+    std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    let lock = names.lock(&name);
+    let _held = lock.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(size) = finished_earlier(&target, expected, offer.size)? {
+        return Ok((target, size, 0));
+    }
+    let mut transferred = 0u64;
+    let mut attempt = 1u32;
+    let mut restarted = false;
+    loop {
+        match attempt_download(client, url, offer.size, &part, &mut transferred) {
+            Ok(done) => {
+                if let Some(expected) = expected.filter(|e| *e != done.sha256) {
+                    remove(&part)?;
+                    if done.resumed_from > 0 && !restarted {
+                        // The prefix kept from an earlier run may be what was wrong: once more from scratch.
+                        restarted = true;
+                        continue;
+                    }
+                    return Err(format!(
+                        "SHA-256 mismatch: the file hashes to {}, but {} is wanted; the mirror holds another file",
+                        hex::encode(done.sha256),
+                        hex::encode(expected)
+                    ));
+                }
+                std::fs::rename(&part, &target)
+                    .map_err(|e| format!("renaming {} to {}: {e}", part.display(), target.display()))?;
+                return Ok((target, done.size, transferred));
+            }
+            Err(failure) if failure.retry && attempt < client.attempts => {
+                std::thread::sleep(backoff(attempt));
+                attempt += 1;
+            }
+            Err(failure) => {
+                let tries = if attempt > 1 { format!(" (after {attempt} attempts)") } else { String::new() };
+                return Err(format!("{}{tries}", failure.detail));
+            }
+        }
+    }
+}
+
+/// The size of `<name>.rpm` when a previous run finished it and it still hashes right; a
+/// file that cannot be verified or does not match is removed.
+fn finished_earlier(
+    target: &Path,
+    expected: Option<[u8; 32]>,
+    size: Option<u64>,
+) -> std::result::Result<Option<u64>, String> {
+    let Ok(file) = File::open(target) else { return Ok(None) };
+    if let Some(expected) = expected {
+        let (length, sha256) = hash_prefix(&file, u64::MAX).map_err(|e| format!("{}: {e}", target.display()))?;
+        if <[u8; 32]>::from(sha256.finalize()) == expected && size.is_none_or(|s| s == length) {
+            return Ok(Some(length));
+        }
+    }
+    remove(target)?;
+    Ok(None)
+}
+
+fn remove(path: &Path) -> std::result::Result<(), String> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(format!("removing {}: {e}", path.display())),
+    }
+}
+
+/// A complete, durable `.part`.
+struct Done {
+    size: u64,
+    sha256: [u8; 32],
+    /// Bytes kept from before this attempt.
+    resumed_from: u64,
+}
+
+/// Length and SHA-256 state of the first `limit` bytes of `file`, read from its start.
+fn hash_prefix(mut file: &File, limit: u64) -> std::io::Result<(u64, Sha256)> {
+    file.seek(SeekFrom::Start(0))?;
+    let mut sha = Sha256::new();
+    let mut buf = vec![0u8; CHUNK];
+    let mut total = 0u64;
+    let mut reader = file.take(limit);
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        sha.update(buf.get(..n).unwrap_or_default());
+        total = total.saturating_add(n as u64);
+    }
+    Ok((total, sha))
+}
+
+/// One try at completing `part` from `url`, resuming what it already holds.
+fn attempt_download(
+    client: &Client,
+    url: &str,
+    size: Option<u64>,
+    part: &Path,
+    transferred: &mut u64,
+) -> std::result::Result<Done, Failure> {
+    let disk = |e: std::io::Error| Failure { retry: false, detail: format!("{}: {e}", part.display()) };
+    let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(part).map_err(disk)?;
+    let mut have = file.metadata().map_err(disk)?.len();
+    if size.is_some_and(|s| have > s) {
+        file.set_len(0).map_err(disk)?;
+        have = 0;
+    }
+    let (hashed, mut sha) = hash_prefix(&file, have).map_err(disk)?;
+    if hashed != have {
+        return Err(Failure { retry: true, detail: format!("{} shrank while being read", part.display()) });
+    }
+    let resumed_from = have;
+    if have > 0 && size == Some(have) {
+        file.sync_all().map_err(disk)?;
+        return Ok(Done { size: have, sha256: sha.finalize().into(), resumed_from });
+    }
+    let restart = |file: &File, have: &mut u64, sha: &mut Sha256| -> std::result::Result<(), Failure> {
+        file.set_len(0).map_err(disk)?;
+        *have = 0;
+        *sha = Sha256::new();
+        Ok(())
+    };
+    let mut body = match client.get(url, have)? {
+        Reply::Whole { body, length } => {
+            if let (Some(length), Some(size)) = (length, size) {
+                if length != size {
+                    return Err(Failure {
+                        retry: false,
+                        detail: format!("the server sends {length} bytes, but the source says the file has {size}"),
+                    });
+                }
+            }
+            // A server that ignores `Range` sends the whole file: start over.
+            restart(&file, &mut have, &mut sha)?;
+            body
+        }
+        Reply::Partial { body, start } if start == have => body,
+        Reply::Partial { start, .. } => {
+            let asked = have;
+            restart(&file, &mut have, &mut sha)?;
+            return Err(Failure { retry: true, detail: format!("asked to resume at byte {asked}, got byte {start}") });
+        }
+        Reply::PastEnd { total } => {
+            if total == Some(have) && size.is_none_or(|s| s == have) {
+                file.sync_all().map_err(disk)?;
+                return Ok(Done { size: have, sha256: sha.finalize().into(), resumed_from });
+            }
+            restart(&file, &mut have, &mut sha)?;
+            return Err(Failure { retry: true, detail: "HTTP 416 (range not satisfiable); restarting".to_owned() });
+        }
+    };
+    let limit = size.unwrap_or(MAX_DOWNLOAD_BYTES);
+    let mut writer = &file;
+    writer.seek(SeekFrom::Start(have)).map_err(disk)?;
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        let n = match body.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(Failure { retry: true, detail: format!("the transfer broke off after {have} bytes: {e}") })
+            }
+        };
+        if have.saturating_add(n as u64) > limit {
+            restart(&file, &mut have, &mut sha)?;
+            return Err(Failure {
+                retry: false,
+                detail: format!("the server sends more than the {limit} bytes the source says the file has"),
+            });
+        }
+        let chunk = buf.get(..n).unwrap_or_default();
+        writer.write_all(chunk).map_err(disk)?;
+        sha.update(chunk);
+        have = have.saturating_add(n as u64);
+        *transferred = transferred.saturating_add(n as u64);
+    }
+    if let Some(size) = size.filter(|&s| s != have) {
+        return Err(Failure { retry: true, detail: format!("the transfer ended after {have} of {size} bytes") });
+    }
+    file.sync_all().map_err(disk)?;
+    Ok(Done { size: have, sha256: sha.finalize().into(), resumed_from })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wanted(file: Option<[u8; 32]>) -> Wanted {
+        Wanted {
+            nevra: Nevra {
+                name: "a".into(),
+                epoch: Some(2),
+                version: "1".into(),
+                release: "1".into(),
+                arch: "x86_64".into(),
+            },
+            header_sha256: [0xab; 32],
+            file_sha256: file,
+        }
+    }
+
+    #[test]
+    fn download_names() {
+        assert_eq!(download_name(&wanted(None), Some([1; 32])), "01".repeat(32));
+        assert_eq!(download_name(&wanted(None), None), "a-2_1-1.x86_64-abababababababab");
+    }
+
+    #[test]
+    fn offers_with_other_digests_are_ruled_out() {
+        let offer = |file, header| Offer {
+            nevra: wanted(None).nevra,
+            location: Location::Local("/x.rpm".into()),
+            size: None,
+            file_sha256: file,
+            header_sha256: header,
+            source: 0,
+        };
+        assert!(mismatch(&wanted(Some([1; 32])), &offer(Some([2; 32]), None)).is_some());
+        assert!(mismatch(&wanted(Some([1; 32])), &offer(Some([1; 32]), None)).is_none());
+        assert!(mismatch(&wanted(None), &offer(Some([2; 32]), None)).is_none());
+        assert!(mismatch(&wanted(None), &offer(None, Some([0xcd; 32]))).is_some());
+        assert!(mismatch(&wanted(None), &offer(None, Some([0xab; 32]))).is_none());
+    }
+}

@@ -1,0 +1,240 @@
+//! HTTP for package sources: one ureq agent whose every wait is bounded, replies sorted into
+//! what the fetcher needs (whole file, resumed range, range past the end), and failures
+//! sorted into worth retrying (I/O errors, timeouts, 408, 429, 5xx) or not (404, TLS, bad URL).
+//!
+//! Bounds: connecting (DNS, TCP, TLS) takes at most `connect_timeout`; then every read,
+//! headers and body alike, must bring a byte within `stall_timeout`, so a stalled server fails
+//! the attempt in about that time. Bodies are never decoded (no `Accept-Encoding`), so the
+//! bytes hashed are the bytes the server holds. Proxies come from the usual environment
+//! variables (`https_proxy`, `no_proxy`...).
+
+use std::io::Read;
+use std::time::Duration;
+
+use super::FetchOptions;
+
+/// Talks HTTP with bounded waits.
+pub(super) struct Client {
+    agent: ureq::Agent,
+    /// Tries per request, at least 1.
+    pub(super) attempts: u32,
+}
+
+/// Why a request failed, and whether trying again could help.
+#[derive(Debug)]
+pub(super) struct Failure {
+    /// True for I/O errors, timeouts, 408, 429 and 5xx.
+    pub(super) retry: bool,
+    /// What happened.
+    pub(super) detail: String,
+}
+
+impl Failure {
+    fn permanent(detail: impl Into<String>) -> Self {
+        Failure { retry: false, detail: detail.into() }
+    }
+}
+
+/// A reply to a GET, possibly with a `Range`.
+pub(super) enum Reply {
+    /// 200: the whole file from its first byte (also the answer to a `Range` a server ignores).
+    Whole {
+        /// The body.
+        body: ureq::BodyReader<'static>,
+        /// `Content-Length`, when sent.
+        length: Option<u64>,
+    },
+    /// 206: the file from byte `start` on.
+    Partial {
+        /// The body.
+        body: ureq::BodyReader<'static>,
+        /// Where the body starts in the file, from `Content-Range`.
+        start: u64,
+    },
+    /// 416: the range starts at or past the end of the file.
+    PastEnd {
+        /// The file's size, when `Content-Range: bytes */SIZE` says.
+        total: Option<u64>,
+    },
+}
+
+impl Client {
+    /// An agent with `options`' timeouts.
+    pub(super) fn new(options: &FetchOptions) -> Self {
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_resolve(Some(options.connect_timeout))
+            .timeout_connect(Some(options.connect_timeout))
+            .timeout_send_request(Some(options.stall_timeout))
+            .timeout_per_read(Some(options.stall_timeout))
+            .timeout_per_write(Some(options.stall_timeout))
+            .user_agent(concat!("rejig/", env!("CARGO_PKG_VERSION")))
+            .build();
+        Client { agent: config.into(), attempts: options.attempts.max(1) }
+    }
+
+    /// GETs `url` from byte `from` (a `Range: bytes=FROM-` request when `from` > 0).
+    pub(super) fn get(&self, url: &str, from: u64) -> Result<Reply, Failure> {
+        let mut request = self.agent.get(url);
+        if from > 0 {
+            request = request.header("Range", format!("bytes={from}-"));
+        }
+        let response = request.call().map_err(|e| Failure { retry: transient(&e), detail: e.to_string() })?;
+        let status = response.status();
+        let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        match status.as_u16() {
+            200 => {
+                let length = response.body().content_length();
+                Ok(Reply::Whole { body: response.into_body().into_reader(), length })
+            }
+            206 => {
+                let range = header("content-range").unwrap_or_default();
+                let start = content_range_start(&range)
+                    .ok_or_else(|| Failure::permanent(format!("HTTP 206 with an unusable Content-Range {range:?}")))?;
+                Ok(Reply::Partial { body: response.into_body().into_reader(), start })
+            }
+            416 => Ok(Reply::PastEnd { total: header("content-range").as_deref().and_then(content_range_total) }),
+            408 | 429 | 500..=599 => Err(Failure { retry: true, detail: format!("HTTP {status}") }),
+            code => Err(Failure::permanent(format!("HTTP {status}{}", hint(code)))),
+        }
+    }
+
+    /// GETs a whole file of at most `limit` bytes into memory, retrying transient failures.
+    pub(super) fn get_bounded(&self, url: &str, limit: u64) -> Result<Vec<u8>, String> {
+        let mut attempt = 1;
+        loop {
+            match self.get_bounded_once(url, limit) {
+                Ok(bytes) => return Ok(bytes),
+                Err(failure) if failure.retry && attempt < self.attempts => {
+                    std::thread::sleep(backoff(attempt));
+                    attempt += 1;
+                }
+                Err(failure) => {
+                    let tries = if attempt > 1 { format!(" (after {attempt} attempts)") } else { String::new() };
+                    return Err(format!("{url}: {}{tries}", failure.detail));
+                }
+            }
+        }
+    }
+
+    fn get_bounded_once(&self, url: &str, limit: u64) -> Result<Vec<u8>, Failure> {
+        let (body, length) = match self.get(url, 0)? {
+            Reply::Whole { body, length } => (body, length),
+            Reply::Partial { .. } | Reply::PastEnd { .. } => {
+                return Err(Failure::permanent("a partial reply to a request for the whole file"))
+            }
+        };
+        if let Some(length) = length.filter(|&l| l > limit) {
+            return Err(Failure::permanent(format!(
+                "the server declares {length} bytes, more than the {limit} allowed"
+            )));
+        }
+        let mut bytes = Vec::new();
+        body.take(limit.saturating_add(1))
+            .read_to_end(&mut bytes)
+            .map_err(|e| Failure { retry: true, detail: format!("reading the reply: {e}") })?;
+        if bytes.len() as u64 > limit {
+            return Err(Failure::permanent(format!("longer than the {limit} bytes allowed")));
+        }
+        if let Some(length) = length.filter(|&l| l != bytes.len() as u64) {
+            return Err(Failure { retry: true, detail: format!("truncated: {} of {length} bytes", bytes.len()) });
+        }
+        Ok(bytes)
+    }
+}
+
+/// Whether a failed request may succeed if tried again.
+fn transient(error: &ureq::Error) -> bool {
+    matches!(
+        error,
+        ureq::Error::Io(_) | ureq::Error::Timeout(_) | ureq::Error::ConnectionFailed | ureq::Error::Protocol(_)
+    )
+}
+
+/// What to do about a permanent HTTP status.
+fn hint(code: u16) -> &'static str {
+    match code {
+        404 | 410 => " (the mirror does not have the file: is its repodata stale?)",
+        401 | 403 => " (the server refuses access)",
+        _ => "",
+    }
+}
+
+/// The pause before try `attempt + 1`: 0.2 s, 0.4 s, 0.8 s..., at most 5 s.
+pub(super) fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(200u64.saturating_mul(1u64 << attempt.saturating_sub(1).min(5)).min(5000))
+}
+
+/// `START` of `Content-Range: bytes START-END/TOTAL`.
+fn content_range_start(value: &str) -> Option<u64> {
+    let range = value.trim().strip_prefix("bytes ")?;
+    let (start, _) = range.split_once('-')?;
+    start.trim().parse().ok()
+}
+
+/// `TOTAL` of `Content-Range: bytes */TOTAL` (or of any range).
+fn content_range_total(value: &str) -> Option<u64> {
+    let (_, total) = value.trim().strip_prefix("bytes ")?.split_once('/')?;
+    total.trim().parse().ok()
+}
+
+/// A repository's base URL: scheme lowercased, host required, no query, fragment or
+/// whitespace, and a trailing `/` so that relative locations join onto it.
+pub(super) fn base_url(spec: &str) -> Result<String, String> {
+    let (scheme, rest) = spec.split_once("://").ok_or_else(|| "not a URL".to_owned())?;
+    let host = rest.split('/').next().unwrap_or_default();
+    if host.is_empty() {
+        return Err("the URL names no host".to_owned());
+    }
+    if rest.contains(['?', '#']) || rest.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("a repository URL may not have a query, a fragment, spaces or control characters".to_owned());
+    }
+    let mut url = format!("{}://{rest}", scheme.to_ascii_lowercase());
+    if !url.ends_with('/') {
+        url.push('/');
+    }
+    Ok(url)
+}
+
+/// `base` (ending in `/`) joined with a relative path whose segments are already normalised,
+/// each byte outside the URL path alphabet %-escaped (hrefs in repodata are raw paths).
+pub(super) fn join(base: &str, path: &str) -> String {
+    let mut url = String::with_capacity(base.len() + path.len());
+    url.push_str(base);
+    for byte in path.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~/!$&'()*+,;=:@".contains(&byte) {
+            url.push(char::from(byte));
+        } else {
+            url.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    url
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_ranges() {
+        assert_eq!(content_range_start("bytes 100-199/200"), Some(100));
+        assert_eq!(content_range_start("bytes */200"), None);
+        assert_eq!(content_range_total("bytes */200"), Some(200));
+        assert_eq!(content_range_total("bytes 0-1/*"), None);
+    }
+
+    #[test]
+    fn urls() {
+        assert_eq!(base_url("HTTP://h/r").unwrap(), "http://h/r/");
+        assert!(base_url("http:///r").is_err());
+        assert!(base_url("http://h/r?x").is_err());
+        assert_eq!(join("http://h/", "Packages/c++ 1%.rpm"), "http://h/Packages/c++%201%25.rpm");
+    }
+
+    #[test]
+    fn backoff_is_short_and_bounded() {
+        assert_eq!(backoff(1), Duration::from_millis(200));
+        assert_eq!(backoff(2), Duration::from_millis(400));
+        assert_eq!(backoff(100), Duration::from_secs(5));
+    }
+}
