@@ -103,6 +103,7 @@ cleanup() {
     rm -rf "$SCRATCH"
     ostree static-delta delete --repo="$DATA/compose" "$V1-$V2" >/dev/null 2>&1 || true
     rm -f "$DATA/compose/summary" "$DATA/compose/summary.sig"
+    find "$DATA/compose/delta-indexes" -type f -delete 2>/dev/null || true   # left by summary -u
 }
 trap cleanup EXIT
 for _ in $(seq 50); do curl -sf "$URL/manifest.txt" >/dev/null 2>&1 && break; sleep 0.1; done
@@ -323,6 +324,7 @@ for run in $(seq 1 "$RUNS"); do
     echo "# run $run: pull-update-delta-bare-user: $(pull_summary pull-update-delta-bare-user)" >> "$RAW"
     ostree static-delta delete --repo="$DATA/compose" "$V1-$V2" >/dev/null
     rm -f "$DATA/compose/summary" "$DATA/compose/summary.sig"
+    find "$DATA/compose/delta-indexes" -type f -delete
     rm -rf "$SCRATCH"
 done
 
