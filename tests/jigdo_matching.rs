@@ -61,6 +61,8 @@ fn content_is_matched_by_bytes_with_same_path_then_nevra_order() {
     let jigdo_path = dir.path().join("matching.rpm");
     let report = Rejig::new().build(&repo, "os", &packages, "matching", &jigdo_path);
     assert_eq!(report["commit"], commit.as_str());
+    let mode = std::os::unix::fs::PermissionsExt::mode(&fs::metadata(&jigdo_path).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o644, "a jigdo is published like any package: world-readable");
     assert_eq!(num(&report, "packages_used"), 2, "{report}");
     assert_eq!(num(&report, "packages_unused"), 1, "{report}");
     assert_eq!(num(&report, "objects_symlink"), 1, "{report}");

@@ -7,6 +7,7 @@
 //! same description always gives the same bytes.
 
 use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use rejig_store::jigdo::rpm_names::{NEW_DIR, TABLES_FILE};
@@ -109,6 +110,9 @@ pub fn write_jigdo_rpm(store: &Store, description: &Description, name: &str, out
     let parent = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let mut temp = tempfile::Builder::new().prefix(".rejig-jigdo-").tempfile_in(parent).at(parent)?;
     package.write(temp.as_file_mut()).map_err(rpm_error)?;
+    // A jigdo is published like any package: readable by the web server that mirrors it
+    // (tempfile creates 0600).
+    temp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644)).at(output)?;
     temp.as_file_mut().flush().at(output)?;
     temp.as_file().sync_all().at(output)?;
     let bytes = temp.as_file().metadata().at(output)?.len();
