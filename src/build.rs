@@ -8,10 +8,9 @@ use anyhow::{bail, Context, Result};
 use rejig_exporter::jigdo::{check_name, describe_commit, write_jigdo_rpm, DescriptionStats, JigdoRpm};
 use rejig_importer::import_commit;
 use rejig_importer::package::import_packages;
-use rejig_importer::source::PackageSource;
 use rejig_store::{ObjectId, Progress, Store};
 
-use crate::sources::{local_packages, parse_sources};
+use crate::sources::{local_packages, Sources};
 
 /// What `build` did.
 pub struct BuildReport {
@@ -34,7 +33,7 @@ pub struct BuildRequest<'a> {
     /// Ref or checksum.
     pub rev: &'a str,
     /// Package sources the commit was composed from.
-    pub packages: &'a [String],
+    pub packages: &'a Sources,
     /// Name of the jigdo package.
     pub name: &'a str,
     /// Output file.
@@ -45,11 +44,10 @@ pub struct BuildRequest<'a> {
 pub fn build(store: &Store, request: &BuildRequest<'_>, progress: &dyn Progress) -> Result<BuildReport> {
     let started = Instant::now();
     check_name(request.name)?;
-    let sources: Vec<PackageSource> = parse_sources(request.packages)?;
     let imported = import_commit(store, request.repo, request.rev, progress)
         .with_context(|| format!("importing {} from {}", request.rev, request.repo.display()))?;
     let commit = imported.commit.context("the import named no commit")?;
-    let paths: Vec<PathBuf> = local_packages(&sources, progress)?;
+    let paths: Vec<PathBuf> = local_packages(request.packages, progress)?;
     let mut report = build_jigdo(store, commit, &paths, request.name, request.output, progress)?;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)

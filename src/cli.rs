@@ -113,13 +113,17 @@ pub struct InspectArgs {
 }
 
 /// Package sources, shared by the jigdo commands.
-#[derive(Args, Debug, Default)]
+#[derive(Args, Debug)]
 pub struct PackagesArg {
     /// Where packages are: directories of RPMs (searched recursively) or rpm-md repositories
     /// (a path, file:// or http(s):// URL of the directory holding repodata/). Tried in
     /// order, like mirrors.
     #[arg(long, value_name = "SRC", num_args = 1.., action = clap::ArgAction::Append)]
     pub packages: Vec<String>,
+    /// Give up on an HTTP connection, or a transfer that sends nothing, after this many
+    /// seconds (each attempt; failed downloads are retried, then the next mirror is tried).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub http_timeout: u64,
 }
 
 /// Arguments of `build`.

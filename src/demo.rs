@@ -24,6 +24,7 @@ use crate::build::{build_jigdo, BuildReport};
 use crate::cli::DemoArgs;
 use crate::rebuild::{export_jigdo, RebuildReport};
 use crate::report::{human_bytes, Rendered};
+use crate::sources::Sources;
 
 /// The packages' build time and the commits' timestamp, fixed so every run gives the same bytes.
 const SOURCE_DATE: u32 = 1_735_689_600;
@@ -383,9 +384,10 @@ fn client_export(
     built: ObjectId,
     progress: &dyn Progress,
 ) -> Result<RebuildReport> {
-    let source = PackageSource::parse(&packages.to_string_lossy())?;
+    let sources =
+        Sources { list: vec![PackageSource::parse(&packages.to_string_lossy())?], options: Default::default() };
     let options = ExportOptions { mode: Some(RepoMode::BareUser), ref_name: Some(REF.into()), canonicalize: false };
-    let report = export_jigdo(client, jigdo, &[source], repo, &options, progress)
+    let report = export_jigdo(client, jigdo, &sources, repo, &options, progress)
         .with_context(|| format!("rebuilding the commit of {}", jigdo.display()))?;
     ensure!(report.commit == built, "the client rebuilt commit {}, but the build made {built}", report.commit);
     ensure!(report.export.commit == built, "the client exported {}, not {built}", report.export.commit);

@@ -72,18 +72,19 @@ fn run(cli: &Cli) -> Result<Rendered> {
             if args.packages.packages.is_empty() {
                 bail!("build needs --packages: the directories or repositories the commit was composed from");
             }
+            let sources = sources::Sources::parse(&args.packages.packages, args.packages.http_timeout)?;
             let store = open_store(&store_path()?, cli.quiet)?;
             let request = build::BuildRequest {
                 repo: &args.repo,
                 rev: &args.rev,
-                packages: &args.packages.packages,
+                packages: &sources,
                 name: &args.name,
                 output: &args.output,
             };
             Ok(report::build(&build::build(&store, &request, &progress)?))
         }
         Command::Plan(args) => {
-            let sources = sources::parse_sources(&args.packages.packages)?;
+            let sources = sources::Sources::parse(&args.packages.packages, args.packages.http_timeout)?;
             let store = open_store(&store_path()?, cli.quiet)?;
             Ok(report::plan(&rebuild::plan(&store, &args.jigdo, &sources, &progress)?))
         }
@@ -98,7 +99,7 @@ fn run(cli: &Cli) -> Result<Rendered> {
         }
         Command::Export(args) if rebuild::is_file_argument(&args.commit).is_some() => {
             let jigdo = PathBuf::from(&args.commit);
-            let sources = sources::parse_sources(&args.packages.packages)?;
+            let sources = sources::Sources::parse(&args.packages.packages, args.packages.http_timeout)?;
             let store = open_store(&store_path()?, cli.quiet)?;
             let options =
                 ExportOptions { mode: args.mode, ref_name: args.ref_name.clone(), canonicalize: args.canonicalize };

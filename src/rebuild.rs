@@ -16,12 +16,12 @@ use rayon::prelude::*;
 use rejig_exporter::{check_target, export_commit, ExportOptions, ExportReport};
 use rejig_importer::jigdo::{complete_commit, package_demand, plan_jigdo, read_jigdo, JigdoFile, JigdoPlan};
 use rejig_importer::package::import_package_for;
-use rejig_importer::source::{fetch, Catalog, FetchOptions, Location, PackageSource, Wanted};
+use rejig_importer::source::{fetch, Catalog, Location, Wanted};
 use rejig_store::jigdo::Jigdo;
 use rejig_store::manifest::Nevra;
 use rejig_store::{ObjectId, Progress, Store};
 
-use crate::sources::load_catalog;
+use crate::sources::Sources;
 
 /// What `export JIGDO.rpm` did.
 pub struct RebuildReport {
@@ -96,19 +96,10 @@ fn wanted(jigdo: &Jigdo, plan: &JigdoPlan) -> Vec<(u32, Wanted)> {
 }
 
 /// Runs `plan`: reads the jigdo without storing anything and matches its needs to sources.
-pub fn plan(
-    store: &Store,
-    jigdo_path: &Path,
-    sources: &[PackageSource],
-    progress: &dyn Progress,
-) -> Result<PlanReport> {
+pub fn plan(store: &Store, jigdo_path: &Path, sources: &Sources, progress: &dyn Progress) -> Result<PlanReport> {
     let file = read_jigdo(jigdo_path, None)?;
     let plan = plan_jigdo(store, &file.jigdo)?;
-    let catalog = if plan.needed.is_empty() {
-        Catalog::default()
-    } else {
-        load_catalog(sources, &FetchOptions::default(), progress)?
-    };
+    let catalog = if plan.needed.is_empty() { Catalog::default() } else { sources.catalog(progress)? };
     let needed = wanted(&file.jigdo, &plan)
         .into_iter()
         .map(|(_, want)| {
@@ -148,7 +139,7 @@ fn import_jigdo(store: &Store, path: &Path) -> Result<JigdoFile> {
 pub fn export_jigdo(
     store: &Store,
     jigdo_path: &Path,
-    sources: &[PackageSource],
+    sources: &Sources,
     repo: &Path,
     options: &ExportOptions,
     progress: &dyn Progress,
@@ -169,12 +160,11 @@ pub fn export_jigdo(
                 wanted.first().map(|(_, w)| w.nevra.to_string()).unwrap_or_default()
             );
         }
-        let options = FetchOptions::default();
-        let catalog = load_catalog(sources, &options, progress)?;
+        let catalog = sources.catalog(progress)?;
         let download_dir = store.root().join("downloads");
         std::fs::create_dir_all(&download_dir).with_context(|| format!("creating {}", download_dir.display()))?;
         let just_wanted: Vec<Wanted> = wanted.iter().map(|(_, w)| w.clone()).collect();
-        let fetched = fetch(&catalog, &just_wanted, &download_dir, &options, progress);
+        let fetched = fetch(&catalog, &just_wanted, &download_dir, &sources.options, progress);
         let mut ready = Vec::with_capacity(fetched.len());
         for ((index, want), result) in wanted.iter().zip(fetched) {
             let got = result.with_context(|| format!("fetching {}", want.nevra))?;

@@ -1,30 +1,55 @@
 //! `--packages SRC...` as the commands use it.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use rejig_importer::source::{Catalog, FetchOptions, Location, PackageSource};
 use rejig_store::Progress;
 
-/// Parses every `--packages` argument.
-pub fn parse_sources(specs: &[String]) -> Result<Vec<PackageSource>> {
-    specs.iter().map(|spec| PackageSource::parse(spec).with_context(|| format!("package source {spec:?}"))).collect()
+/// The `--packages` sources of a command and how to fetch from them.
+pub struct Sources {
+    /// In order, like mirrors.
+    pub list: Vec<PackageSource>,
+    /// Parallelism, retries and timeouts.
+    pub options: FetchOptions,
 }
 
-/// Loads the sources' catalog, passing on its warnings (dead mirrors, unreadable files).
-pub fn load_catalog(sources: &[PackageSource], options: &FetchOptions, progress: &dyn Progress) -> Result<Catalog> {
-    let catalog = Catalog::load(sources, options, progress).context("reading the package sources")?;
-    for warning in catalog.warnings() {
-        progress.warn(warning);
+impl Sources {
+    /// Parses every `--packages` argument; `http_timeout` bounds each connection and each
+    /// wait for a byte.
+    pub fn parse(specs: &[String], http_timeout: u64) -> Result<Self> {
+        let list = specs
+            .iter()
+            .map(|spec| PackageSource::parse(spec).with_context(|| format!("package source {spec:?}")))
+            .collect::<Result<_>>()?;
+        let timeout = Duration::from_secs(http_timeout.max(1));
+        let defaults = FetchOptions::default();
+        let options =
+            FetchOptions { connect_timeout: defaults.connect_timeout.min(timeout), stall_timeout: timeout, ..defaults };
+        Ok(Self { list, options })
     }
-    Ok(catalog)
+
+    /// True when no source was given.
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// Loads the sources' catalog, passing on its warnings (dead mirrors, unreadable files).
+    pub fn catalog(&self, progress: &dyn Progress) -> Result<Catalog> {
+        let catalog = Catalog::load(&self.list, &self.options, progress).context("reading the package sources")?;
+        for warning in catalog.warnings() {
+            progress.warn(warning);
+        }
+        Ok(catalog)
+    }
 }
 
 /// Every package the sources offer, as local files, for `build`: each NEVRA once, from the
 /// first source that has it. Build reads packages where they are, so remote sources are
 /// refused with what to do instead.
-pub fn local_packages(sources: &[PackageSource], progress: &dyn Progress) -> Result<Vec<PathBuf>> {
-    let catalog = load_catalog(sources, &FetchOptions::default(), progress)?;
+pub fn local_packages(sources: &Sources, progress: &dyn Progress) -> Result<Vec<PathBuf>> {
+    let catalog = sources.catalog(progress)?;
     let mut seen = std::collections::HashSet::new();
     let mut offers: Vec<_> = catalog.all().collect();
     offers.sort_by_key(|o| o.source);
