@@ -79,6 +79,16 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Verify every blob and object in the store; --repair rebuilds the index from the packs.
     Fsck(FsckArgs),
+    /// Drop what no kept root needs, and give the space back.
+    ///
+    /// Roots are the commits the store recorded (imported, committed, or rebuilt from a
+    /// jigdo), ordered by last use (an export uses its commit). gc keeps the newest --keep N
+    /// roots, and fewer when what they need exceeds --max-size; everything they reach stays,
+    /// with the packages that supply their content. Packs with little left alive are
+    /// rewritten. Without options it only removes what no root reaches.
+    ///
+    /// Example: rejig gc --keep 2 --max-size 2G
+    Gc(GcArgs),
     /// Show the jigdo story on generated data. Needs no system tools.
     ///
     /// Builds a distro of 12 RPM packages, composes them into a tree (/etc moved to /usr/etc,
@@ -192,6 +202,30 @@ pub struct FsckArgs {
     /// Rebuild the index from the pack files first (after index damage or loss).
     #[arg(long)]
     pub repair: bool,
+}
+
+/// Arguments of `gc`.
+#[derive(Args, Debug)]
+pub struct GcArgs {
+    /// Keep at most N roots, the most recently used.
+    #[arg(long, value_name = "N")]
+    pub keep: Option<usize>,
+    /// Keep fewer roots (never less than the newest) when the packs they need would exceed
+    /// this size: bytes, or with a K, M, G or T suffix (powers of 1024).
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    pub max_size: Option<u64>,
+}
+
+fn parse_size(s: &str) -> Result<u64, String> {
+    let (digits, shift) = match s.trim().to_ascii_uppercase().strip_suffix('B').unwrap_or(s.trim()) {
+        t if t.ends_with('K') => (t.trim_end_matches('K').to_owned(), 10),
+        t if t.ends_with('M') => (t.trim_end_matches('M').to_owned(), 20),
+        t if t.ends_with('G') => (t.trim_end_matches('G').to_owned(), 30),
+        t if t.ends_with('T') => (t.trim_end_matches('T').to_owned(), 40),
+        t => (t.to_owned(), 0),
+    };
+    let value: u64 = digits.trim().parse().map_err(|_| format!("{s:?} is not a size (e.g. 500M, 2G, 1048576)"))?;
+    value.checked_shl(shift).filter(|v| v >> shift == value).ok_or_else(|| format!("{s:?} is too large"))
 }
 
 /// Arguments of `demo`.

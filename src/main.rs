@@ -138,6 +138,13 @@ fn run(cli: &Cli) -> Result<Rendered> {
             }
             Ok(rendered)
         }
+        Command::Gc(args) => {
+            let store = open_store(&store_path()?, cli.quiet)?;
+            let started = std::time::Instant::now();
+            let options = rejig_store::gc::GcOptions { keep: args.keep, max_size: args.max_size, ..Default::default() };
+            let report = rejig_store::gc::gc(&store, &options, &progress).context("collecting garbage")?;
+            Ok(report::gc(&report, started.elapsed().as_secs_f64()))
+        }
         Command::Demo(args) => demo::run(args, cli.quiet || cli.json, &progress),
     }
 }

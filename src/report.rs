@@ -10,6 +10,7 @@ use crate::rebuild::{PlanReport, RebuildReport};
 use rejig_importer::package::{PackageInfo, PackagesReport};
 use rejig_importer::ImportReport;
 use rejig_store::fsck::{FsckReport, RepairReport};
+use rejig_store::gc::GcReport;
 use serde_json::{json, Value};
 
 /// A rendered result: text for a terminal, JSON for `--json`.
@@ -400,6 +401,48 @@ pub fn inspect_jigdo(file: &JigdoFile) -> Rendered {
             "new_blobs": file.new_content.len(),
             "dirtrees": jigdo.dirtrees.len(),
             "dirmetas": jigdo.dirmetas.len(),
+        }),
+    }
+}
+
+/// `rejig gc`.
+pub fn gc(report: &GcReport, seconds: f64) -> Rendered {
+    let roots = |list: &[(rejig_store::ObjectKey, u64)]| list.iter().map(|(k, _)| k.id.to_hex()).collect::<Vec<_>>();
+    let mut text = format!(
+        "freed {} ({} of packs left): kept {} roots, dropped {}\n  removed {} objects, {} blobs, {} packages; {} packs rewritten, {} deleted; {:.2}s",
+        human_bytes(report.bytes_freed()),
+        human_bytes(report.bytes_after),
+        report.roots_kept.len(),
+        report.roots_dropped.len() + report.roots_broken.len(),
+        report.objects_removed,
+        report.blobs_removed,
+        report.packages_removed,
+        report.packs_rewritten,
+        report.packs_deleted,
+        seconds
+    );
+    for (root, why) in &report.roots_broken {
+        text.push_str(&format!("\n  dropped incomplete root {}: {why}", root.id));
+    }
+    if report.over_budget {
+        text.push_str("\n  the newest root alone needs more than --max-size; it was kept");
+    }
+    Rendered {
+        text,
+        json: json!({
+            "bytes_before": report.bytes_before,
+            "bytes_after": report.bytes_after,
+            "bytes_freed": report.bytes_freed(),
+            "roots_kept": roots(&report.roots_kept),
+            "roots_dropped": roots(&report.roots_dropped),
+            "roots_broken": report.roots_broken.iter().map(|(k, why)| json!({"root": k.id.to_hex(), "error": why})).collect::<Vec<_>>(),
+            "objects_removed": report.objects_removed,
+            "blobs_removed": report.blobs_removed,
+            "packages_removed": report.packages_removed,
+            "packs_rewritten": report.packs_rewritten,
+            "packs_deleted": report.packs_deleted,
+            "over_budget": report.over_budget,
+            "seconds": seconds,
         }),
     }
 }

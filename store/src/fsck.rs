@@ -195,6 +195,8 @@ pub struct RepairReport {
     pub packs_indexed: u64,
     /// Packs that could not be read, with the reason; their entries are not indexed.
     pub packs_skipped: Vec<String>,
+    /// Entries listed by packs but referring to data no pack holds (left by a collection).
+    pub entries_dropped: u64,
     /// The index after the rebuild.
     pub stats: IndexStats,
 }
@@ -215,6 +217,8 @@ pub fn repair(store: &Store) -> Result<RepairReport> {
             Err(e) => report.packs_skipped.push(e.to_string()),
         }
     }
+    // Packs a collection kept as they were still list entries it dropped.
+    report.entries_dropped = crate::gc::drop_incomplete(store)?;
     report.stats = store.reader()?.stats()?;
     Ok(report)
 }

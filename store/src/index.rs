@@ -147,6 +147,100 @@ impl Index {
         txn.commit().map_err(|e| self.err(e))
     }
 
+    /// Applies a collection in one transaction: drops what is dead, points moved blobs at
+    /// the pack they were copied into, and swaps the rewritten packs for it. The new pack
+    /// is durable before this is called; the old pack files are deleted only after.
+    pub fn apply_gc(&self, changes: &GcChanges) -> Result<()> {
+        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
+        {
+            let mut objects = txn.open_table(OBJECTS).map_err(|e| self.err(e))?;
+            for key in &changes.dead_objects {
+                objects.remove(key.to_bytes()).map_err(|e| self.err(e))?;
+            }
+            let mut blobs = txn.open_table(BLOBS).map_err(|e| self.err(e))?;
+            for id in &changes.dead_blobs {
+                blobs.remove(id.as_bytes()).map_err(|e| self.err(e))?;
+            }
+            let mut roots = txn.open_table(ROOTS).map_err(|e| self.err(e))?;
+            for key in &changes.dead_roots {
+                roots.remove(key.to_bytes()).map_err(|e| self.err(e))?;
+            }
+            let mut packages = txn.open_table(PACKAGES).map_err(|e| self.err(e))?;
+            for header in &changes.dead_packages {
+                packages.remove(header).map_err(|e| self.err(e))?;
+            }
+            let mut packs = txn.open_table(PACKS).map_err(|e| self.err(e))?;
+            for id in &changes.removed_packs {
+                packs.remove(id.as_bytes()).map_err(|e| self.err(e))?;
+            }
+            if let Some(pack) = &changes.new_pack {
+                for entry in &pack.trailer.blobs {
+                    let location = BlobLocation {
+                        pack: pack.id,
+                        offset: entry.offset,
+                        stored_len: entry.stored_len,
+                        raw_len: entry.raw_len,
+                        codec: entry.codec,
+                    };
+                    blobs.insert(entry.id.as_bytes(), location.to_bytes()).map_err(|e| self.err(e))?;
+                }
+                packs.insert(pack.id.as_bytes(), pack.size).map_err(|e| self.err(e))?;
+            }
+        }
+        txn.commit().map_err(|e| self.err(e))
+    }
+
+    /// Removes entries that refer to data no pack holds any more: objects whose blob is
+    /// gone, packages whose manifest blob is gone, roots whose commit is gone. A rebuild from
+    /// the packs needs this after a collection, because packs kept as they were still list
+    /// entries the collection dropped. Returns how many entries were removed.
+    pub fn drop_dangling(&self) -> Result<u64> {
+        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
+        let mut removed = 0;
+        {
+            let blobs = txn.open_table(BLOBS).map_err(|e| self.err(e))?;
+            let mut objects = txn.open_table(OBJECTS).map_err(|e| self.err(e))?;
+            let mut dangling = Vec::new();
+            for entry in objects.iter().map_err(|e| self.err(e))? {
+                let (key, value) = entry.map_err(|e| self.err(e))?;
+                let blob = ObjectRecord::decode(value.value())?.blob();
+                if let Some(blob) = blob {
+                    if blobs.get(blob.as_bytes()).map_err(|e| self.err(e))?.is_none() {
+                        dangling.push(key.value());
+                    }
+                }
+            }
+            let mut packages = txn.open_table(PACKAGES).map_err(|e| self.err(e))?;
+            let mut dead_packages = Vec::new();
+            for entry in packages.iter().map_err(|e| self.err(e))? {
+                let (key, value) = entry.map_err(|e| self.err(e))?;
+                if blobs.get(value.value()).map_err(|e| self.err(e))?.is_none() {
+                    dead_packages.push(key.value());
+                }
+            }
+            for key in &dangling {
+                objects.remove(key).map_err(|e| self.err(e))?;
+            }
+            for key in &dead_packages {
+                packages.remove(key).map_err(|e| self.err(e))?;
+            }
+            let mut roots = txn.open_table(ROOTS).map_err(|e| self.err(e))?;
+            let mut dead_roots = Vec::new();
+            for entry in roots.iter().map_err(|e| self.err(e))? {
+                let (key, _) = entry.map_err(|e| self.err(e))?;
+                if objects.get(key.value()).map_err(|e| self.err(e))?.is_none() {
+                    dead_roots.push(key.value());
+                }
+            }
+            for key in &dead_roots {
+                roots.remove(key).map_err(|e| self.err(e))?;
+            }
+            removed += (dangling.len() + dead_packages.len() + dead_roots.len()) as u64;
+        }
+        txn.commit().map_err(|e| self.err(e))?;
+        Ok(removed)
+    }
+
     /// Empties every table (before a rebuild from the packs).
     pub fn clear(&self) -> Result<()> {
         let txn = self.db.begin_write().map_err(|e| self.err(e))?;
@@ -162,6 +256,23 @@ impl Index {
         txn.open_table(ROOTS).map_err(|e| self.err(e))?;
         txn.commit().map_err(|e| self.err(e))
     }
+}
+
+/// What a garbage collection changes in the index (see `gc.rs`).
+#[derive(Default)]
+pub struct GcChanges {
+    /// Objects no kept root reaches.
+    pub dead_objects: Vec<ObjectKey>,
+    /// Blobs nothing kept refers to.
+    pub dead_blobs: Vec<BlobId>,
+    /// Roots beyond what was asked to keep.
+    pub dead_roots: Vec<ObjectKey>,
+    /// Packages (by main-header SHA-256) no kept root uses.
+    pub dead_packages: Vec<[u8; 32]>,
+    /// Packs whose live entries moved into `new_pack`, or that held nothing live.
+    pub removed_packs: Vec<PackId>,
+    /// The pack the live entries of `removed_packs` were copied into.
+    pub new_pack: Option<FinishedPack>,
 }
 
 /// Lookups against one snapshot of the index.

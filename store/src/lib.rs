@@ -11,6 +11,7 @@ pub mod object;
 pub use error::{Error, Result};
 pub use id::{BlobId, ObjectId, ObjectKey, ObjectType, PackId};
 pub mod fsck;
+pub mod gc;
 pub mod index;
 pub mod jigdo;
 pub mod lock;

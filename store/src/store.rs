@@ -83,6 +83,12 @@ impl Store {
         Ok(file)
     }
 
+    /// Closes the cached pack files, so packs deleted by a collection free their space now.
+    pub fn forget_open_packs(&self) -> Result<()> {
+        self.open_packs.lock().map_err(poisoned)?.clear();
+        Ok(())
+    }
+
     /// Streams a blob; the stream fails if the bytes do not match the blob's BLAKE3.
     pub fn open_blob(&self, id: BlobId, location: BlobLocation) -> Result<BlobReader> {
         BlobReader::new(self.pack_file(&location.pack)?, id, location)

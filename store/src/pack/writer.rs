@@ -145,9 +145,34 @@ impl PackWriter {
         Ok((id, source.len))
     }
 
+    /// Copies a blob's stored bytes from another pack as they are (no recompression), in
+    /// bounded chunks, so blobs of any size move without being held in memory.
+    pub fn append_copy(&mut self, entry: &BlobEntry, source: &File, source_path: &Path) -> Result<()> {
+        if !self.blobs_here.insert(entry.id) {
+            return Ok(());
+        }
+        let mut buf = vec![0u8; 1 << 20];
+        let mut done = 0u64;
+        while done < entry.stored_len {
+            let n = usize::try_from((entry.stored_len - done).min(buf.len() as u64)).unwrap_or(buf.len());
+            let chunk = buf.get_mut(..n).unwrap_or_default();
+            source.read_exact_at(chunk, entry.offset + done).at(source_path)?;
+            self.file.write_all_at(chunk, self.offset + done).at(&self.tmp_path)?;
+            done += n as u64;
+        }
+        self.trailer.blobs.push(BlobEntry { offset: self.offset, ..*entry });
+        self.offset += entry.stored_len;
+        Ok(())
+    }
+
     /// Records an object in the pack's trailer.
     pub fn add_object(&mut self, key: ObjectKey, record: &ObjectRecord) {
         self.trailer.objects.push((key, record.encode()));
+    }
+
+    /// Records an object whose record is already encoded (copied from another trailer).
+    pub fn add_object_encoded(&mut self, key: ObjectKey, record: Vec<u8>) {
+        self.trailer.objects.push((key, record));
     }
 
     /// Records a root (a commit to keep).

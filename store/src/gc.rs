@@ -1,0 +1,335 @@
+//! Garbage collection under a budget. Roots (commits, each recorded when it was imported,
+//! committed or rebuilt from a jigdo, and touched when used) are ordered by last use; gc keeps
+//! the newest `keep` of them, and fewer when their data exceeds `max_size`. Everything they
+//! reach stays: objects, their blobs, and the packages that supply any of their content (with
+//! all of those packages' blobs, so a warm build or a later update can use them). Everything
+//! else goes.
+//!
+//! Packs are immutable, so space comes back by deleting packs with nothing live and by
+//! rewriting packs whose live fraction is low: their live blobs (copied compressed, not
+//! recompressed) and the live index entries their trailers list go into one new pack.
+//! Order: new pack durable (fsync, rename, fsync the directory), then one index transaction,
+//! then the old pack files are deleted. A crash leaves either the old index with the old
+//! packs (and an unreferenced new pack) or the new index with some unreferenced old packs;
+//! the next gc deletes unreferenced packs. The store lock (one process at a time) means no
+//! export can be reading what gc removes.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+
+use crate::error::{IoContext, Result};
+use crate::id::{BlobId, ObjectKey, ObjectType, PackId};
+use crate::index::{GcChanges, IndexReader};
+use crate::manifest::PackageManifest;
+use crate::pack::reader::read_trailer;
+use crate::pack::writer::{pack_path, sync_dir, PackWriter};
+use crate::pack::BlobLocation;
+use crate::progress::Progress;
+use crate::store::Store;
+use crate::walk::walk_commit;
+
+/// What to keep.
+#[derive(Clone, Debug)]
+pub struct GcOptions {
+    /// Keep at most this many roots, the most recently used first (None: all).
+    pub keep: Option<usize>,
+    /// Drop the least recently used roots until what the rest need fits in this many bytes of
+    /// packs (the newest root is always kept).
+    pub max_size: Option<u64>,
+    /// Rewrite packs whose live bytes are below this fraction of their blob bytes.
+    pub rewrite_below: f64,
+}
+
+impl Default for GcOptions {
+    fn default() -> Self {
+        Self { keep: None, max_size: None, rewrite_below: 0.5 }
+    }
+}
+
+/// What a collection did.
+#[derive(Clone, Debug, Default)]
+pub struct GcReport {
+    /// Roots kept, newest first, with their last-use time.
+    pub roots_kept: Vec<(ObjectKey, u64)>,
+    /// Roots dropped.
+    pub roots_dropped: Vec<(ObjectKey, u64)>,
+    /// Roots dropped because their commit is incomplete in the store.
+    pub roots_broken: Vec<(ObjectKey, String)>,
+    /// Objects removed from the index.
+    pub objects_removed: u64,
+    /// Blobs removed from the index.
+    pub blobs_removed: u64,
+    /// Packages removed.
+    pub packages_removed: u64,
+    /// Packs rewritten into the new pack.
+    pub packs_rewritten: u64,
+    /// Packs deleted because nothing in them was live, or that the index did not reference.
+    pub packs_deleted: u64,
+    /// Bytes of pack files before and after.
+    pub bytes_before: u64,
+    /// After.
+    pub bytes_after: u64,
+    /// Whether `max_size` could not be met even with only the newest root.
+    pub over_budget: bool,
+}
+
+impl GcReport {
+    /// Bytes given back to the filesystem.
+    pub fn bytes_freed(&self) -> u64 {
+        self.bytes_before.saturating_sub(self.bytes_after)
+    }
+}
+
+/// Everything one set of roots keeps alive.
+#[derive(Default)]
+struct Live {
+    objects: HashSet<ObjectKey>,
+    blobs: HashSet<BlobId>,
+    packages: HashSet<[u8; 32]>,
+    /// Stored bytes of `blobs`.
+    bytes: u64,
+}
+
+impl Live {
+    fn add_blob(&mut self, id: BlobId, locations: &HashMap<BlobId, BlobLocation>) {
+        if self.blobs.insert(id) {
+            self.bytes += locations.get(&id).map(|l| l.stored_len).unwrap_or(0);
+        }
+    }
+}
+
+/// Packages whose content a set of blobs uses: header → (manifest blob, content blobs).
+struct PackageIndex {
+    packages: HashMap<[u8; 32], (BlobId, Vec<BlobId>)>,
+    /// Non-empty content blob → packages holding it.
+    by_blob: HashMap<BlobId, Vec<[u8; 32]>>,
+}
+
+fn package_index(store: &Store, reader: &IndexReader<'_>) -> Result<PackageIndex> {
+    let mut index = PackageIndex { packages: HashMap::new(), by_blob: HashMap::new() };
+    for (header, manifest_blob) in reader.packages()? {
+        let Ok(manifest) = store.read_blob(reader, manifest_blob).and_then(|b| PackageManifest::decode(&b)) else {
+            // An unreadable manifest keeps nothing alive; fsck reports it.
+            continue;
+        };
+        let blobs: Vec<BlobId> = manifest.blobs().collect();
+        for blob in &blobs {
+            if reader.blob(blob)?.is_some_and(|l| l.raw_len > 0) {
+                index.by_blob.entry(*blob).or_default().push(header);
+            }
+        }
+        index.packages.insert(header, (manifest_blob, blobs));
+    }
+    Ok(index)
+}
+
+/// Adds what `root` reaches to `live`. Fails if the commit is incomplete.
+fn mark(
+    store: &Store,
+    reader: &IndexReader<'_>,
+    root: ObjectKey,
+    packages: &PackageIndex,
+    locations: &HashMap<BlobId, BlobLocation>,
+    live: &mut Live,
+) -> Result<()> {
+    let closure = walk_commit(store, reader, root.id)?;
+    let mut keys = vec![root];
+    let meta_key = ObjectKey::new(root.id, ObjectType::CommitMeta);
+    if reader.contains_object(&meta_key)? {
+        keys.push(meta_key);
+    }
+    keys.extend(closure.metadata.iter().map(|(key, _)| *key));
+    keys.extend(closure.content.iter().map(|(id, _)| ObjectKey::new(*id, ObjectType::File)));
+    for key in keys {
+        if live.objects.insert(key) {
+            if let Some(blob) = reader.object(&key)?.and_then(|r| r.blob()) {
+                live.add_blob(blob, locations);
+                for header in packages.by_blob.get(&blob).into_iter().flatten() {
+                    if live.packages.insert(*header) {
+                        if let Some((manifest, blobs)) = packages.packages.get(header) {
+                            live.add_blob(*manifest, locations);
+                            blobs.iter().for_each(|b| live.add_blob(*b, locations));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Collects garbage (see the module documentation).
+pub fn gc(store: &Store, options: &GcOptions, progress: &dyn Progress) -> Result<GcReport> {
+    let mut report = GcReport::default();
+    let reader = store.reader()?;
+    let locations: HashMap<BlobId, BlobLocation> = reader.blobs()?.into_iter().collect();
+    let packages = package_index(store, &reader)?;
+
+    let mut roots = reader.roots()?;
+    roots.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    progress.start("marking what the kept roots reach", roots.len() as u64);
+    let mut live = Live::default();
+    for (root, used) in roots {
+        let within_count = options.keep.is_none_or(|keep| report.roots_kept.len() < keep);
+        if !within_count {
+            report.roots_dropped.push((root, used));
+            continue;
+        }
+        let mut candidate = Live {
+            objects: live.objects.clone(),
+            blobs: live.blobs.clone(),
+            packages: live.packages.clone(),
+            bytes: live.bytes,
+        };
+        if let Err(e) = mark(store, &reader, root, &packages, &locations, &mut candidate) {
+            report.roots_broken.push((root, e.to_string()));
+            continue;
+        }
+        let fits = options.max_size.is_none_or(|max| candidate.bytes <= max);
+        if fits || report.roots_kept.is_empty() {
+            report.over_budget |= !fits;
+            live = candidate;
+            report.roots_kept.push((root, used));
+        } else {
+            report.roots_dropped.push((root, used));
+        }
+        progress.advance(1);
+    }
+    progress.finish();
+
+    let mut changes = GcChanges {
+        dead_roots: report.roots_dropped.iter().chain(&report_broken_keys(&report)).map(|(k, _)| *k).collect(),
+        dead_objects: reader
+            .objects()?
+            .into_iter()
+            .map(|(key, _)| key)
+            .filter(|key| !live.objects.contains(key))
+            .collect(),
+        dead_blobs: locations.keys().filter(|id| !live.blobs.contains(id)).copied().collect(),
+        dead_packages: packages.packages.keys().filter(|h| !live.packages.contains(*h)).copied().collect(),
+        ..Default::default()
+    };
+    report.objects_removed = changes.dead_objects.len() as u64;
+    report.blobs_removed = changes.dead_blobs.len() as u64;
+    report.packages_removed = changes.dead_packages.len() as u64;
+
+    // Which packs to rewrite: those whose live blob bytes are a small part of their blobs.
+    let indexed_packs: HashMap<PackId, u64> = reader.packs()?.into_iter().collect();
+    let mut total: HashMap<PackId, u64> = HashMap::new();
+    let mut kept: HashMap<PackId, u64> = HashMap::new();
+    for (id, location) in &locations {
+        *total.entry(location.pack).or_default() += location.stored_len;
+        if live.blobs.contains(id) {
+            *kept.entry(location.pack).or_default() += location.stored_len;
+        }
+    }
+    let rewrite: Vec<PackId> = indexed_packs
+        .keys()
+        .filter(|pack| {
+            let all = total.get(pack).copied().unwrap_or(0);
+            let alive = kept.get(pack).copied().unwrap_or(0);
+            alive == 0 || (alive as f64) < options.rewrite_below * all as f64
+        })
+        .copied()
+        .collect();
+
+    progress.start("rewriting packs", rewrite.len() as u64);
+    let mut writer = PackWriter::create(&store.root().join("tmp"), &store.packs_dir())?;
+    for pack in &rewrite {
+        let path = pack_path(&store.packs_dir(), pack);
+        let file = File::open(&path).at(&path)?;
+        let (trailer, _) = read_trailer(&file, &path)?;
+        for entry in trailer.blobs.iter().filter(|e| live.blobs.contains(&e.id)) {
+            // Only the copy the index points at moves; a duplicate elsewhere stays dead.
+            if locations.get(&entry.id).is_some_and(|l| l.pack == *pack && l.offset == entry.offset) {
+                writer.append_copy(entry, &file, &path)?;
+            }
+        }
+        // Index entries this pack brought in must stay listed in some pack, so that
+        // `fsck --repair` can rebuild them.
+        for (key, record) in &trailer.objects {
+            if live.objects.contains(key) {
+                writer.add_object_encoded(*key, record.clone());
+            }
+        }
+        for key in trailer.roots.iter().filter(|k| report.roots_kept.iter().any(|(r, _)| r == *k)) {
+            writer.add_root(*key);
+        }
+        for (header, manifest) in trailer.packages.iter().filter(|(h, _)| live.packages.contains(h)) {
+            writer.add_package(*header, *manifest);
+        }
+        progress.advance(1);
+    }
+    changes.new_pack = writer.finish()?;
+    progress.finish();
+    changes.removed_packs = rewrite.clone();
+    report.packs_rewritten = rewrite.len() as u64;
+
+    report.bytes_before = pack_bytes(store)?;
+    drop(reader);
+    store.index().apply_gc(&changes)?;
+    store.forget_open_packs()?;
+
+    // The index no longer refers to these; deleting them is what frees the space. Packs the
+    // index never referenced (left by a crash between rename and index commit) go too.
+    let referenced: HashSet<PackId> = store.reader()?.packs()?.into_iter().map(|(id, _)| id).collect();
+    let dir = store.packs_dir();
+    for entry in std::fs::read_dir(&dir).at(&dir)? {
+        let path = entry.at(&dir)?.path();
+        let id = path.file_stem().and_then(|s| s.to_str()).and_then(|s| s.parse::<PackId>().ok());
+        if let (Some(id), Some("pack")) = (id, path.extension().and_then(|e| e.to_str())) {
+            if !referenced.contains(&id) {
+                std::fs::remove_file(&path).at(&path)?;
+                report.packs_deleted += u64::from(!rewrite.contains(&id));
+            }
+        }
+    }
+    sync_dir(&dir)?;
+    report.bytes_after = pack_bytes(store)?;
+    Ok(report)
+}
+
+/// The broken roots in the shape of the dropped ones.
+fn report_broken_keys(report: &GcReport) -> Vec<(ObjectKey, u64)> {
+    report.roots_broken.iter().map(|(k, _)| (*k, 0)).collect()
+}
+
+/// Total size of the pack files on disk.
+fn pack_bytes(store: &Store) -> Result<u64> {
+    let dir = store.packs_dir();
+    let mut total = 0;
+    for entry in std::fs::read_dir(&dir).at(&dir)? {
+        let entry = entry.at(&dir)?;
+        if entry.path().extension().is_some_and(|e| e == "pack") {
+            total += entry.metadata().at(entry.path())?.len();
+        }
+    }
+    Ok(total)
+}
+
+/// After the index is rebuilt from packs: drops entries a collection had removed but that
+/// packs kept as they were still list (objects without blobs, packages missing content,
+/// roots whose commit no longer walks). Returns how many entries were removed.
+pub fn drop_incomplete(store: &Store) -> Result<u64> {
+    let mut removed = store.index().drop_dangling()?;
+    let reader = store.reader()?;
+    let mut changes = GcChanges::default();
+    for (header, manifest_blob) in reader.packages()? {
+        let complete = match store.read_blob(&reader, manifest_blob).and_then(|b| PackageManifest::decode(&b)) {
+            Ok(manifest) => manifest.blobs().all(|blob| reader.blob(&blob).is_ok_and(|l| l.is_some())),
+            Err(_) => false,
+        };
+        if !complete {
+            changes.dead_packages.push(header);
+        }
+    }
+    for (root, _) in reader.roots()? {
+        if walk_commit(store, &reader, root.id).is_err() {
+            changes.dead_roots.push(root);
+        }
+    }
+    removed += (changes.dead_packages.len() + changes.dead_roots.len()) as u64;
+    drop(reader);
+    store.index().apply_gc(&changes)?;
+    Ok(removed)
+}
