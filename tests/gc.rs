@@ -153,3 +153,27 @@ fn five_updates_with_keep_two_hold_only_what_the_two_latest_need() {
     let full: u64 = sources.iter().map(|packages| dir_size(packages)).sum();
     assert!(collected < full, "sanity: the store is smaller than every version's packages together");
 }
+
+#[test]
+fn gc_waits_for_a_running_export_instead_of_removing_what_it_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let compose = dir.path().join("compose");
+    ostree_init(&compose, "archive");
+    let (packages, root) = version(dir.path(), 1);
+    let commit = ostree_commit(&compose, "os", &root, "v1");
+    let jigdo = dir.path().join("os-1.rpm");
+    Rejig::new().build(&compose, "os", &packages, "os", &jigdo);
+
+    let client = Rejig::new();
+    let repo = dir.path().join("sysroot");
+    let mut export =
+        client.spawn(&["export", p(&jigdo), "--packages", p(&packages), "--repo", p(&repo), "--ref", "os"]);
+    // Whenever it starts, gc either runs before the export opens the store (and finds nothing)
+    // or waits for the store lock until the export is done; it never runs underneath it.
+    let gc = client.json(&["gc", "--keep", "0"]);
+    assert!(export.wait().unwrap().success(), "the export failed while gc ran beside it");
+    assert_eq!(util::ostree_rev_parse(&repo, "os"), commit);
+    util::ostree_fsck(&repo, 1);
+    assert!(gc["roots_kept"].as_array().unwrap().is_empty(), "{gc}");
+    client.fsck_clean();
+}
