@@ -1,8 +1,10 @@
 //! Garbage collection under a budget. Roots (commits, each recorded when it was imported,
 //! committed or rebuilt from a jigdo, and touched when used) are ordered by last use; gc keeps
 //! the newest `keep` of them, and fewer when their data exceeds `max_size`. Everything they
-//! reach stays: objects, their blobs, and the packages that supply any of their content (with
-//! all of those packages' blobs, so a warm build or a later update can use them). Everything
+//! reach stays: objects and their blobs, and the manifests of packages whose every file's
+//! content they keep (so a warm build skips re-reading them). A package only partly kept,
+//! such as the previous release of an updated package that shares a licence file with the
+//! new one, loses its manifest; its still-live content stays through the objects. Everything
 //! else goes.
 //!
 //! Packs are immutable, so space comes back by deleting packs with nothing live and by
@@ -98,27 +100,23 @@ impl Live {
     }
 }
 
-/// Packages whose content a set of blobs uses: header → (manifest blob, content blobs).
-struct PackageIndex {
-    packages: HashMap<[u8; 32], (BlobId, Vec<BlobId>)>,
-    /// Non-empty content blob → packages holding it.
-    by_blob: HashMap<BlobId, Vec<[u8; 32]>>,
-}
+/// Every package's manifest blob and non-empty content blobs, by main-header SHA-256.
+type PackageIndex = HashMap<[u8; 32], (BlobId, Vec<BlobId>)>;
 
 fn package_index(store: &Store, reader: &IndexReader<'_>) -> Result<PackageIndex> {
-    let mut index = PackageIndex { packages: HashMap::new(), by_blob: HashMap::new() };
+    let mut index = PackageIndex::new();
     for (header, manifest_blob) in reader.packages()? {
         let Ok(manifest) = store.read_blob(reader, manifest_blob).and_then(|b| PackageManifest::decode(&b)) else {
             // An unreadable manifest keeps nothing alive; fsck reports it.
             continue;
         };
-        let blobs: Vec<BlobId> = manifest.blobs().collect();
-        for blob in &blobs {
-            if reader.blob(blob)?.is_some_and(|l| l.raw_len > 0) {
-                index.by_blob.entry(*blob).or_default().push(header);
+        let mut blobs = Vec::new();
+        for blob in manifest.blobs() {
+            if reader.blob(&blob)?.is_some_and(|l| l.raw_len > 0) {
+                blobs.push(blob);
             }
         }
-        index.packages.insert(header, (manifest_blob, blobs));
+        index.insert(header, (manifest_blob, blobs));
     }
     Ok(index)
 }
@@ -128,7 +126,6 @@ fn mark(
     store: &Store,
     reader: &IndexReader<'_>,
     root: ObjectKey,
-    packages: &PackageIndex,
     locations: &HashMap<BlobId, BlobLocation>,
     live: &mut Live,
 ) -> Result<()> {
@@ -144,18 +141,20 @@ fn mark(
         if live.objects.insert(key) {
             if let Some(blob) = reader.object(&key)?.and_then(|r| r.blob()) {
                 live.add_blob(blob, locations);
-                for header in packages.by_blob.get(&blob).into_iter().flatten() {
-                    if live.packages.insert(*header) {
-                        if let Some((manifest, blobs)) = packages.packages.get(header) {
-                            live.add_blob(*manifest, locations);
-                            blobs.iter().for_each(|b| live.add_blob(*b, locations));
-                        }
-                    }
-                }
             }
         }
     }
     Ok(())
+}
+
+/// Keeps the manifests of packages whose whole content is live. A package with no content
+/// (only directories, symlinks, empty files) costs nothing to re-import and is not kept.
+fn keep_whole_packages(packages: &PackageIndex, locations: &HashMap<BlobId, BlobLocation>, live: &mut Live) {
+    for (header, (manifest, blobs)) in packages {
+        if !blobs.is_empty() && blobs.iter().all(|b| live.blobs.contains(b)) && live.packages.insert(*header) {
+            live.add_blob(*manifest, locations);
+        }
+    }
 }
 
 /// Collects garbage (see the module documentation).
@@ -181,10 +180,11 @@ pub fn gc(store: &Store, options: &GcOptions, progress: &dyn Progress) -> Result
             packages: live.packages.clone(),
             bytes: live.bytes,
         };
-        if let Err(e) = mark(store, &reader, root, &packages, &locations, &mut candidate) {
+        if let Err(e) = mark(store, &reader, root, &locations, &mut candidate) {
             report.roots_broken.push((root, e.to_string()));
             continue;
         }
+        keep_whole_packages(&packages, &locations, &mut candidate);
         let fits = options.max_size.is_none_or(|max| candidate.bytes <= max);
         if fits || report.roots_kept.is_empty() {
             report.over_budget |= !fits;
@@ -206,7 +206,7 @@ pub fn gc(store: &Store, options: &GcOptions, progress: &dyn Progress) -> Result
             .filter(|key| !live.objects.contains(key))
             .collect(),
         dead_blobs: locations.keys().filter(|id| !live.blobs.contains(id)).copied().collect(),
-        dead_packages: packages.packages.keys().filter(|h| !live.packages.contains(*h)).copied().collect(),
+        dead_packages: packages.keys().filter(|h| !live.packages.contains(*h)).copied().collect(),
         ..Default::default()
     };
     report.objects_removed = changes.dead_objects.len() as u64;
