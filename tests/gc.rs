@@ -177,3 +177,76 @@ fn gc_waits_for_a_running_export_instead_of_removing_what_it_reads() {
     assert!(gc["roots_kept"].as_array().unwrap().is_empty(), "{gc}");
     client.fsck_clean();
 }
+
+/// Runs `rejig --store STORE ARGS` under strace, which kills it with SIGKILL when it enters
+/// the `nth` call of `syscall`: a reproducible crash at an exact durability step. Returns
+/// whether the kill happened (the command makes fewer such calls otherwise, and completes).
+fn killed_at(store: &Path, syscall: &str, nth: usize, args: &[&str]) -> bool {
+    let mut cmd = std::process::Command::new("strace");
+    cmd.args(["-f", "-qq", "-o", "/dev/null", "-e", &format!("inject={syscall}:signal=KILL:when={nth}")])
+        .arg(util::rejig_bin())
+        .arg("--store")
+        .arg(store)
+        .args(args);
+    let out = util::run(&mut cmd);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{}", util::report("strace rejig", &out));
+    // strace ends the way its tracee did: killed by the injected SIGKILL, or exit 0.
+    use std::os::unix::process::ExitStatusExt;
+    match (out.status.code(), out.status.signal()) {
+        (Some(0), _) => false,
+        (_, Some(9)) => true,
+        _ => panic!("unexpected outcome:\n{}", util::report("strace rejig", &out)),
+    }
+}
+
+#[test]
+fn gc_killed_at_each_durability_step_keeps_what_it_keeps() {
+    let dir = tempfile::tempdir().unwrap();
+    let compose = dir.path().join("compose");
+    ostree_init(&compose, "archive");
+    let builder = Rejig::new();
+    let client = Rejig::new();
+    let repo = dir.path().join("sysroot");
+    let mut commits = Vec::new();
+    for v in 1..=3 {
+        let (packages, root) = version(dir.path(), v);
+        commits.push(ostree_commit(&compose, "os", &root, &format!("v{v}")));
+        let jigdo = dir.path().join(format!("os-{v}.rpm"));
+        builder.build(&compose, "os", &packages, "os", &jigdo);
+        export(&client, &jigdo, &packages, &repo);
+    }
+    let mut kills = 0;
+    let mut trials = 0;
+    for (syscall, calls) in [("fsync", 8), ("fdatasync", 4), ("rename", 3), ("unlink", 4), ("pwrite64", 6)] {
+        for nth in 1..=calls {
+            trials += 1;
+            let trial = dir.path().join(format!("trial-{syscall}-{nth}"));
+            let copy = util::run(std::process::Command::new("cp").arg("-a").arg(client.store()).arg(&trial));
+            assert!(copy.status.success(), "{}", util::report("cp -a", &copy));
+            let store = Rejig::with_store(&trial);
+            let killed = killed_at(&trial, syscall, nth, &["gc", "--keep", "2"]);
+            kills += usize::from(killed);
+            let context = format!("gc killed at {syscall} #{nth} ({})", if killed { "killed" } else { "completed" });
+            // Whatever the step, the store is sound and the two newest commits export from it
+            // alone; running gc again finishes the job.
+            let check = |stage: &str| {
+                let fsck = store.json(&["fsck"]);
+                assert!(fsck["problems"].as_array().unwrap().is_empty(), "{context}, {stage}: {fsck}");
+                for commit in &commits[1..] {
+                    let out = dir.path().join(format!("out-{syscall}-{nth}-{stage}-{}", &commit[..8]));
+                    store.export(commit, &out, &["--mode", "bare-user"]);
+                    util::ostree_fsck(&out, 1);
+                }
+            };
+            check("after the kill");
+            let again = store.json(&["gc", "--keep", "2"]);
+            assert_eq!(again["roots_kept"].as_array().unwrap().len(), 2, "{context}: {again}");
+            check("after a second gc");
+            let leftovers = fs::read_dir(trial.join("tmp")).unwrap().count();
+            assert_eq!(leftovers, 0, "{context}: temp files outlived the next open");
+        }
+    }
+    eprintln!("gc crash trials: {trials}, of which {kills} killed gc at the chosen syscall");
+    assert!(kills * 2 >= trials, "most trials must really kill gc mid-way ({kills} of {trials})");
+}

@@ -141,6 +141,12 @@ impl Rejig {
         Self { dir, store }
     }
 
+    /// A `rejig` on an existing store directory (e.g. a copy of another one's store).
+    pub fn with_store(store: &Path) -> Self {
+        let dir = tempfile::Builder::new().prefix("rejig-home-").tempdir().expect("temp dir");
+        Self { dir, store: store.to_path_buf() }
+    }
+
     /// The store directory.
     pub fn store(&self) -> &Path {
         &self.store
