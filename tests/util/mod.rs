@@ -7,6 +7,7 @@
 //! test explains itself. A missing tool (`ostree`) is a failure, never a skip.
 #![allow(missing_docs, dead_code, clippy::unwrap_used)]
 
+pub mod jigdo_fixture;
 pub mod rpmbuild;
 
 use std::collections::{BTreeMap, BTreeSet};
