@@ -950,3 +950,219 @@ fn network_server_that_stalls_the_repodata_fails_within_a_bound() {
     assert!(stderr.contains("timed out") || stderr.contains("timeout"), "the error says it timed out:\n{stderr}");
     assert!(took < Duration::from_secs(60), "a stalled server held the export for {took:?}");
 }
+
+// ----------------------------------------------------------------------------------------
+// Disk faults
+
+/// A small tmpfs, unmounted when dropped (also when the test fails).
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(at: &Path, size: &str) -> Self {
+        fs::create_dir_all(at).unwrap();
+        let options = format!("size={size},mode=0755");
+        let out = run(Command::new("mount").args(["-t", "tmpfs", "-o", &options, "rejig-enospc", p(at)]));
+        assert!(out.status.success(), "mounting a tmpfs (the tests run as root):\n{}", report("mount", &out));
+        Tmpfs(at.to_path_buf())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        // Never panic here: this may run while a failed assertion unwinds.
+        let unmounted = Command::new("umount").arg(&self.0).status().is_ok_and(|s| s.success());
+        if !unmounted {
+            let lazy = Command::new("umount").arg("-l").arg(&self.0).status();
+            eprintln!("umount {} failed; lazy unmount: {lazy:?}", self.0.display());
+        }
+    }
+}
+
+#[test]
+fn disk_full_in_the_middle_of_an_export() {
+    let tmp = tempdir();
+    let tree = tmp.path().join("tree");
+    generate_tree(&tree, &TreeOptions { random_entries: 60, large_files: 2, ..TreeOptions::new(23) });
+    let src = tmp.path().join("src");
+    ostree_init(&src, "archive");
+    let commit = ostree_commit(&src, "test/full", &tree, "full disk");
+    let rejig = Rejig::new();
+    rejig.import(&src, &commit);
+    let total = ostree_reachable(&src, &commit).len();
+
+    // 1 MiB: the skeleton and the small objects fit, the incompressible 1+ MiB file does not.
+    let mount = Tmpfs::mount(&tmp.path().join("mnt"), "1m");
+    let repo = mount.0.join("repo");
+    let out =
+        refused_output(&rejig, None, &["export", &commit, "--repo", p(&repo), "--ref", "test/full"], Allow::Nothing);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!("[matrix] disk full: {}", stderr.trim());
+    assert!(stderr.contains("No space left on device"), "the error names the cause:\n{stderr}");
+    assert!(stderr.contains(p(&repo)), "the error names the repository:\n{stderr}");
+
+    // The ref was not written, and the commit object is not there either.
+    assert!(
+        files_under(&repo.join("refs")).is_empty(),
+        "a failed export wrote a ref: {:?}",
+        files_under(&repo.join("refs"))
+    );
+    assert!(!loose_path(&repo, &commit, "commit").exists(), "the commit object was written before its content");
+    // It failed in the middle: some objects are there, not all.
+    let written = loose_objects(&repo);
+    eprintln!("[matrix] disk full: {} of {total} objects were written before ENOSPC", written.len());
+    assert!(
+        !written.is_empty() && written.len() < total,
+        "{} of {total} objects written: not mid-export",
+        written.len()
+    );
+    // No temporary file is left, and what was written is sound: ostree fsck passes, and every
+    // object is byte for byte the one a complete export writes.
+    let leftovers = files_under(&repo.join("tmp"));
+    assert!(leftovers.is_empty(), "the failed export left temporary files: {leftovers:?}");
+    ostree_fsck(&repo, 0);
+    let good = tmp.path().join("good");
+    rejig.export(&commit, &good, &["--ref", "test/full"]);
+    verify_exported_repo(&good, &commit);
+    for name in &written {
+        let partial = fs::read(repo.join("objects").join(name)).unwrap();
+        let complete = fs::read(good.join("objects").join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(
+            partial == complete,
+            "{name}: the object written before ENOSPC is not complete ({} of {} bytes)",
+            partial.len(),
+            complete.len()
+        );
+    }
+    drop(mount);
+}
+
+// ----------------------------------------------------------------------------------------
+// Contention
+
+/// A child process killed and reaped when dropped (also when the test fails).
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Whether an exclusive OFD lock (what ostree's `prune` takes) is held on `file`.
+fn ofd_write_locked(file: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = fs::metadata(file) else { return false };
+    let inode = format!(":{}", meta.ino());
+    fs::read_to_string("/proc/locks").unwrap().lines().any(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        fields.get(1) == Some(&"OFDLCK")
+            && fields.get(3) == Some(&"WRITE")
+            && fields.get(5).is_some_and(|f| f.ends_with(&inode))
+    })
+}
+
+fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < limit, "waited {limit:?} for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn contention_repository_locked_by_a_running_ostree_prune() {
+    let tmp = tempdir();
+    let rejig = Rejig::new();
+    rejig.import(&golden_repo(tmp.path(), "src", "archive"), "test/fixture");
+    // A real `ostree prune` holds the repository lock exclusively for as long as we like: it
+    // takes the lock, then walks the refs, and one ref names a commit whose object is a FIFO,
+    // so it blocks opening it.
+    let target = tmp.path().join("target");
+    ostree_init(&target, "archive");
+    let blocker = "ab".repeat(32);
+    let fifo = loose_path(&target, &blocker, "commit");
+    fs::create_dir_all(fifo.parent().unwrap()).unwrap();
+    rustix::fs::mknodat(rustix::fs::CWD, &fifo, rustix::fs::FileType::Fifo, rustix::fs::Mode::from(0o644), 0)
+        .expect("mkfifo");
+    fs::write(target.join("refs/heads/blocker"), format!("{blocker}\n")).unwrap();
+    let prune = Command::new("ostree")
+        .args(["prune", &format!("--repo={}", p(&target)), "--refs-only"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ostree runs");
+    let mut prune = Reaped(prune);
+    wait_for("ostree prune to take the repository lock", Duration::from_secs(30), || {
+        assert!(prune.0.try_wait().unwrap().is_none(), "ostree prune exited instead of holding the lock");
+        ofd_write_locked(&target.join(".lock"))
+    });
+
+    // rejig waits as ostree would (30 s), then gives up with a message; nothing is written.
+    let started = Instant::now();
+    let args = ["export", GOLDEN_COMMIT, "--repo", p(&target), "--ref", "test/fixture"];
+    let stderr = refused(&rejig, Some(&target), &args, &[p(&target), "locked exclusively", "30s"], Allow::Nothing);
+    let took = started.elapsed();
+    eprintln!("[matrix] locked by ostree prune ({took:.1?}): {}", stderr.trim());
+    assert!(took < Duration::from_secs(120), "the wait for the lock is bounded, but took {took:?}");
+    assert!(prune.0.try_wait().unwrap().is_none(), "ostree prune held the lock all along");
+    assert!(ofd_write_locked(&target.join(".lock")), "ostree prune held the lock all along");
+
+    // With ostree gone (and its trap removed) the same export works.
+    drop(prune);
+    fs::remove_file(target.join("refs/heads/blocker")).unwrap();
+    fs::remove_file(&fifo).unwrap();
+    rejig.export(GOLDEN_COMMIT, &target, &["--ref", "test/fixture"]);
+    verify_exported_repo(&target, GOLDEN_COMMIT);
+}
+
+#[test]
+fn contention_two_rejig_processes_on_one_store() {
+    // The first holds the store while it waits on a stalled download; the second says whom
+    // it waits for, and goes ahead when the first has failed (cleanly).
+    let fixture = Fixture::new();
+    let tree = mirror(&fixture);
+    let (victim, file) = network_victim(&fixture);
+    let server = server::Server::start(&tree);
+    server.fault(&file, server::Fault::Stall { after: 1000 }, usize::MAX);
+    let (rejig, repo) = jigdo_target(&fixture);
+    let repo_before = repo_state(&repo);
+    let url = server.url();
+    let first = rejig
+        .command(&export_jigdo_args(&fixture.jigdo, &url, &repo))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let first_pid = first.id();
+    let mut first = Reaped(first);
+    wait_for("the first rejig to reach the stalled download", Duration::from_secs(30), || {
+        assert!(first.0.try_wait().unwrap().is_none(), "the first rejig ended before the download stalled");
+        !server.seen_for(&file).is_empty()
+    });
+
+    let started = Instant::now();
+    let second = rejig.run(&["import", p(&corpus_package("edge-cases/simple-1.0.1-1.i386.rpm"))]);
+    let took = started.elapsed();
+    assert!(second.status.success(), "the second rejig fails:\n{}", report("rejig import", &second));
+    let waited = String::from_utf8_lossy(&second.stderr);
+    eprintln!("[matrix] second rejig ({took:.1?}): {}", waited.trim());
+    assert!(waited.contains("waiting for the store lock"), "the second says it waits:\n{waited}");
+    assert!(waited.contains(&format!("pid {first_pid}")), "the second names the holder:\n{waited}");
+    assert!(took < Duration::from_secs(60), "the second waited {took:?} for a first bounded by --http-timeout");
+
+    // The second got the lock only when the first had ended.
+    let status = first.0.try_wait().unwrap().expect("the first ended before the second got the store");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(first.0.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    eprintln!("[matrix] first rejig: {}", stderr.trim());
+    assert!(!status.success() && status.code().is_some(), "the first fails cleanly: {status:?}\n{stderr}");
+    assert!(!stderr.contains("panicked at"), "{stderr}");
+    assert!(stderr.contains(&victim) && stderr.contains("timeout"), "the first names the stalled package:\n{stderr}");
+    assert_repo_unchanged(&repo, &repo_before, "the first rejig");
+    let after = store_state(&rejig);
+    assert_eq!(after.packages, 2, "the seed and the second's package: {after:?}");
+    assert_eq!(after.objects, 0, "the failed rebuild stored no object: {after:?}");
+}
