@@ -40,10 +40,13 @@ fn tempdir() -> tempfile::TempDir {
 // ----------------------------------------------------------------------------------------
 // What must not change
 
-/// A store as a refused command must leave it: its pack files and what `fsck` counts.
+/// A store as a refused command must leave it: its pack files, what `fsck` counts, and the
+/// package downloads kept in it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct StoreState {
+    root: PathBuf,
     packs: BTreeSet<String>,
+    downloads: BTreeSet<String>,
     blobs: u64,
     objects: u64,
     packages: u64,
@@ -56,16 +59,17 @@ fn store_state(rejig: &Rejig) -> StoreState {
     let v = rejig.fsck_clean();
     let stray = v["unreferenced_packs"].as_array().map(Vec::len).unwrap_or(0);
     assert_eq!(stray, 0, "fsck found packs outside the index (an interrupted write): {v}");
-    let packs: BTreeSet<String> = fs::read_dir(rejig.store().join("packs"))
-        .map(|dir| {
-            dir.map(|e| e.expect("dir entry").file_name().to_string_lossy().into_owned())
-                .filter(|name| name.ends_with(".pack"))
-                .collect()
-        })
-        .unwrap_or_default();
+    let names = |dir: &str| -> BTreeSet<String> {
+        fs::read_dir(rejig.store().join(dir))
+            .map(|dir| dir.map(|e| e.expect("dir entry").file_name().to_string_lossy().into_owned()).collect())
+            .unwrap_or_default()
+    };
+    let packs: BTreeSet<String> = names("packs").into_iter().filter(|name| name.ends_with(".pack")).collect();
     assert_eq!(num(&v, "packs"), packs.len() as u64, "fsck's pack count against packs/: {v}");
     StoreState {
+        root: rejig.store().to_path_buf(),
         packs,
+        downloads: names("downloads"),
         blobs: num(&v, "blobs"),
         objects: num(&v, "objects"),
         packages: num(&v, "packages"),
@@ -138,7 +142,8 @@ enum Allow {
     /// `export JIGDO` stores the jigdo's new content before it fetches packages
     /// (rebuild.rs: "unreferenced until the commit completes"; DESIGN.md allows a failed
     /// command "unreferenced data that gc collects"): one pack with that many blobs, and no
-    /// object, no package.
+    /// object, no package. Downloads stay in `downloads/` for the next run (fetch.rs): only
+    /// verified `<sha256>.rpm` files and `<sha256>.rpm.part` files to resume.
     JigdoNewContent { blobs: u64 },
 }
 
@@ -152,6 +157,29 @@ fn assert_store_unchanged(before: &StoreState, after: &StoreState, allow: Allow,
             assert!(before.packs.is_subset(&after.packs), "{what}: packs disappeared: {before:?} -> {after:?}");
             assert!(new_packs.len() <= 1, "{what}: more than the jigdo's one pack was written: {new_packs:?}");
             expected.packs = after.packs.clone();
+            for name in after.downloads.difference(&before.downloads) {
+                let (hex, part) = match name.strip_suffix(".rpm.part") {
+                    Some(hex) => (hex, true),
+                    None => (name.strip_suffix(".rpm").unwrap_or(""), false),
+                };
+                assert!(
+                    hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()),
+                    "{what}: unexpected download left in the store: {name}"
+                );
+                if !part {
+                    let bytes = fs::read(after.root.join("downloads").join(name)).unwrap();
+                    assert_eq!(
+                        hex::encode(Sha256::digest(&bytes)),
+                        hex,
+                        "{what}: an unverified download kept as {name}"
+                    );
+                }
+            }
+            let kept: Vec<&String> = after.downloads.difference(&before.downloads).collect();
+            if !kept.is_empty() {
+                eprintln!("[matrix] {what}: downloads kept for the next run: {kept:?}");
+            }
+            expected.downloads = after.downloads.clone();
             assert_eq!(&expected, after, "{what}: the store may gain only the jigdo's new content ({blobs} blobs)");
         }
     }
@@ -210,6 +238,7 @@ fn import_refused(rejig: &Rejig, package: &Path, needles: &[&str]) -> String {
     for needle in std::iter::once(name.as_str()).chain(needles.iter().copied()) {
         assert!(line.contains(needle), "`rejig import {}`: the failure should mention {needle:?}: {line}", p(package));
     }
+    eprintln!("[matrix] {}", line.trim());
     line.trim().to_owned()
 }
 
@@ -941,7 +970,7 @@ fn network_server_that_stalls_a_package_fails_within_a_bound() {
 }
 
 #[test]
-fn network_server_that_stalls_the_repodata_fails_within_a_bound() {
+fn network_server_that_stalls_or_never_answers_the_repodata_fails_within_a_bound() {
     let fixture = Fixture::new();
     let tree = mirror(&fixture);
     let server = server::Server::start(&tree);
@@ -949,6 +978,14 @@ fn network_server_that_stalls_the_repodata_fails_within_a_bound() {
     let (stderr, took) = network_refused(&fixture, &server.url(), &["repomd.xml"]);
     assert!(stderr.contains("timed out") || stderr.contains("timeout"), "the error says it timed out:\n{stderr}");
     assert!(took < Duration::from_secs(60), "a stalled server held the export for {took:?}");
+    // A server that accepts connections (the kernel does, into the backlog) and never
+    // answers a request at all.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", silent.local_addr().unwrap());
+    let (stderr, took) = network_refused(&fixture, &url, &["repomd.xml", &url]);
+    assert!(stderr.contains("timed out") || stderr.contains("timeout"), "the error says it timed out:\n{stderr}");
+    assert!(took < Duration::from_secs(60), "a silent server held the export for {took:?}");
+    drop(silent);
 }
 
 // ----------------------------------------------------------------------------------------
@@ -1153,8 +1190,10 @@ fn contention_two_rejig_processes_on_one_store() {
     assert!(waited.contains(&format!("pid {first_pid}")), "the second names the holder:\n{waited}");
     assert!(took < Duration::from_secs(60), "the second waited {took:?} for a first bounded by --http-timeout");
 
-    // The second got the lock only when the first had ended.
-    let status = first.0.try_wait().unwrap().expect("the first ended before the second got the store");
+    // The second got the lock only when the first had ended (the kernel drops the lock as
+    // the process exits, a moment before its exit status is there to collect).
+    wait_for("the first rejig to be reaped", Duration::from_secs(10), || first.0.try_wait().unwrap().is_some());
+    let status = first.0.wait().unwrap();
     let mut stderr = String::new();
     std::io::Read::read_to_string(first.0.stderr.as_mut().unwrap(), &mut stderr).unwrap();
     eprintln!("[matrix] first rejig: {}", stderr.trim());
