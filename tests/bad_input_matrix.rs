@@ -2,8 +2,11 @@
 //! `rejig` CLI on hostile or broken input and requires
 //! (a) a non-zero exit, no panic, and an error on stderr that names the file, package or
 //!     object at fault and what is wrong with it, and
-//! (b) nothing changed: the store (its pack files, and the counts of a clean `rejig fsck`) and
-//!     the target repository (every path under it: refs, objects, tmp; or its absence).
+//! (b) nothing changed: the store (its pack files and `tmp/`, and the counts of a clean
+//!     `rejig fsck`) and the target repository (every path under it: refs, objects, tmp; or
+//!     its absence). The one allowance is what `export JIGDO` keeps by design when it fails
+//!     after reading the jigdo: the jigdo's new content (unreferenced blobs) and verified or
+//!     resumable downloads ([`Allow::JigdoNewContent`]).
 //!
 //! Rows: damaged RPMs, hostile paths, lying packages, hostile jigdos (the rows
 //! `jigdo_hostile.rs` does not cover), network faults against a loopback HTTP server, a full
@@ -40,12 +43,14 @@ fn tempdir() -> tempfile::TempDir {
 // ----------------------------------------------------------------------------------------
 // What must not change
 
-/// A store as a refused command must leave it: its pack files, what `fsck` counts, and the
-/// package downloads kept in it.
+/// A store as a refused command must leave it: its pack files, what `fsck` counts, its
+/// `tmp/` (where packs are written before they are renamed into `packs/`), and the package
+/// downloads kept in it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct StoreState {
     root: PathBuf,
     packs: BTreeSet<String>,
+    tmp: BTreeSet<String>,
     downloads: BTreeSet<String>,
     blobs: u64,
     objects: u64,
@@ -69,6 +74,7 @@ fn store_state(rejig: &Rejig) -> StoreState {
     StoreState {
         root: rejig.store().to_path_buf(),
         packs,
+        tmp: names("tmp"),
         downloads: names("downloads"),
         blobs: num(&v, "blobs"),
         objects: num(&v, "objects"),
@@ -157,7 +163,8 @@ fn assert_store_unchanged(before: &StoreState, after: &StoreState, allow: Allow,
             assert!(before.packs.is_subset(&after.packs), "{what}: packs disappeared: {before:?} -> {after:?}");
             assert!(new_packs.len() <= 1, "{what}: more than the jigdo's one pack was written: {new_packs:?}");
             expected.packs = after.packs.clone();
-            for name in after.downloads.difference(&before.downloads) {
+            let kept: Vec<&String> = after.downloads.difference(&before.downloads).collect();
+            for name in &kept {
                 let (hex, part) = match name.strip_suffix(".rpm.part") {
                     Some(hex) => (hex, true),
                     None => (name.strip_suffix(".rpm").unwrap_or(""), false),
@@ -175,7 +182,6 @@ fn assert_store_unchanged(before: &StoreState, after: &StoreState, allow: Allow,
                     );
                 }
             }
-            let kept: Vec<&String> = after.downloads.difference(&before.downloads).collect();
             if !kept.is_empty() {
                 eprintln!("[matrix] {what}: downloads kept for the next run: {kept:?}");
             }
@@ -223,10 +229,10 @@ fn refused_output(rejig: &Rejig, repo: Option<&Path>, args: &[&str], allow: Allo
     out
 }
 
-/// `rejig import PKG` refused, naming the package file and each of `needles`. `import` reports
+/// `rejig import PKG` refused, naming the package file and each of `needles`. `import` gives
 /// each package's failure in its report on stdout and only a count on stderr (see
-/// `import_says_why_a_package_failed_on_stderr`), so the reason is looked for in both.
-/// Returns the failure line.
+/// `import_says_why_a_package_failed_on_stderr`), so stderr must say that the package failed
+/// and the report's failure line why. Returns that line.
 fn import_refused(rejig: &Rejig, package: &Path, needles: &[&str]) -> String {
     let name = package.file_name().unwrap().to_string_lossy().into_owned();
     let out = refused_output(rejig, None, &["import", p(package)], Allow::Nothing);
@@ -358,8 +364,8 @@ fn rpm_digests_that_do_not_match_are_refused() {
         b[at] = b'j';
         rpm_bytes::reseal_payload(b);
     });
-    let stderr = import_refused(&rejig, &file, &["digest mismatch"]);
-    assert!(stderr.contains("/usr/"), "the error names the file inside the package:\n{stderr}");
+    let line = import_refused(&rejig, &file, &["digest mismatch"]);
+    assert!(line.contains("/usr/share/fixture/hello.txt"), "the error names the file inside the package: {line}");
 }
 
 // ----------------------------------------------------------------------------------------
