@@ -7,6 +7,8 @@
 //! test explains itself. A missing tool (`ostree`) is a failure, never a skip.
 #![allow(missing_docs, dead_code, clippy::unwrap_used)]
 
+pub mod jigdo_fixture;
+pub mod rpm_bytes;
 pub mod rpmbuild;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -152,21 +154,24 @@ impl Rejig {
         &self.store
     }
 
-    /// Runs `rejig --store STORE ARGS…` and returns its output, whatever the exit status.
-    pub fn run(&self, args: &[&str]) -> Output {
+    /// `rejig --store STORE ARGS…` as a command, for callers that start it themselves.
+    pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(rejig_bin());
         cmd.arg("--store").arg(&self.store).args(args);
         // Never touch the user's default store, even if --store were ignored.
         cmd.env_remove("REJIG_STORE").env("XDG_DATA_HOME", self.dir.path().join("xdg"));
         cmd.env("NO_COLOR", "1");
-        run(&mut cmd)
+        cmd
+    }
+
+    /// Runs `rejig --store STORE ARGS…` and returns its output, whatever the exit status.
+    pub fn run(&self, args: &[&str]) -> Output {
+        run(&mut self.command(args))
     }
 
     /// Starts `rejig --store STORE ARGS…` without waiting (output discarded), e.g. to kill it.
     pub fn spawn(&self, args: &[&str]) -> std::process::Child {
-        let mut cmd = Command::new(rejig_bin());
-        cmd.arg("--store").arg(&self.store).args(args);
-        cmd.env_remove("REJIG_STORE").env("XDG_DATA_HOME", self.dir.path().join("xdg"));
+        let mut cmd = self.command(args);
         cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
         cmd.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", rejig_bin()))
     }
