@@ -60,10 +60,16 @@ fn run(cli: &Cli) -> Result<Rendered> {
             let rendered = report::packages(&report);
             if !report.failures.is_empty() {
                 print(cli, &rendered);
+                let reasons: Vec<String> = report.failures.iter().map(|(_, error)| format!("\n  {error}")).collect();
+                let rest = match report.packages.len() {
+                    0 => String::new(),
+                    n => format!("; the other {n} were imported"),
+                };
                 bail!(
-                    "{} of {} packages failed; the others were imported",
+                    "{} of {} packages failed{rest}:{}",
                     report.failures.len(),
-                    report.failures.len() + report.packages.len()
+                    report.failures.len() + report.packages.len(),
+                    reasons.concat()
                 );
             }
             Ok(rendered)

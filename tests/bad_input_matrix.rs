@@ -498,8 +498,6 @@ fn lying_packages_stripped_index_out_of_range_is_refused() {
 }
 
 #[test]
-#[ignore = "bug: `rejig import PKG` prints why a package failed on stdout only (in its report); stderr says just \
-            \"1 of 1 packages failed; the others were imported\""]
 fn import_says_why_a_package_failed_on_stderr() {
     let tmp = tempdir();
     let rejig = seeded_store();
@@ -779,8 +777,6 @@ fn hostile_jigdo_walk_to_a_missing_or_mismatched_dirtree() {
 }
 
 #[test]
-#[ignore = "bug: a jigdo whose tables list a dirtree twice, or one the walk never reaches, is accepted \
-            (a content entry listed twice, or unreferenced, is refused)"]
 fn hostile_jigdo_dirtree_listed_twice_or_unreachable() {
     let fixture = Fixture::new();
     let (jigdo, new) = fixture.parts();

@@ -293,12 +293,18 @@ impl Jigdo {
         let commit = Commit::decode(&self.commit_bytes)?;
         let mut trees = std::collections::HashMap::with_capacity(self.dirtrees.len());
         for bytes in &self.dirtrees {
-            trees.insert(metadata_checksum(bytes), DirTree::decode(bytes)?);
+            let id = metadata_checksum(bytes);
+            if trees.insert(id, DirTree::decode(bytes)?).is_some() {
+                return Err(invalid(format!("dirtree {id} is listed twice")));
+            }
         }
         let mut metas = std::collections::HashSet::with_capacity(self.dirmetas.len());
         for bytes in &self.dirmetas {
             DirMeta::decode(bytes)?;
-            metas.insert(metadata_checksum(bytes));
+            let id = metadata_checksum(bytes);
+            if !metas.insert(id) {
+                return Err(invalid(format!("dirmeta {id} is listed twice")));
+            }
         }
         let entries: std::collections::HashMap<ObjectId, &ContentEntry> =
             self.content.iter().map(|e| (e.object, e)).collect();
@@ -324,11 +330,13 @@ impl Jigdo {
         // can arise from checksums, but a hostile table could still omit objects).
         let mut pending = vec![(commit.root_tree, commit.root_meta)];
         let mut seen = std::collections::HashSet::new();
+        let mut metas_seen = std::collections::HashSet::new();
         let mut referenced = std::collections::HashSet::new();
         while let Some((tree, meta)) = pending.pop() {
             if !metas.contains(&meta) {
                 return Err(invalid(format!("dirmeta {meta} is missing")));
             }
+            metas_seen.insert(meta);
             if !seen.insert(tree) {
                 continue;
             }
@@ -340,6 +348,13 @@ impl Jigdo {
                 referenced.insert(file.content);
             }
             pending.extend(listing.dirs().iter().map(|d| (d.tree, d.meta)));
+        }
+        // Nothing else: a jigdo carries exactly the commit, so nothing unreachable is stored.
+        if let Some(extra) = trees.keys().find(|id| !seen.contains(*id)) {
+            return Err(invalid(format!("dirtree {extra} is not reached from the commit")));
+        }
+        if let Some(extra) = metas.iter().find(|id| !metas_seen.contains(*id)) {
+            return Err(invalid(format!("dirmeta {extra} is not reached from the commit")));
         }
         if referenced.len() != entries.len() {
             return Err(invalid(format!(
@@ -463,6 +478,15 @@ mod tests {
             content: BlobId::of(b""),
         });
         assert!(orphan.validate().is_err());
+        let mut tree_twice = sample();
+        tree_twice.dirtrees.push(tree_twice.dirtrees[0].clone());
+        assert!(tree_twice.validate().is_err());
+        let mut stray_tree = sample();
+        stray_tree.dirtrees.push(DirTree::new(vec![], vec![]).unwrap().encode());
+        assert!(stray_tree.validate().is_err());
+        let mut stray_meta = sample();
+        stray_meta.dirmetas.push(DirMeta(FileMeta::new(1, 1, 0o700, XattrSet::new()).unwrap()).encode());
+        assert!(stray_meta.validate().is_err());
         let mut missing_entry = sample();
         missing_entry.content.remove(0);
         assert!(missing_entry.validate().is_err());
