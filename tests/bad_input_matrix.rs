@@ -658,7 +658,7 @@ fn hostile_jigdo_file_index_missing_or_a_directory() {
             &rejig,
             Some(&repo),
             &export_jigdo_args(&wrapped, &packages, &repo),
-            &[&nevra, &format!("file index {file} has no content")],
+            &[&nevra, &hostile.content[entry].object.to_hex(), &format!("file index {file}, which has no content")],
             new_content,
         );
         eprintln!("[matrix] {label}: {}", stderr.trim());

@@ -231,14 +231,21 @@ fn import_package_inner(store: &Store, path: &Path, demand: &PackageDemand) -> R
     })?;
     let demanded: usize = demand.objects.values().map(Vec::len).sum();
     if objects != demanded as u64 {
-        let missing = demand.objects.keys().find(|&&i| blobs.get(i as usize).is_none_or(Option::is_none));
+        let missing = demand.objects.iter().find(|(&i, _)| blobs.get(i as usize).is_none_or(Option::is_none));
+        let what = match missing {
+            Some((index, wanted)) => format!(
+                "object {} should come from file index {index}, which has no content in the payload{}",
+                wanted.first().map(|(_, id)| id.to_string()).unwrap_or_default(),
+                files
+                    .get(*index as usize)
+                    .map(|f| format!(" ({})", String::from_utf8_lossy(&f.path)))
+                    .unwrap_or_default()
+            ),
+            None => "an object was not produced".to_owned(),
+        };
         return Err(Error::Rpm(crate::rpm::error::RpmError::new(
             "payload",
-            format!(
-                "{} of {demanded} demanded objects were produced; file index {} has no content in the payload",
-                objects,
-                missing.map(|i| i.to_string()).unwrap_or_else(|| "?".into())
-            ),
+            format!("{objects} of {demanded} demanded objects were produced: {what}"),
         )));
     }
     let file_sha256: [u8; 32] = file_sha.finalize().into();
