@@ -442,6 +442,7 @@ pub fn gc(report: &GcReport, seconds: f64) -> Rendered {
             "packs_rewritten": report.packs_rewritten,
             "packs_deleted": report.packs_deleted,
             "over_budget": report.over_budget,
+            "downloads_removed": report.downloads_removed,
             "seconds": seconds,
         }),
     }

@@ -73,12 +73,15 @@ pub struct GcReport {
     pub bytes_after: u64,
     /// Whether `max_size` could not be met even with only the newest root.
     pub over_budget: bool,
+    /// Bytes of package downloads removed (finished ones a failed export left, and partial
+    /// ones a later export would have resumed).
+    pub downloads_removed: u64,
 }
 
 impl GcReport {
     /// Bytes given back to the filesystem.
     pub fn bytes_freed(&self) -> u64 {
-        self.bytes_before.saturating_sub(self.bytes_after)
+        self.bytes_before.saturating_sub(self.bytes_after) + self.downloads_removed
     }
 }
 
@@ -286,12 +289,29 @@ pub fn gc(store: &Store, options: &GcOptions, progress: &dyn Progress) -> Result
     }
     sync_dir(&dir)?;
     report.bytes_after = pack_bytes(store)?;
+    report.downloads_removed = clear_downloads(store)?;
     Ok(report)
 }
 
 /// The broken roots in the shape of the dropped ones.
 fn report_broken_keys(report: &GcReport) -> Vec<(ObjectKey, u64)> {
     report.roots_broken.iter().map(|(k, _)| (*k, 0)).collect()
+}
+
+/// Empties `<store>/downloads/` (see FORMAT.md §1): its packages are only a cache of what
+/// an export was fetching. Returns the bytes removed.
+fn clear_downloads(store: &Store) -> Result<u64> {
+    let dir = store.root().join("downloads");
+    let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(0) };
+    let mut removed = 0;
+    for entry in entries {
+        let entry = entry.at(&dir)?;
+        if entry.file_type().at(entry.path())?.is_file() {
+            removed += entry.metadata().at(entry.path())?.len();
+            std::fs::remove_file(entry.path()).at(entry.path())?;
+        }
+    }
+    Ok(removed)
 }
 
 /// Total size of the pack files on disk.
