@@ -15,6 +15,7 @@ command -v rpmbuild >/dev/null || missing+=(rpm)  # rpmbuild and rpmsign make ji
 command -v createrepo_c >/dev/null || missing+=(createrepo-c)
 command -v gpg >/dev/null || missing+=(gnupg)         # rpmsign signs with a throwaway key
 command -v setcap >/dev/null || missing+=(libcap2-bin)
+command -v strace >/dev/null || missing+=(strace)     # crash matrix kill points, durability order
 if ((${#missing[@]})); then
     mapfile -t missing < <(printf "%s\n" "${missing[@]}" | sort -u)
     echo "run-tests: installing ${missing[*]}"
