@@ -628,7 +628,6 @@ fn the_checks_refuse_a_wrong_order() {
 /// commits the index naming that pack. Nothing in either run fsynced `packs/` after the rename,
 /// so a power loss after the re-run can leave an index that names a pack file that is gone.
 #[test]
-#[ignore = "bug: a re-run that finds its pack already in packs/ commits the index without fsyncing packs/"]
 fn rerun_fsyncs_packs_before_indexing_a_pack_a_killed_run_renamed() {
     let f = fixture();
     let package = f.packages.join("ord-0-1.0-1.noarch.rpm");

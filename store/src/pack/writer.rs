@@ -215,7 +215,10 @@ impl PackWriter {
         self.file.sync_all().at(&self.tmp_path)?;
         let final_path = pack_path(&self.packs_dir, &id);
         if final_path.exists() {
-            // The same entries are already durable under this name; Drop removes the copy.
+            // The same entries are already under this name, renamed there by a run that may
+            // have died before fsyncing the directory: fsync it before the index names the
+            // pack. Drop removes this copy.
+            sync_dir(&self.packs_dir)?;
             return Ok(Some(FinishedPack { id, trailer: std::mem::take(&mut self.trailer), size }));
         } else {
             std::fs::rename(&self.tmp_path, &final_path).at(&final_path)?;
