@@ -1,10 +1,15 @@
-//! The properties the RPM fuzz targets check, callable from stable `cargo test` so that kept
-//! inputs are replayed on every run (`importer/tests/fuzz_regressions.rs`). Each must return
-//! without panicking and without allocating from unchecked counts, whatever the bytes.
+//! The properties the importer's fuzz targets check (RPM packages, rpm-md metadata), callable from stable `cargo test` so that kept inputs are replayed on every run
+//! (`importer/tests/fuzz_regressions.rs`). Each must return without panicking and without
+//! allocating from unchecked counts, whatever the bytes.
+
+use std::path::{Component, PathBuf};
+
+use rejig_store::manifest::Nevra;
 
 use crate::rpm::files::FileTable;
 use crate::rpm::header::{Header, HeaderKind};
 use crate::rpm::package::Package;
+use crate::source::{Location, Offer, RepoLocation};
 
 /// Both header kinds on arbitrary bytes, then every accessor on every entry.
 pub fn rpm_header(data: &[u8]) {
@@ -72,4 +77,93 @@ fn walk(package: &Package, mut payload: &[u8]) {
         assert!(expected.is_none_or(|size| total <= size), "delivered more than the header's size");
         Ok::<(), crate::rpm::error::RpmError>(())
     });
+}
+
+/// Reaches the rpm-md parsers, whose module is private to [`crate::source`]: their fuzzing
+/// entry points are functions of this type, defined next to them (`source/repomd.rs`).
+#[derive(Debug)]
+pub struct RpmMd(());
+
+/// The local repository root and the remote base URL primary metadata is resolved against.
+const LOCAL_ROOT: &str = "/repo";
+const REMOTE_BASE: &str = "http://mirror.example/repo/os/";
+const REMOTE_HOST: &str = "http://mirror.example/";
+
+/// repomd.xml on arbitrary bytes. An accepted primary location is a normalised path inside
+/// the repository: relative, no `.`, `..` or empty segment, no scheme, backslash or control.
+pub fn repomd_xml(data: &[u8]) {
+    if let Ok((path, _, _)) = RpmMd::primary_entry(data) {
+        assert!(!path.is_empty() && !path.contains("://"), "primary location {path:?}");
+        assert!(!path.chars().any(|c| c == '\\' || c.is_control()), "primary location {path:?}");
+        assert!(path.split('/').all(|s| !matches!(s, "" | "." | "..")), "primary location {path:?}");
+    }
+}
+
+/// Primary metadata on arbitrary bytes (any compression, chosen by magic), each package
+/// resolved against a local and a remote repository. Every accepted offer has a well-formed
+/// NEVRA and a location inside the repository: under the local root, or under the remote
+/// base URL, unless the package's `xml:base` names another http(s) URL, the same for both.
+pub fn primary_xml(data: &[u8]) {
+    let local = RepoLocation::Local(PathBuf::from(LOCAL_ROOT));
+    let remote = RepoLocation::Remote(REMOTE_BASE.to_owned());
+    let Ok(packages) = RpmMd::package_offers(data, &[&local, &remote]) else { return };
+    for offers in &packages {
+        let [in_local, in_remote] = offers.as_slice() else { panic!("one offer per repository") };
+        for offer in [in_local, in_remote].into_iter().flatten() {
+            assert_nevra(&offer.nevra);
+        }
+        match (in_local, in_remote) {
+            (Ok(local), Ok(remote)) => {
+                assert_eq!(local.nevra, remote.nevra);
+                assert_eq!((local.size, local.file_sha256), (remote.size, remote.file_sha256));
+                assert_locations(local, remote);
+            }
+            (Ok(local), Err(e)) => panic!("{}: accepted in a local repository, not in a remote one: {e}", local.nevra),
+            // An href with `..` may climb out of a local root, but not above the remote host's.
+            (Err(_), Ok(remote)) => {
+                let url = assert_url(remote);
+                assert!(url.starts_with(REMOTE_HOST), "{url} is outside {REMOTE_HOST}");
+            }
+            (Err(_), Err(_)) => {}
+        }
+    }
+}
+
+/// Each field non-empty, without whitespace or control characters; no epoch 0 (rpm-md cannot
+/// tell it from none, so offers keep none).
+fn assert_nevra(nevra: &Nevra) {
+    for field in [&nevra.name, &nevra.version, &nevra.release, &nevra.arch] {
+        assert!(
+            !field.is_empty() && !field.chars().any(|c| c.is_whitespace() || c.is_control()),
+            "malformed NEVRA {nevra:?}"
+        );
+    }
+    assert_ne!(nevra.epoch, Some(0), "epoch 0 kept in {nevra}");
+}
+
+/// The same package in a local and a remote repository: a local file under the root whose
+/// URL is under the base, or one `xml:base` URL for both.
+fn assert_locations(local: &Offer, remote: &Offer) {
+    let url = assert_url(remote);
+    match &local.location {
+        Location::Local(path) => {
+            let shown = path.display();
+            let Ok(inside) = path.strip_prefix(LOCAL_ROOT) else { panic!("{shown} is outside {LOCAL_ROOT}") };
+            assert!(inside.components().next().is_some(), "{shown} names no file");
+            assert!(inside.components().all(|c| matches!(c, Component::Normal(_))), "{shown} is not normalised");
+            assert!(url.starts_with(REMOTE_BASE), "{url} is outside {REMOTE_BASE}, though {shown} is inside");
+        }
+        Location::Remote(by_base) => assert_eq!(by_base, url, "xml:base resolves differently"),
+    }
+}
+
+/// An http(s) URL with a host and a path, without space, control, query or fragment.
+fn assert_url(offer: &Offer) -> &str {
+    let Location::Remote(url) = &offer.location else { panic!("{}: a local file in a remote repository", offer.nevra) };
+    let Some(rest) = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://")) else {
+        panic!("{url} is not http(s)")
+    };
+    assert!(!rest.starts_with('/') && rest.contains('/'), "{url} has no host or no path");
+    assert!(!url.chars().any(|c| c.is_whitespace() || c.is_control() || c == '?' || c == '#'), "{url}");
+    url
 }

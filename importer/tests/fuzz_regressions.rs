@@ -1,5 +1,6 @@
-//! Replays every input kept under `fuzz/regressions/rpm_*/` through the same checks the RPM
-//! fuzz targets run, on stable Rust, on every `cargo test`.
+//! Replays every input kept under `fuzz/regressions/<target>/` for the importer's targets (RPM
+//! packages, rpm-md metadata) through the same checks the fuzz targets run, on
+//! stable Rust, on every `cargo test`.
 
 #![allow(clippy::unwrap_used)]
 
@@ -58,4 +59,14 @@ fn rpm_payload_inputs_replay() {
             rejig_importer::fuzzing::rpm_payload(&packages[usize::from(pick) % packages.len()], archive);
         }
     });
+}
+
+#[test]
+fn repomd_xml_inputs_replay() {
+    replay("repomd_xml", rejig_importer::fuzzing::repomd_xml);
+}
+
+#[test]
+fn primary_xml_inputs_replay() {
+    replay("primary_xml", rejig_importer::fuzzing::primary_xml);
 }

@@ -585,6 +585,27 @@ fn remote_url(base: &str, href: &str) -> Result<String, String> {
     Ok(http::join(&format!("{scheme}://{host}/"), &path))
 }
 
+/// The parsers as the fuzz targets drive them ([`crate::fuzzing`]), which cannot name this
+/// module: what [`offers`] makes of repomd.xml and of primary metadata, with no file read.
+impl crate::fuzzing::RpmMd {
+    /// repomd.xml's primary entry as [`offers`] takes it: the primary's normalised path inside
+    /// the repository, its declared `size` and `open-size`.
+    pub(crate) fn primary_entry(repomd: &[u8]) -> Result<(String, Option<u64>, Option<u64>), String> {
+        let primary = parse_repomd(repomd)?;
+        Ok((relative_path(&primary.href)?, primary.size, primary.open_size))
+    }
+
+    /// Primary metadata (compressed or not; no declared size or checksum to match) as
+    /// [`offers`] reads it: for each package, its offer under each of `repos`, or why not.
+    pub(crate) fn package_offers(
+        primary: &[u8],
+        repos: &[&RepoLocation],
+    ) -> Result<Vec<Vec<Result<Offer, String>>>, String> {
+        let packages = parse_primary(primary, None, None)?;
+        Ok(packages.iter().map(|package| repos.iter().map(|repo| package.offer(repo, 0)).collect()).collect())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
