@@ -1,14 +1,19 @@
-//! The properties the importer's fuzz targets check (RPM packages, rpm-md metadata), callable from stable `cargo test` so that kept inputs are replayed on every run
+//! The properties the importer's fuzz targets check (RPM packages, rpm-md metadata, jigdo
+//! RPMs), callable from stable `cargo test` so that kept inputs are replayed on every run
 //! (`importer/tests/fuzz_regressions.rs`). Each must return without panicking and without
 //! allocating from unchecked counts, whatever the bytes.
 
-use std::path::{Component, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
+use rejig_store::jigdo::{parse_commit_provide, ContentSource, JIGDO_PROVIDE};
 use rejig_store::manifest::Nevra;
+use sha2::{Digest, Sha256};
 
+use crate::jigdo::read::read_jigdo_from;
 use crate::rpm::files::FileTable;
 use crate::rpm::header::{Header, HeaderKind};
 use crate::rpm::package::Package;
+use crate::rpm::tags::tag;
 use crate::source::{Location, Offer, RepoLocation};
 
 /// Both header kinds on arbitrary bytes, then every accessor on every entry.
@@ -166,4 +171,27 @@ fn assert_url(offer: &Offer) -> &str {
     assert!(!rest.starts_with('/') && rest.contains('/'), "{url} has no host or no path");
     assert!(!url.chars().any(|c| c.is_whitespace() || c.is_control() || c == '?' || c == '#'), "{url}");
     url
+}
+
+/// Arbitrary bytes as a jigdo RPM, read without a store. An accepted jigdo's tables validate
+/// and describe the commit its only `rejig-commit(...)` names, its payload holds all their
+/// new content, and its file digest covers every input byte.
+pub fn jigdo_rpm(data: &[u8]) {
+    let Ok(file) = read_jigdo_from(data, Path::new("fuzz.rpm"), data.len() as u64, None) else { return };
+    assert!(file.jigdo.validate().is_ok(), "accepted tables that do not validate");
+    assert_eq!(file.file_sha256, <[u8; 32]>::from(Sha256::digest(data)), "the file digest misses bytes");
+    for entry in &file.jigdo.content {
+        if entry.source == ContentSource::New {
+            assert!(file.new_content.contains_key(&entry.content), "new content {} is missing", entry.content);
+        }
+    }
+    let mut reader = data;
+    let Ok(package) = Package::read_headers(&mut reader) else { panic!("accepted headers that do not read") };
+    let provides: Vec<String> = match package.main.string_array(tag::PROVIDENAME) {
+        Ok(names) => names.unwrap_or_default().iter().map(|p| String::from_utf8_lossy(p).into_owned()).collect(),
+        Err(e) => panic!("accepted an unreadable Provides: {e}"),
+    };
+    assert!(provides.iter().any(|p| p == JIGDO_PROVIDE), "accepted without {JIGDO_PROVIDE}");
+    let commits: Vec<_> = provides.iter().filter_map(|p| parse_commit_provide(p)).collect();
+    assert_eq!(commits, [file.jigdo.commit], "accepted for another commit than its tables'");
 }
