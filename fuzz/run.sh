@@ -27,7 +27,8 @@ for target in "${TARGETS[@]}"; do
     START[$target]=$(find "corpus/$target" -type f | wc -l)
 done
 printf '%s\n' "${TARGETS[@]}" | xargs -P2 -I{} sh -c \
-    "nice -n 10 cargo +nightly fuzz run -O {} corpus/{} -- -max_total_time=$SECONDS_EACH -rss_limit_mb=2048 -malloc_limit_mb=1024 -print_final_stats=1 > logs/{}.log 2>&1; echo \"{}: exit \$?\""
+    "nice -n 10 cargo +nightly fuzz run -O {} corpus/{} -- -max_total_time=$SECONDS_EACH -rss_limit_mb=2048 \
+    -malloc_limit_mb=1024 -print_final_stats=1 > logs/{}.log 2>&1; echo \"{}: exit \$?\""
 echo
 printf '%-16s %12s %10s %14s %8s %s\n' target executions exec/s corpus cov crashes
 for target in "${TARGETS[@]}"; do
