@@ -1,5 +1,6 @@
-//! Replays every input kept under `fuzz/regressions/rpm_*/` through the same checks the RPM
-//! fuzz targets run, on stable Rust, on every `cargo test`.
+//! Replays every input kept under `fuzz/regressions/<target>/` for the importer's targets (RPM
+//! packages, rpm-md metadata, jigdo RPMs) through the same checks the fuzz targets run, on
+//! stable Rust, on every `cargo test`.
 
 #![allow(clippy::unwrap_used)]
 
@@ -58,4 +59,31 @@ fn rpm_payload_inputs_replay() {
             rejig_importer::fuzzing::rpm_payload(&packages[usize::from(pick) % packages.len()], archive);
         }
     });
+}
+
+#[test]
+fn repomd_xml_inputs_replay() {
+    replay("repomd_xml", rejig_importer::fuzzing::repomd_xml);
+}
+
+#[test]
+fn primary_xml_inputs_replay() {
+    replay("primary_xml", rejig_importer::fuzzing::primary_xml);
+}
+
+#[test]
+fn jigdo_rpm_inputs_replay() {
+    replay("jigdo_rpm", rejig_importer::fuzzing::jigdo_rpm);
+}
+
+/// The jigdo seeds get past the headers, digests and payload: the fuzzer starts deep.
+#[test]
+fn jigdo_rpm_seeds_are_accepted() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/regressions/jigdo_rpm");
+    for seed in ["seed-built", "seed-undigested"] {
+        let path = dir.join(seed);
+        let data = std::fs::read(&path).unwrap();
+        let read = rejig_importer::jigdo::read::read_jigdo_from(&data[..], &path, data.len() as u64, None);
+        assert!(read.is_ok(), "{}: {}", path.display(), read.unwrap_err());
+    }
 }

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use rejig_store::jigdo::rpm_names::{NEW_DIR, TABLES_FILE};
@@ -69,8 +69,19 @@ fn provides(package: &Package) -> Result<Vec<String>> {
 pub fn read_jigdo(path: &Path, batch: Option<&Batch<'_>>) -> Result<JigdoFile> {
     let file = File::open(path).at(path)?;
     let file_bytes = file.metadata().at(path)?.len();
+    read_jigdo_from(BufReader::with_capacity(256 * 1024, file), path, file_bytes, batch)
+}
+
+/// [`read_jigdo`] on a jigdo read from `reader`, from its first byte to its last: `path` names
+/// it in errors and in the result, and `file_bytes` is its size as the caller knows it.
+pub fn read_jigdo_from(
+    reader: impl Read,
+    path: &Path,
+    file_bytes: u64,
+    batch: Option<&Batch<'_>>,
+) -> Result<JigdoFile> {
     let mut file_sha = Sha256::new();
-    let mut reader = HashingReader { inner: BufReader::with_capacity(256 * 1024, file), hasher: &mut file_sha };
+    let mut reader = HashingReader { inner: reader, hasher: &mut file_sha };
     let package = Package::read_headers(&mut reader)
         .map_err(|e| Error::Package { path: path.to_path_buf(), detail: e.to_string() })?;
     let nevra = nevra_of(&package)?;

@@ -314,14 +314,14 @@ pub(super) struct PrimaryPackage {
 }
 
 impl PrimaryPackage {
-    /// How to name it in an error, however incomplete it is.
+    /// How to name it in an error, however incomplete it is (control characters escaped).
     fn describe(&self) -> String {
         format!(
             "{}-{}-{}.{}",
-            self.name,
-            self.version.as_deref().unwrap_or("?"),
-            self.release.as_deref().unwrap_or("?"),
-            self.arch
+            self.name.escape_debug(),
+            self.version.as_deref().unwrap_or("?").escape_debug(),
+            self.release.as_deref().unwrap_or("?").escape_debug(),
+            self.arch.escape_debug()
         )
     }
 
@@ -335,11 +335,11 @@ impl PrimaryPackage {
             Some(epoch) => Some(epoch.parse::<u32>().map_err(|_| format!("epoch {epoch:?} is not a number"))?),
         };
         let nevra = Nevra {
-            name: self.name.trim().to_owned(),
+            name: nevra_field(self.name.trim(), "<name>")?,
             epoch,
-            version: self.version.clone().ok_or_else(|| "<version> without ver".to_owned())?,
-            release: self.release.clone().ok_or_else(|| "<version> without rel".to_owned())?,
-            arch: self.arch.trim().to_owned(),
+            version: nevra_field(self.version.as_deref().ok_or_else(|| "<version> without ver".to_owned())?, "ver")?,
+            release: nevra_field(self.release.as_deref().ok_or_else(|| "<version> without rel".to_owned())?, "rel")?,
+            arch: nevra_field(self.arch.trim(), "<arch>")?,
         };
         let file_sha256 = match &self.checksum {
             Some(checksum) if checksum.kind == "sha256" => {
@@ -365,6 +365,15 @@ impl PrimaryPackage {
         };
         Ok(Offer { nevra, location, size, file_sha256, header_sha256: None, source })
     }
+}
+
+/// A NEVRA field as rpm writes one: not empty, without whitespace or control characters (XML
+/// text may carry both, and a name is printed in messages).
+fn nevra_field(value: &str, what: &str) -> Result<String, String> {
+    if value.is_empty() || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("{what} {value:?} is empty or holds whitespace or a control character"));
+    }
+    Ok(value.to_owned())
 }
 
 /// Reads the packages of (possibly compressed) primary metadata, checking the decompressed
@@ -585,6 +594,27 @@ fn remote_url(base: &str, href: &str) -> Result<String, String> {
     Ok(http::join(&format!("{scheme}://{host}/"), &path))
 }
 
+/// The parsers as the fuzz targets drive them ([`crate::fuzzing`]), which cannot name this
+/// module: what [`offers`] makes of repomd.xml and of primary metadata, with no file read.
+impl crate::fuzzing::RpmMd {
+    /// repomd.xml's primary entry as [`offers`] takes it: the primary's normalised path inside
+    /// the repository, its declared `size` and `open-size`.
+    pub(crate) fn primary_entry(repomd: &[u8]) -> Result<(String, Option<u64>, Option<u64>), String> {
+        let primary = parse_repomd(repomd)?;
+        Ok((relative_path(&primary.href)?, primary.size, primary.open_size))
+    }
+
+    /// Primary metadata (compressed or not; no declared size or checksum to match) as
+    /// [`offers`] reads it: for each package, its offer under each of `repos`, or why not.
+    pub(crate) fn package_offers(
+        primary: &[u8],
+        repos: &[&RepoLocation],
+    ) -> Result<Vec<Vec<Result<Offer, String>>>, String> {
+        let packages = parse_primary(primary, None, None)?;
+        Ok(packages.iter().map(|package| repos.iter().map(|repo| package.offer(repo, 0)).collect()).collect())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -684,6 +714,21 @@ mod tests {
         assert!(parse_primary(deep.as_bytes(), None, None).unwrap_err().contains("nested"));
         let unterminated = "<metadata><package type=\"rpm\"><name>x</name>";
         assert!(parse_primary(unterminated.as_bytes(), None, None).is_err());
+    }
+
+    #[test]
+    fn malformed_nevras_are_refused() {
+        let root = RepoLocation::Local("/repo".into());
+        let with = |from: &str, to: &str| {
+            let xml = PRIMARY.replace(from, to);
+            parse_primary(xml.as_bytes(), None, None).unwrap()[0].offer(&root, 0)
+        };
+        assert!(with("a&amp;b", "a\u{1b}[2Jb").unwrap_err().contains("control"));
+        assert!(with("a&amp;b", "a b").unwrap_err().contains("whitespace"));
+        assert!(with("x86_64", "x86&#9;64").is_err());
+        assert!(with(r#"ver="1.0""#, r#"ver="""#).unwrap_err().contains("ver"));
+        assert!(with(r#"rel="2""#, r#"rel="2&#10;""#).unwrap_err().contains("rel"));
+        assert!(with("a&amp;b", " a&amp;b\n").is_ok(), "text around a name is trimmed, as before");
     }
 
     #[test]

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Regenerates the committed seeds of the rpm-md and jigdo targets from two tiny packages
+# built here (nothing from the shared corpus):
+# - regressions/repomd_xml/seed-*:  repomd.xml as createrepo_c writes it;
+# - regressions/primary_xml/seed-*: the primary metadata, gzip, xz, zstd, bzip2 and plain;
+# - regressions/jigdo_rpm/seed-*:   a jigdo RPM written by `rejig build` for a commit of the
+#   two packages plus one new file, and the same package with its digests renamed away and
+#   its payload decompressed, so that mutations get past the digests and the decompressor.
+# Needs rpmbuild, createrepo_c, ostree, rpm2cpio, cpio, zstd and python3.
+# Usage: fuzz/make-seeds.sh
+set -euo pipefail
+cd "$(dirname "$0")"
+FUZZ=$PWD
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+export SOURCE_DATE_EPOCH=1700000000
+
+spec() { # name epoch version release
+    cat <<EOF
+Name: $1
+Epoch: $2
+Version: $3
+Release: $4
+Summary: a fuzz seed package
+License: MIT
+BuildArch: noarch
+%description
+A package for fuzz seeds.
+%install
+mkdir -p %{buildroot}/usr/share/$1 %{buildroot}/usr/bin
+printf 'hello from %s\n' $1 > %{buildroot}/usr/share/$1/readme.txt
+printf '#!/bin/sh\necho $1\n' > %{buildroot}/usr/bin/$1
+ln -s ../share/$1/readme.txt %{buildroot}/usr/bin/$1-readme
+%files
+%attr(0755,root,root) /usr/bin/$1
+/usr/bin/$1-readme
+/usr/share/$1
+EOF
+}
+mkdir -p "$tmp/packages" "$tmp/rpmbuild"
+spec fuzzseed-a 0 1.0 1 > "$tmp/a.spec"
+spec fuzzseed-b 2 2.0~rc1 3.fc40 > "$tmp/b.spec"
+for s in a b; do
+    rpmbuild -bb --quiet --define "_topdir $tmp/rpmbuild" --define "_rpmdir $tmp/packages" \
+        --define "_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm" "$tmp/$s.spec" >/dev/null
+done
+
+# rpm-md: one repository per compression, with --simple-md-filenames so that the primary's
+# location does not change with every build. createrepo_c before 0.20 cannot write zstd: that
+# primary is compressed here.
+mkdir -p regressions/repomd_xml regressions/primary_xml regressions/jigdo_rpm
+for compression in gz xz bz2; do
+    repo=$tmp/repo-$compression
+    mkdir -p "$repo"
+    cp "$tmp"/packages/*.rpm "$repo/"
+    createrepo_c --quiet --simple-md-filenames --no-database --set-timestamp-to-revision \
+        --revision "$SOURCE_DATE_EPOCH" --general-compress-type "$compression" "$repo" >/dev/null
+    cp "$repo/repodata/repomd.xml" "regressions/repomd_xml/seed-$compression"
+    cp "$repo"/repodata/primary.xml.* "regressions/primary_xml/seed-$compression"
+done
+gzip -dc "$tmp/repo-gz/repodata/primary.xml.gz" > regressions/primary_xml/seed-plain
+zstd --quiet -19 -c regressions/primary_xml/seed-plain > regressions/primary_xml/seed-zstd
+
+# A jigdo: the two packages extracted, plus a file no package holds, committed with ostree
+# and described by `rejig build`.
+root=$tmp/root
+mkdir -p "$root"
+for package in "$tmp"/packages/*.rpm; do
+    (cd "$root" && rpm2cpio "$package" | cpio -idm --quiet --no-absolute-filenames)
+done
+printf 'NAME=fuzzseed\n' > "$root/usr/share/os-release"
+ostree init --repo="$tmp/compose" --mode=archive
+ostree commit --repo="$tmp/compose" --branch=os --subject=seed --timestamp=2024-01-01T00:00:00Z --no-bindings \
+    "$root" >/dev/null
+(cd .. && cargo run --quiet -- --store "$tmp/store" build --repo "$tmp/compose" --rev os \
+    --packages "$tmp/packages" --name fuzzseed -o "$tmp/fuzzseed.rpm") >/dev/null
+cp "$tmp/fuzzseed.rpm" regressions/jigdo_rpm/seed-built
+
+# The same jigdo without digests: SIG_SHA256, PAYLOADDIGEST(ALT) and FILEDIGESTS renamed to
+# unknown tags (the headers stay valid), and the payload decompressed.
+python3 - "$tmp/fuzzseed.rpm" "$FUZZ/regressions/jigdo_rpm/seed-undigested" <<'EOF'
+import subprocess, sys
+data = bytearray(open(sys.argv[1], "rb").read())
+RENAMES = {273: 1_000_273, 5092: 1_005_092, 5097: 1_005_097, 1035: 1_001_035}
+def header(at, pad):
+    il = int.from_bytes(data[at + 8:at + 12], "big")
+    dl = int.from_bytes(data[at + 12:at + 16], "big")
+    for i in range(il):
+        entry = at + 16 + 16 * i
+        tag = int.from_bytes(data[entry:entry + 4], "big")
+        if tag in RENAMES:
+            data[entry:entry + 4] = RENAMES[tag].to_bytes(4, "big")
+    end = at + 16 + 16 * il + dl
+    return end + ((8 - (end - at) % 8) % 8 if pad else 0)
+payload = header(header(96, True), False)
+plain = subprocess.run(["zstd", "-dc"], input=bytes(data[payload:]), capture_output=True, check=True).stdout
+open(sys.argv[2], "wb").write(bytes(data[:payload]) + plain)
+EOF
+ls -l regressions/repomd_xml regressions/primary_xml regressions/jigdo_rpm
