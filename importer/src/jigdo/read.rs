@@ -108,7 +108,8 @@ pub fn read_jigdo_from(
                 if file.size > MAX_TABLES_FILE {
                     return Err(bad(path, format!("its tables are {} bytes, over the limit", file.size)));
                 }
-                let mut bytes = Vec::with_capacity(file.size as usize);
+                // Memory follows the bytes that arrive, not the size the header claims.
+                let mut bytes = Vec::with_capacity(file.size.min(1 << 20) as usize);
                 content.read_to_end(&mut bytes).at(path)?;
                 tables = Some(bytes);
             } else if let Some(hex) = name.strip_prefix(&new_prefix) {
