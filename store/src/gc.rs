@@ -51,7 +51,7 @@ impl Default for GcOptions {
 /// What a collection did.
 #[derive(Clone, Debug, Default)]
 pub struct GcReport {
-    /// Roots kept, newest first, with their last-use time.
+    /// Roots kept, newest first, with their last-use stamp.
     pub roots_kept: Vec<(ObjectKey, u64)>,
     /// Roots dropped.
     pub roots_dropped: Vec<(ObjectKey, u64)>,

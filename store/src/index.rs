@@ -39,8 +39,19 @@ pub struct IndexStats {
     pub packages: u64,
 }
 
-fn now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+/// The last-use stamp for roots used now: nanoseconds since the epoch, but always above every
+/// stamp already in the table, so that two uses within one clock tick, or across a clock
+/// that stepped back, still order as they happened (gc keeps the most recently used).
+fn use_stamp(roots: &redb::Table<'_, [u8; 33], u64>) -> std::result::Result<u64, redb::StorageError> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+        .unwrap_or(0);
+    let mut latest = 0;
+    for entry in roots.iter()? {
+        latest = latest.max(entry?.1.value());
+    }
+    Ok(now.max(latest.saturating_add(1)))
 }
 
 impl Index {
@@ -115,7 +126,7 @@ impl Index {
                 }
             }
             let mut roots = txn.open_table(ROOTS).map_err(|e| self.err(e))?;
-            let time = now();
+            let time = use_stamp(&roots).map_err(|e| self.err(e))?;
             for key in &pack.trailer.roots {
                 roots.insert(key.to_bytes(), time).map_err(|e| self.err(e))?;
             }
@@ -139,7 +150,7 @@ impl Index {
         let txn = self.db.begin_write().map_err(|e| self.err(e))?;
         {
             let mut table = txn.open_table(ROOTS).map_err(|e| self.err(e))?;
-            let time = now();
+            let time = use_stamp(&table).map_err(|e| self.err(e))?;
             for key in roots {
                 table.insert(key.to_bytes(), time).map_err(|e| self.err(e))?;
             }
@@ -337,7 +348,7 @@ impl IndexReader<'_> {
         Ok(out)
     }
 
-    /// Every root with its last-use time (seconds since the epoch).
+    /// Every root with its last-use stamp (see `use_stamp`: larger is more recent).
     pub fn roots(&self) -> Result<Vec<(ObjectKey, u64)>> {
         let mut out = Vec::new();
         for entry in self.roots.iter().map_err(|e| self.index.err(e))? {
