@@ -172,6 +172,7 @@ pub fn gc(store: &Store, options: &GcOptions, progress: &dyn Progress) -> Result
     progress.start("marking what the kept roots reach", roots.len() as u64);
     let mut live = Live::default();
     for (root, used) in roots {
+        progress.advance(1);
         let within_count = options.keep.is_none_or(|keep| report.roots_kept.len() < keep);
         if !within_count {
             report.roots_dropped.push((root, used));
@@ -196,7 +197,6 @@ pub fn gc(store: &Store, options: &GcOptions, progress: &dyn Progress) -> Result
         } else {
             report.roots_dropped.push((root, used));
         }
-        progress.advance(1);
     }
     progress.finish();
 
@@ -229,9 +229,10 @@ pub fn gc(store: &Store, options: &GcOptions, progress: &dyn Progress) -> Result
     let rewrite: Vec<PackId> = indexed_packs
         .keys()
         .filter(|pack| {
+            // A pack of index entries only (no blobs) is small and left as it is.
             let all = total.get(pack).copied().unwrap_or(0);
             let alive = kept.get(pack).copied().unwrap_or(0);
-            alive == 0 || (alive as f64) < options.rewrite_below * all as f64
+            all > 0 && (alive as f64) < options.rewrite_below * all as f64
         })
         .copied()
         .collect();
