@@ -150,23 +150,22 @@ pub fn export_jigdo(
     let file = import_jigdo(store, jigdo_path)?;
     let jigdo = &file.jigdo;
     let plan = plan_jigdo(store, jigdo)?;
-    let wanted = wanted(jigdo, &plan);
+    let (indexes, wanted): (Vec<u32>, Vec<Wanted>) = wanted(jigdo, &plan).into_iter().unzip();
     let (mut bytes_fetched, mut bytes_downloaded) = (0, 0);
     if !wanted.is_empty() {
         if sources.is_empty() {
             bail!(
                 "{} packages are needed and no --packages source was given, e.g. {}",
                 wanted.len(),
-                wanted.first().map(|(_, w)| w.nevra.to_string()).unwrap_or_default()
+                wanted.first().map(|w| w.nevra.to_string()).unwrap_or_default()
             );
         }
         let catalog = sources.catalog(progress)?;
         let download_dir = store.root().join("downloads");
         std::fs::create_dir_all(&download_dir).with_context(|| format!("creating {}", download_dir.display()))?;
-        let just_wanted: Vec<Wanted> = wanted.iter().map(|(_, w)| w.clone()).collect();
-        let fetched = fetch(&catalog, &just_wanted, &download_dir, &sources.options, progress);
+        let fetched = fetch(&catalog, &wanted, &download_dir, &sources.options, progress);
         let mut ready = Vec::with_capacity(fetched.len());
-        for ((index, want), result) in wanted.iter().zip(fetched) {
+        for ((index, want), result) in indexes.iter().zip(&wanted).zip(fetched) {
             let got = result.with_context(|| format!("fetching {}", want.nevra))?;
             bytes_fetched += got.size;
             bytes_downloaded += got.bytes_downloaded;

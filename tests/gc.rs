@@ -73,6 +73,16 @@ fn dir_size(dir: &Path) -> u64 {
     fs::read_dir(dir).unwrap().map(|e| e.unwrap().metadata().unwrap().len()).sum()
 }
 
+/// Version `v` published: its packages built, its compose committed into `compose`, its
+/// jigdo built by `builder`. Returns the commit, the jigdo and the package directory.
+fn publish(dir: &Path, compose: &Path, builder: &Rejig, v: usize) -> (String, PathBuf, PathBuf) {
+    let (packages, root) = version(dir, v);
+    let commit = ostree_commit(compose, "os", &root, &format!("v{v}"));
+    let jigdo = dir.join(format!("os-{v}.rpm"));
+    builder.build(compose, "os", &packages, "os", &jigdo);
+    (commit, jigdo, packages)
+}
+
 fn export(client: &Rejig, jigdo: &Path, packages: &Path, repo: &Path) -> Value {
     client.json(&["export", p(jigdo), "--packages", p(packages), "--repo", p(repo), "--ref", "os"])
 }
@@ -89,10 +99,7 @@ fn five_updates_with_keep_two_hold_only_what_the_two_latest_need() {
     let mut jigdos = Vec::new();
     let mut sources = Vec::new();
     for v in 1..=VERSIONS {
-        let (packages, root) = version(dir.path(), v);
-        let commit = ostree_commit(&compose, "os", &root, &format!("v{v}"));
-        let jigdo = dir.path().join(format!("os-{v}.rpm"));
-        builder.build(&compose, "os", &packages, "os", &jigdo);
+        let (commit, jigdo, packages) = publish(dir.path(), &compose, &builder, v);
         let report = export(&client, &jigdo, &packages, &repo);
         assert_eq!(text(&report, "commit"), commit);
         if v > 1 {
@@ -159,10 +166,7 @@ fn gc_waits_for_a_running_export_instead_of_removing_what_it_reads() {
     let dir = tempfile::tempdir().unwrap();
     let compose = dir.path().join("compose");
     ostree_init(&compose, "archive");
-    let (packages, root) = version(dir.path(), 1);
-    let commit = ostree_commit(&compose, "os", &root, "v1");
-    let jigdo = dir.path().join("os-1.rpm");
-    Rejig::new().build(&compose, "os", &packages, "os", &jigdo);
+    let (commit, jigdo, packages) = publish(dir.path(), &compose, &Rejig::new(), 1);
 
     let client = Rejig::new();
     let repo = dir.path().join("sysroot");
@@ -210,11 +214,9 @@ fn gc_killed_at_each_durability_step_keeps_what_it_keeps() {
     let repo = dir.path().join("sysroot");
     let mut commits = Vec::new();
     for v in 1..=3 {
-        let (packages, root) = version(dir.path(), v);
-        commits.push(ostree_commit(&compose, "os", &root, &format!("v{v}")));
-        let jigdo = dir.path().join(format!("os-{v}.rpm"));
-        builder.build(&compose, "os", &packages, "os", &jigdo);
+        let (commit, jigdo, packages) = publish(dir.path(), &compose, &builder, v);
         export(&client, &jigdo, &packages, &repo);
+        commits.push(commit);
     }
     let mut kills = 0;
     let mut trials = 0;

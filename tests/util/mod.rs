@@ -1136,14 +1136,14 @@ fn node(path: &Path) -> Node {
     }
 }
 
-/// Walks `root` with lstat.
-pub fn snapshot(root: &Path) -> Tree {
-    fn walk(root: &Path, rel: &str, out: &mut Tree) {
+/// Every path under `root` relative to it ("" for `root` itself), each directory before its
+/// entries, names in byte order; symlinks are not followed.
+pub fn relative_paths(root: &Path) -> Vec<String> {
+    fn walk(root: &Path, rel: &str, out: &mut Vec<String>) {
         let path = if rel.is_empty() { root.to_path_buf() } else { root.join(rel) };
-        let n = node(&path);
-        let is_dir = n.kind == 'd';
-        out.insert(rel.to_string(), n);
-        if is_dir {
+        out.push(rel.to_string());
+        let meta = fs::symlink_metadata(&path).unwrap_or_else(|e| panic!("lstat {}: {e}", path.display()));
+        if meta.is_dir() {
             let mut names: Vec<String> = fs::read_dir(&path)
                 .unwrap_or_else(|e| panic!("readdir {}: {e}", path.display()))
                 .map(|e| e.expect("dir entry").file_name().into_string().expect("UTF-8 name"))
@@ -1155,9 +1155,20 @@ pub fn snapshot(root: &Path) -> Tree {
             }
         }
     }
-    let mut out = Tree::new();
+    let mut out = Vec::new();
     walk(root, "", &mut out);
     out
+}
+
+/// Walks `root` with lstat.
+pub fn snapshot(root: &Path) -> Tree {
+    relative_paths(root)
+        .into_iter()
+        .map(|rel| {
+            let path = if rel.is_empty() { root.to_path_buf() } else { root.join(&rel) };
+            (rel, node(&path))
+        })
+        .collect()
 }
 
 fn show_xattrs(x: &[(String, Vec<u8>)]) -> String {

@@ -22,7 +22,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::{chmod, chown, is_checksum, p, report, run, set_xattr, Rng, TIMESTAMP};
+use super::{chmod, chown, is_checksum, p, relative_paths, report, run, set_xattr, Rng, TIMESTAMP};
 
 /// Runs a command, requires success, returns stdout.
 pub fn run_ok(cmd: &mut Command) -> String {
@@ -516,26 +516,13 @@ fn label_for(rel: &str, relabelled: bool) -> &'static str {
 /// Sets `user.label` on every regular file and directory under `root` (symlinks cannot hold
 /// `user.*` xattrs), as a compose labels a tree.
 pub fn label_tree(root: &Path, relabelled: bool) {
-    fn walk(root: &Path, rel: &str, relabelled: bool) {
-        let path = if rel.is_empty() { root.to_path_buf() } else { root.join(rel) };
+    for rel in relative_paths(root) {
+        let path = if rel.is_empty() { root.to_path_buf() } else { root.join(&rel) };
         let meta = fs::symlink_metadata(&path).unwrap_or_else(|e| panic!("lstat {}: {e}", path.display()));
-        if meta.file_type().is_symlink() {
-            return;
-        }
-        set_xattr(&path, "user.label", label_for(rel, relabelled).as_bytes());
-        if meta.is_dir() {
-            let mut names: Vec<String> = fs::read_dir(&path)
-                .unwrap_or_else(|e| panic!("readdir {}: {e}", path.display()))
-                .map(|e| e.expect("dir entry").file_name().into_string().expect("UTF-8 name"))
-                .collect();
-            names.sort();
-            for name in names {
-                let child = if rel.is_empty() { name } else { format!("{rel}/{name}") };
-                walk(root, &child, relabelled);
-            }
+        if !meta.file_type().is_symlink() {
+            set_xattr(&path, "user.label", label_for(&rel, relabelled).as_bytes());
         }
     }
-    walk(root, "", relabelled);
 }
 
 /// The paths (relative to the root) of the regular files [`compose`] generates: content no
