@@ -118,7 +118,13 @@ impl XattrSet {
             }
             attrs.push(Xattr { name: name.to_vec(), value: value.to_vec() });
         }
-        Ok(Self(attrs))
+        // The readers above accept framing offsets wider than needed (a 254-byte element in
+        // a 256-byte tuple); only re-encoding tells such a second spelling of the same set.
+        let set = Self(attrs);
+        if set.encode() != bytes {
+            return Err(Error::malformed("xattrs", "not in normal form"));
+        }
+        Ok(set)
     }
 }
 
@@ -145,5 +151,23 @@ mod tests {
         // Splice b's element before a's to make an unsorted array.
         let unsorted = encode::variable_array([&b[..b.len() - 1], &a[..a.len() - 1]], 1);
         assert!(XattrSet::decode(&unsorted).is_err());
+    }
+
+    #[test]
+    fn offsets_wider_than_needed_are_refused() {
+        // An 8-byte name and a 246-byte value fit a 255-byte tuple with a one-byte offset. The
+        // same tuple spelled with two-byte offsets (256 bytes) is another encoding of the same
+        // set; the fuzzer found the decoder taking it (fuzz/regressions/ostree_objects/crash-67ab…).
+        let set = XattrSet::from_filesystem([("fixture", vec![7u8; 246])]).unwrap();
+        let normal = set.encode();
+        assert_eq!(normal.len(), 257);
+        let mut tuple = b"fixture\0".to_vec();
+        tuple.extend_from_slice(&[7u8; 246]);
+        tuple.extend_from_slice(&8u16.to_le_bytes());
+        let mut wide = tuple.clone();
+        wide.extend_from_slice(&(tuple.len() as u16).to_le_bytes());
+        assert_eq!(wide.len(), 258);
+        assert_eq!(XattrSet::decode(&normal).unwrap(), set);
+        assert!(XattrSet::decode(&wide).is_err());
     }
 }
