@@ -97,8 +97,8 @@ impl XattrSet {
         )
     }
 
-    /// Decodes `a(ayay)`. Names must be NUL-terminated, non-empty, sorted and unique. Values
-    /// may be empty here, because ostree accepts such headers.
+    /// Decodes `a(ayay)` in normal form. Names must be NUL-terminated, non-empty, sorted and
+    /// unique. Values may be empty here, because ostree accepts such headers.
     pub fn decode(bytes: &[u8]) -> Result<Self> {
         let mut attrs: Vec<Xattr> = Vec::new();
         for element in decode::variable_array(bytes, 1, "xattrs")? {
@@ -118,7 +118,7 @@ impl XattrSet {
             }
             attrs.push(Xattr { name: name.to_vec(), value: value.to_vec() });
         }
-        // The readers above accept framing offsets wider than needed (a 254-byte element in
+        // The readers above accept framing offsets wider than needed (254 bytes of members in
         // a 256-byte tuple); only re-encoding tells such a second spelling of the same set.
         let set = Self(attrs);
         if set.encode() != bytes {
