@@ -1,5 +1,6 @@
-//! The golden vectors of `docs/ostree-format.md` §4 and the worked example of `docs/FORMAT.md`
-//! §7, read out of the documents themselves, so that a document and the code cannot drift.
+//! The golden vectors of `docs/ostree-format.md` §4, and the worked example of
+//! `docs/FORMAT.md` §7, read out of the documents themselves, so that a document and the code
+//! cannot drift.
 //!
 //! Each document holds its vectors in fenced blocks whose info string is `golden`. A line in
 //! such a block is `NAME VALUE…`: the value is the rest of the line with all whitespace removed
@@ -269,8 +270,8 @@ fn ostree_format_vectors_match_the_code() {
     check("ostree-format.md", &ostree_vectors());
 }
 
-/// The worked example of FORMAT.md §7: a store that holds one content object, `hello.txt` of
-/// the §4 fixture, written through the store's own batch.
+/// The worked example of FORMAT.md §7: a store that holds one content object, written through
+/// the store's own batch: `hello.txt` of the golden fixture (ostree-format.md §4).
 #[test]
 fn format_worked_example_matches_the_code() {
     let dir = tempfile::tempdir().unwrap();
