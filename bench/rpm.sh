@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # RPM reader benchmark (issue "RPM reader and package import"), in one run:
-#   1. parse + walk + verify time of every shared-corpus package and of a 15,000-entry package
-#      (`rejig inspect` reads the headers and the whole payload and checks every digest);
+#   1. parse + walk + verify time of a 15,000-entry package and, when RPM_CORPUS names a
+#      directory of packages, of every package below it (`rejig inspect` reads the headers and
+#      the whole payload and checks every digest; BENCHMARKS.md ran it on the extra corpus);
 #   2. import throughput (MB/s of uncompressed payload) for zstd and xz packages built by
 #      rpmbuild from this machine's /usr, against `rpm2cpio | cpio -idm` of the same packages
 #      (sequential, and two at a time), and against the per-core limit: the same payloads
@@ -12,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-3}
 WORK=bench/work/rpm
-CORPUS=../shared/corpus/rpms
+CORPUS=${RPM_CORPUS:-}
 mkdir -p "$WORK" bench/runs
 cargo build --release -q
 REJIG=$PWD/target/release/rejig
@@ -107,10 +108,16 @@ PY
 
 # --- 1. parse and walk -------------------------------------------------------------------
 echo "## parse+walk+verify (rejig inspect), seconds, median of $RUNS" | tee -a "$OUT"
-for p in $(find $CORPUS -name '*.rpm' ! -name '*corrupted*' | sort) "$MANY"; do
+corpus=()
+if [ -n "$CORPUS" ]; then
+    mapfile -t corpus < <(find "$CORPUS" -name '*.rpm' ! -name '*corrupted*' | sort)
+fi
+for p in "${corpus[@]}" "$MANY"; do
     ts=()
     for r in $(seq "$RUNS"); do t=$(now); $REJIG inspect "$p" >/dev/null; ts+=("$(elapsed "$t")"); done
-    printf '%s %s\n' "$(printf '%s\n' "${ts[@]}" | median)" "${p#$CORPUS/}" | tee -a "$OUT"
+    name=$p
+    if [ -n "$CORPUS" ]; then name=${p#"$CORPUS"/}; fi
+    printf '%s %s\n' "$(printf '%s\n' "${ts[@]}" | median)" "$name" | tee -a "$OUT"
 done
 
 # --- 2. import throughput ----------------------------------------------------------------
