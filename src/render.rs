@@ -1,24 +1,34 @@
-//! Renders library reports for people (text) and scripts (one JSON object).
+//! Renders the core's reports: text for people, one function per report, and JSON for
+//! scripts, serialised from the report itself.
 
-use rejig_exporter::ExportReport;
-use rejig_importer::jigdo::JigdoFile;
-use rejig_store::jigdo::ContentSource;
-use rejig_store::object::Commit;
+use anyhow::{Context, Result};
+use rejig::build::BuildReport;
+use rejig::demo::{DemoReport, REF, REMODED};
+use rejig::export::ExportCommitReport;
+use rejig::fsck::FsckReport;
+use rejig::gc::GcReport;
+use rejig::import::{ImportCommitReport, ImportPackagesReport};
+use rejig::inspect::{DigestStatus, InspectReport, JigdoSummary, PackageSummary};
+use rejig::rebuild::{PlanReport, RebuildReport};
+use serde::Serialize;
+use serde_json::Value;
 
-use crate::build::BuildReport;
-use crate::rebuild::{PlanReport, RebuildReport};
-use rejig_importer::package::{PackageInfo, PackagesReport};
-use rejig_importer::ImportReport;
-use rejig_store::fsck::{FsckReport, RepairReport};
-use rejig_store::gc::GcReport;
-use serde_json::{json, Value};
-
-/// A rendered result: text for a terminal, JSON for `--json`.
+/// A rendered report: text for a terminal, JSON for `--json`.
 pub struct Rendered {
     /// Human-readable lines.
     pub text: String,
     /// The machine-readable object.
     pub json: Value,
+}
+
+impl Rendered {
+    /// Renders `report` as text with `text`, and as JSON. The JSON goes through a
+    /// [`serde_json::Value`], whose objects keep their keys sorted: the order scripts and
+    /// tests have always seen.
+    pub fn of<T: Serialize>(report: &T, text: fn(&T) -> String) -> Result<Self> {
+        let json = serde_json::to_value(report).context("rendering the report as JSON")?;
+        Ok(Self { text: text(report), json })
+    }
 }
 
 /// Bytes as a short human figure.
@@ -38,71 +48,47 @@ pub fn human_bytes(bytes: u64) -> String {
 }
 
 /// `rejig import --repo`.
-pub fn import(report: &ImportReport) -> Rendered {
+pub fn import_commit(report: &ImportCommitReport) -> String {
     let commit = report.commit.map(|c| c.to_hex()).unwrap_or_default();
-    Rendered {
-        text: format!(
-            "imported commit {commit}\n  objects: {} total, {} new, {} already in the store\n  stored: {} blobs, {} raw in {} of packs, {:.2}s",
-            report.objects_total,
-            report.objects_imported,
-            report.objects_skipped,
-            report.blobs_written,
-            human_bytes(report.raw_bytes_written),
-            human_bytes(report.bytes_stored),
-            report.seconds
-        ),
-        json: json!({
-            "commit": commit,
-            "objects_total": report.objects_total,
-            "objects_imported": report.objects_imported,
-            "objects_skipped": report.objects_skipped,
-            "blobs_written": report.blobs_written,
-            "raw_bytes_written": report.raw_bytes_written,
-            "bytes_stored": report.bytes_stored,
-            "seconds": report.seconds,
-        }),
-    }
+    format!(
+        "imported commit {commit}\n  objects: {} total, {} new, {} already in the store\n  stored: {} blobs, {} raw in {} of packs, {:.2}s",
+        report.objects_total,
+        report.objects_imported,
+        report.objects_skipped,
+        report.blobs_written,
+        human_bytes(report.raw_bytes_written),
+        human_bytes(report.bytes_stored),
+        report.seconds
+    )
 }
 
-/// `rejig export`.
-pub fn export(report: &ExportReport) -> Rendered {
+/// `rejig export COMMIT`.
+pub fn export(report: &ExportCommitReport) -> String {
     let rewritten = if report.commit != report.source_commit {
         format!(" (canonicalised from {})", report.source_commit)
     } else {
         String::new()
     };
-    Rendered {
-        text: format!(
-            "exported commit {}{rewritten} into {} ({} mode)\n  objects: {} total, {} written, {} already there; {} of content written in {:.2}s",
-            report.commit,
-            report.repo.display(),
-            report.mode,
-            report.objects_total,
-            report.objects_written,
-            report.objects_reused,
-            human_bytes(report.bytes_written),
-            report.seconds
-        ),
-        json: json!({
-            "commit": report.commit.to_hex(),
-            "source_commit": report.source_commit.to_hex(),
-            "mode": report.mode.name(),
-            "objects_total": report.objects_total,
-            "objects_written": report.objects_written,
-            "objects_reused": report.objects_reused,
-            "bytes_written": report.bytes_written,
-            "seconds": report.seconds,
-        }),
-    }
+    format!(
+        "exported commit {}{rewritten} into {} ({} mode)\n  objects: {} total, {} written, {} already there; {} of content written in {:.2}s",
+        report.commit,
+        report.repo.display(),
+        report.mode,
+        report.objects_total,
+        report.objects_written,
+        report.objects_reused,
+        human_bytes(report.bytes_written),
+        report.seconds
+    )
 }
 
 /// `rejig fsck [--repair]`.
-pub fn fsck(report: &FsckReport, repair: Option<&RepairReport>) -> Rendered {
+pub fn fsck(report: &FsckReport) -> String {
     let mut text = String::new();
-    if let Some(repair) = repair {
+    if let Some(repair) = &report.repaired {
         text.push_str(&format!(
             "rebuilt the index from {} packs: {} objects, {} blobs, {} roots\n",
-            repair.packs_indexed, repair.stats.objects, repair.stats.blobs, repair.stats.roots
+            repair.packs_indexed, repair.objects, repair.blobs, repair.roots
         ));
         for skipped in &repair.packs_skipped {
             text.push_str(&format!("  skipped unreadable pack: {skipped}\n"));
@@ -130,203 +116,133 @@ pub fn fsck(report: &FsckReport, repair: Option<&RepairReport>) -> Rendered {
             text.push_str(&format!("\n  - {problem}"));
         }
     }
-    Rendered {
-        text,
-        json: json!({
-            "packs": report.packs,
-            "blobs": report.blobs,
-            "objects": report.objects,
-            "packages": report.packages,
-            "bytes": report.bytes,
-            "unreferenced_packs": report.unreferenced_packs.iter().map(|p| p.to_hex()).collect::<Vec<_>>(),
-            "problems": report.problems,
-            "repaired": repair.map(|r| json!({
-                "packs_indexed": r.packs_indexed,
-                "packs_skipped": r.packs_skipped,
-            })),
-        }),
-    }
+    text
 }
 
 /// `rejig import PKG...`.
-pub fn packages(report: &PackagesReport) -> Rendered {
-    let imported: Vec<_> = report.packages.iter().filter(|p| !p.skipped).collect();
-    let raw: u64 = imported.iter().map(|p| p.raw_bytes).sum();
-    let stored: u64 = imported.iter().map(|p| p.pack_bytes).sum();
+pub fn import_packages(report: &ImportPackagesReport) -> String {
     let mut text = format!(
         "imported {} packages ({} already in the store): {} of new content in {} of packs, {:.2}s",
-        imported.len(),
-        report.packages.len() - imported.len(),
-        human_bytes(raw),
-        human_bytes(stored),
+        report.packages_imported,
+        report.packages_skipped,
+        human_bytes(report.raw_bytes_written),
+        human_bytes(report.bytes_stored),
         report.seconds
     );
-    for (_, error) in &report.failures {
-        text.push_str(&format!("\n  failed: {error}"));
+    for failure in &report.failures {
+        text.push_str(&format!("\n  failed: {}", failure.error));
     }
-    Rendered {
-        text,
-        json: json!({
-            "packages_imported": imported.len(),
-            "packages_skipped": report.packages.len() - imported.len(),
-            "raw_bytes_written": raw,
-            "bytes_stored": stored,
-            "seconds": report.seconds,
-            "packages": report.packages.iter().map(|p| json!({
-                "path": p.path,
-                "nevra": p.nevra.to_string(),
-                "header_sha256": p.header_sha256,
-                "skipped": p.skipped,
-                "files": p.files,
-                "raw_bytes_written": p.raw_bytes,
-                "bytes_stored": p.pack_bytes,
-            })).collect::<Vec<_>>(),
-            "failures": report.failures.iter().map(|(path, error)| json!({"path": path, "error": error})).collect::<Vec<_>>(),
-        }),
+    text
+}
+
+/// `rejig inspect FILE`.
+pub fn inspect(report: &InspectReport) -> String {
+    match report {
+        InspectReport::Package(summary) => inspect_package(summary),
+        InspectReport::Jigdo(summary) => inspect_jigdo(summary),
     }
 }
 
-/// `rejig inspect PKG`.
-pub fn inspect(info: &PackageInfo) -> Rendered {
-    let status = |ok: bool, absent: &str| if ok { "verified".to_owned() } else { absent.to_owned() };
-    Rendered {
-        text: format!(
-            "{}\n  header sha256 {} ({})\n  payload: {}, {} in the file, {} unpacked; payload digest {}\n  files: {} regular, {} directories, {} symlinks, {} ghosts, {} special, {} hardlink sets; {} installed\n  file digests: {} {} verified",
-            info.nevra,
-            info.header_sha256,
-            status(info.header_digest_verified, "computed; the package records none"),
-            info.compression,
-            human_bytes(info.file_bytes),
-            human_bytes(info.archive_bytes),
-            status(info.payload_digest_verified, "absent"),
-            info.regular,
-            info.directories,
-            info.symlinks,
-            info.ghosts,
-            info.special,
-            info.hardlink_sets,
-            human_bytes(info.installed_bytes),
-            info.file_digests_verified,
-            info.digest_algo,
-        ),
-        json: json!({
-            "kind": "package",
-            "nevra": info.nevra.to_string(),
-            "name": info.nevra.name,
-            "epoch": info.nevra.epoch,
-            "version": info.nevra.version,
-            "release": info.nevra.release,
-            "arch": info.nevra.arch,
-            "header_sha256": info.header_sha256,
-            "file_sha256": info.file_sha256,
-            "header_digest": if info.header_digest_verified { "verified" } else { "computed" },
-            "payload_digest": if info.payload_digest_verified { "verified" } else { "absent" },
-            "digest_algo": info.digest_algo,
-            "file_digests_verified": info.file_digests_verified,
-            "compression": info.compression,
-            "files": {
-                "regular": info.regular,
-                "directories": info.directories,
-                "symlinks": info.symlinks,
-                "ghosts": info.ghosts,
-                "special": info.special,
-                "hardlink_sets": info.hardlink_sets,
-            },
-            "installed_bytes": info.installed_bytes,
-            "file_bytes": info.file_bytes,
-            "archive_bytes": info.archive_bytes,
-        }),
+fn inspect_package(info: &PackageSummary) -> String {
+    let status = |status: DigestStatus, otherwise: &str| match status {
+        DigestStatus::Verified => "verified".to_owned(),
+        _ => otherwise.to_owned(),
+    };
+    let files = &info.files;
+    format!(
+        "{}\n  header sha256 {} ({})\n  payload: {}, {} in the file, {} unpacked; payload digest {}\n  files: {} regular, {} directories, {} symlinks, {} ghosts, {} special, {} hardlink sets; {} installed\n  file digests: {} {} verified",
+        info.nevra,
+        info.header_sha256,
+        status(info.header_digest, "computed; the package records none"),
+        info.compression,
+        human_bytes(info.file_bytes),
+        human_bytes(info.archive_bytes),
+        status(info.payload_digest, "absent"),
+        files.regular,
+        files.directories,
+        files.symlinks,
+        files.ghosts,
+        files.special,
+        files.hardlink_sets,
+        human_bytes(info.installed_bytes),
+        info.file_digests_verified,
+        info.digest_algo,
+    )
+}
+
+fn inspect_jigdo(jigdo: &JigdoSummary) -> String {
+    let mut text = format!(
+        "jigdo {} ({})\n  commit {}{}\n  objects: {} content ({} from packages, {} new, {} symlinks), {} dirtrees, {} dirmetas\n  new content: {} in {} blobs\n  packages: {}",
+        jigdo.nevra,
+        human_bytes(jigdo.file_bytes),
+        jigdo.commit,
+        jigdo.version.as_ref().map(|v| format!(" (version {v})")).unwrap_or_default(),
+        jigdo.objects_total,
+        jigdo.objects_from_packages,
+        jigdo.objects_new,
+        jigdo.objects_symlink,
+        jigdo.dirtrees,
+        jigdo.dirmetas,
+        human_bytes(jigdo.new_bytes),
+        jigdo.new_blobs,
+        jigdo.packages.len()
+    );
+    for package in &jigdo.packages {
+        text.push_str(&format!("\n    {package}"));
     }
+    text
 }
 
 /// `rejig build`.
-pub fn build(report: &BuildReport) -> Rendered {
-    let s = &report.stats;
-    let nevras = |list: &[rejig_store::manifest::Nevra]| list.iter().map(ToString::to_string).collect::<Vec<_>>();
-    Rendered {
-        text: format!(
-            "wrote {} ({}) for commit {}\n  objects: {} total, {} from packages, {} new, {} symlinks\n  content: {} from packages, {} new (carried in the jigdo)\n  packages: {} used, {} unused of {} offered; {:.2}s",
-            report.rpm.path.display(),
-            human_bytes(report.rpm.bytes),
-            report.commit,
-            s.objects_total,
-            s.objects_from_packages,
-            s.objects_new,
-            s.objects_symlink,
-            human_bytes(s.bytes_from_packages),
-            human_bytes(s.bytes_new),
-            s.packages_used.len(),
-            s.packages_unused.len(),
-            report.packages_offered,
-            report.seconds
-        ),
-        json: json!({
-            "commit": report.commit.to_hex(),
-            "output": report.rpm.path,
-            "nevra": format!("{}-{}-{}.noarch", report.rpm.name, report.rpm.version, report.rpm.release),
-            "objects_total": s.objects_total,
-            "objects_from_packages": s.objects_from_packages,
-            "objects_new": s.objects_new,
-            "objects_symlink": s.objects_symlink,
-            "bytes_from_packages": s.bytes_from_packages,
-            "bytes_new": s.bytes_new,
-            "packages_used": s.packages_used.len(),
-            "packages_unused": s.packages_unused.len(),
-            "unused": nevras(&s.packages_unused),
-            "jigdo_bytes": report.rpm.bytes,
-            "seconds": report.seconds,
-        }),
-    }
+pub fn build(report: &BuildReport) -> String {
+    format!(
+        "wrote {} ({}) for commit {}\n  objects: {} total, {} from packages, {} new, {} symlinks\n  content: {} from packages, {} new (carried in the jigdo)\n  packages: {} used, {} unused of {} offered; {:.2}s",
+        report.output.display(),
+        human_bytes(report.jigdo_bytes),
+        report.commit,
+        report.objects_total,
+        report.objects_from_packages,
+        report.objects_new,
+        report.objects_symlink,
+        human_bytes(report.bytes_from_packages),
+        human_bytes(report.bytes_new),
+        report.packages_used,
+        report.packages_unused,
+        report.packages_offered,
+        report.seconds
+    )
 }
 
 /// `rejig export JIGDO.rpm`.
-pub fn rebuild(report: &RebuildReport) -> Rendered {
+pub fn rebuild(report: &RebuildReport) -> String {
     let export = &report.export;
-    Rendered {
-        text: format!(
-            "rebuilt commit {} from its jigdo into {} ({} mode)\n  packages: {} needed of {}, {} fetched ({}, {} downloaded)\n  content objects: {}, {} already in the store\n  repository: {} objects, {} written, {} already there; {:.2}s",
-            report.commit,
-            export.repo.display(),
-            export.mode,
-            report.packages_needed,
-            report.packages_total,
-            report.packages_fetched,
-            human_bytes(report.bytes_fetched),
-            human_bytes(report.bytes_downloaded),
-            report.content_objects,
-            report.objects_present,
-            export.objects_total,
-            export.objects_written,
-            export.objects_reused,
-            report.seconds
-        ),
-        json: json!({
-            "commit": export.commit.to_hex(),
-            "repo": export.repo,
-            "mode": export.mode.to_string(),
-            "packages_total": report.packages_total,
-            "packages_needed": report.packages_needed,
-            "packages_fetched": report.packages_fetched,
-            "bytes_fetched": report.bytes_fetched,
-            "bytes_downloaded": report.bytes_downloaded,
-            "objects_total": export.objects_total,
-            "content_objects": report.content_objects,
-            "content_objects_in_store": report.objects_present,
-            "objects_written": export.objects_written,
-            "objects_reused": export.objects_reused,
-            "seconds": report.seconds,
-        }),
-    }
+    format!(
+        "rebuilt commit {} from its jigdo into {} ({} mode)\n  packages: {} needed of {}, {} fetched ({}, {} downloaded)\n  content objects: {}, {} already in the store\n  repository: {} objects, {} written, {} already there; {:.2}s",
+        report.jigdo_commit,
+        export.repo.display(),
+        export.mode,
+        report.packages_needed,
+        report.packages_total,
+        report.packages_fetched,
+        human_bytes(report.bytes_fetched),
+        human_bytes(report.bytes_downloaded),
+        report.content_objects,
+        report.objects_present,
+        export.objects_total,
+        export.objects_written,
+        export.objects_reused,
+        report.seconds
+    )
 }
 
 /// `rejig plan`.
-pub fn plan(report: &PlanReport) -> Rendered {
+pub fn plan(report: &PlanReport) -> String {
     let mut text = format!(
         "commit {}: {} of {} packages needed, {} to fetch; {} of {} objects already in the store",
         report.commit,
-        report.needed.len(),
+        report.packages_needed,
         report.packages_total,
-        human_bytes(report.bytes_to_fetch()),
+        human_bytes(report.bytes_to_fetch),
         report.objects_present,
         report.objects_total
     );
@@ -334,83 +250,14 @@ pub fn plan(report: &PlanReport) -> Rendered {
         let location = package.location.as_deref().unwrap_or("NOT OFFERED by any source");
         text.push_str(&format!("\n  {} ({}) {location}", package.nevra, human_bytes(package.size.unwrap_or(0))));
     }
-    Rendered {
-        text,
-        json: json!({
-            "commit": report.commit.to_hex(),
-            "packages_total": report.packages_total,
-            "packages_needed": report.needed.len(),
-            "bytes_to_fetch": report.bytes_to_fetch(),
-            "content_objects": report.objects_total,
-            "content_objects_in_store": report.objects_present,
-            "packages": report.needed.iter().map(|p| json!({
-                "nevra": p.nevra.to_string(),
-                "size": p.size,
-                "location": p.location,
-            })).collect::<Vec<_>>(),
-        }),
-    }
-}
-
-/// `rejig inspect JIGDO.rpm`.
-pub fn inspect_jigdo(file: &JigdoFile) -> Rendered {
-    let jigdo = &file.jigdo;
-    let count = |f: &dyn Fn(&ContentSource) -> bool| jigdo.content.iter().filter(|e| f(&e.source)).count();
-    let from_packages = count(&|s| matches!(s, ContentSource::Package { .. }));
-    let new = count(&|s| matches!(s, ContentSource::New));
-    let symlinks = count(&|s| matches!(s, ContentSource::Symlink(_)));
-    let new_bytes: u64 = file.new_content.values().sum();
-    let commit = Commit::decode(&jigdo.commit_bytes).ok();
-    let version = commit.as_ref().and_then(|c| c.metadata.get("version")).and_then(|v| v.as_str()).map(str::to_owned);
-    let mut text = format!(
-        "jigdo {} ({})\n  commit {}{}\n  objects: {} content ({} from packages, {} new, {} symlinks), {} dirtrees, {} dirmetas\n  new content: {} in {} blobs\n  packages: {}",
-        file.nevra,
-        human_bytes(file.file_bytes),
-        jigdo.commit,
-        version.as_ref().map(|v| format!(" (version {v})")).unwrap_or_default(),
-        jigdo.content.len(),
-        from_packages,
-        new,
-        symlinks,
-        jigdo.dirtrees.len(),
-        jigdo.dirmetas.len(),
-        human_bytes(new_bytes),
-        file.new_content.len(),
-        jigdo.packages.len()
-    );
-    for package in &jigdo.packages {
-        text.push_str(&format!("\n    {}", package.nevra));
-    }
-    Rendered {
-        text,
-        json: json!({
-            "kind": "jigdo",
-            "nevra": file.nevra.to_string(),
-            "name": file.nevra.name,
-            "commit": jigdo.commit.to_hex(),
-            "version": version,
-            "subject": commit.as_ref().map(|c| c.subject.clone()),
-            "timestamp": commit.as_ref().map(|c| c.timestamp),
-            "file_bytes": file.file_bytes,
-            "packages": jigdo.packages.iter().map(|p| p.nevra.to_string()).collect::<Vec<_>>(),
-            "objects_total": jigdo.content.len(),
-            "objects_from_packages": from_packages,
-            "objects_new": new,
-            "objects_symlink": symlinks,
-            "new_bytes": new_bytes,
-            "new_blobs": file.new_content.len(),
-            "dirtrees": jigdo.dirtrees.len(),
-            "dirmetas": jigdo.dirmetas.len(),
-        }),
-    }
+    text
 }
 
 /// `rejig gc`.
-pub fn gc(report: &GcReport, seconds: f64) -> Rendered {
-    let roots = |list: &[(rejig_store::ObjectKey, u64)]| list.iter().map(|(k, _)| k.id.to_hex()).collect::<Vec<_>>();
+pub fn gc(report: &GcReport) -> String {
     let mut text = format!(
         "freed {} ({} of packs left): kept {} roots, dropped {}\n  removed {} objects, {} blobs, {} packages; {} packs rewritten, {} deleted; {:.2}s",
-        human_bytes(report.bytes_freed()),
+        human_bytes(report.bytes_freed),
         human_bytes(report.bytes_after),
         report.roots_kept.len(),
         report.roots_dropped.len() + report.roots_broken.len(),
@@ -419,31 +266,114 @@ pub fn gc(report: &GcReport, seconds: f64) -> Rendered {
         report.packages_removed,
         report.packs_rewritten,
         report.packs_deleted,
-        seconds
+        report.seconds
     );
-    for (root, why) in &report.roots_broken {
-        text.push_str(&format!("\n  dropped incomplete root {}: {why}", root.id));
+    for broken in &report.roots_broken {
+        text.push_str(&format!("\n  dropped incomplete root {}: {}", broken.root, broken.error));
     }
     if report.over_budget {
         text.push_str("\n  the newest root alone needs more than --max-size; it was kept");
     }
-    Rendered {
-        text,
-        json: json!({
-            "bytes_before": report.bytes_before,
-            "bytes_after": report.bytes_after,
-            "bytes_freed": report.bytes_freed(),
-            "roots_kept": roots(&report.roots_kept),
-            "roots_dropped": roots(&report.roots_dropped),
-            "roots_broken": report.roots_broken.iter().map(|(k, why)| json!({"root": k.id.to_hex(), "error": why})).collect::<Vec<_>>(),
-            "objects_removed": report.objects_removed,
-            "blobs_removed": report.blobs_removed,
-            "packages_removed": report.packages_removed,
-            "packs_rewritten": report.packs_rewritten,
-            "packs_deleted": report.packs_deleted,
-            "over_budget": report.over_budget,
-            "downloads_removed": report.downloads_removed,
-            "seconds": seconds,
-        }),
+    text
+}
+
+/// A jigdo as the demo describes it.
+fn describe(build: &BuildReport) -> String {
+    format!(
+        "jigdo {} ({}): {} content objects, {} from {} packages, {} carried new, {} symlinks",
+        build.output.display(),
+        human_bytes(build.jigdo_bytes),
+        build.objects_total,
+        build.objects_from_packages,
+        build.packages_used,
+        build.objects_new,
+        build.objects_symlink
+    )
+}
+
+/// `rejig demo`: the story, step by step, then the summary.
+pub fn demo(report: &DemoReport) -> String {
+    let steps = &report.steps;
+    let (jigdo1, jigdo2, got1, got2) = (&steps.jigdo1, &steps.jigdo2, &steps.got1, &steps.got2);
+    let repo = report.repo.display();
+    let total = report.packages_total;
+    let changed = &report.packages_changed;
+    let kept_packages = got2.packages_total - got2.packages_fetched;
+    let place =
+        if steps.kept { report.dir.display().to_string() } else { "a temporary directory (--dir keeps it)".to_owned() };
+    let lines = [
+        format!(
+            "1. built a distro of {total} packages ({} files, {} of content) with the rpm crate:\n   {} of RPMs in {}",
+            report.files,
+            human_bytes(steps.content_bytes),
+            human_bytes(steps.rpm_bytes),
+            steps.v1_packages.display()
+        ),
+        format!(
+            "2. composed it into a tree (/etc moved to /usr/etc, a generated /usr/lib/os-release no package holds,\n   \
+             {REMODED} re-moded 4755 -> 0755) and committed it into a build store:\n   \
+             commit {} (version 1), {} objects",
+            report.v1, steps.v1_objects
+        ),
+        format!("3. described the commit by its packages as a jigdo RPM:\n   {}", describe(jigdo1)),
+        format!(
+            "4. a separate client store rebuilt the commit from the jigdo and the packages into {repo} (bare-user):\n   \
+             fetched {} of {} packages ({}), wrote {} objects;\n   commit {} is the build's, bit for bit",
+            got1.packages_fetched,
+            got1.packages_total,
+            human_bytes(got1.bytes_fetched),
+            got1.export.objects_written,
+            got1.jigdo_commit
+        ),
+        format!(
+            "5. v2 rebuilt {} with new content;\n   the other {} packages are byte-identical rebuilds;\n   \
+             v2 is commit {} (parent v1)\n   {}",
+            changed.join(" and "),
+            total - changed.len(),
+            report.v2,
+            describe(jigdo2)
+        ),
+        format!(
+            "6. the same client updated {repo} to v2: fetched {} of {} packages ({});\n   \
+             {} of the {} content objects were already in its store; wrote {} objects ({}) and moved {REF}",
+            got2.packages_fetched,
+            got2.packages_total,
+            human_bytes(got2.bytes_fetched),
+            got2.objects_present,
+            jigdo2.objects_total,
+            got2.export.objects_written,
+            human_bytes(got2.export.bytes_written)
+        ),
+        format!(
+            "demo complete in {place}, {:.1}s:\n  \
+             v1: fetched {} of {} packages ({}), wrote {} objects; jigdo {}\n  \
+             v2: fetched {} of {} packages ({}), wrote {} objects — {kept_packages} packages' content was already \
+             in the store; jigdo {}",
+            report.seconds,
+            got1.packages_fetched,
+            got1.packages_total,
+            human_bytes(got1.bytes_fetched),
+            got1.export.objects_written,
+            human_bytes(jigdo1.jigdo_bytes),
+            got2.packages_fetched,
+            got2.packages_total,
+            human_bytes(got2.bytes_fetched),
+            got2.export.objects_written,
+            human_bytes(jigdo2.jigdo_bytes),
+        ),
+    ];
+    lines.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human_bytes;
+
+    #[test]
+    fn bytes_read_as_short_figures() {
+        assert_eq!(human_bytes(0), "0 B");
+        assert_eq!(human_bytes(1023), "1023 B");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(3 << 30), "3.0 GiB");
     }
 }
