@@ -43,3 +43,30 @@ impl StoreLock {
 pub fn default_holder() -> String {
     format!("pid {}", std::process::id())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lock_records_the_callers_description_and_a_waiter_is_told_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lock");
+        let first = StoreLock::acquire(&path, "rejig export (pid 1)", &|_| panic!("nobody holds it yet")).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "rejig export (pid 1)");
+        let (told_tx, told_rx) = std::sync::mpsc::channel();
+        let waiter = {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                let told = |holder: &str| told_tx.send(holder.to_owned()).unwrap();
+                drop(StoreLock::acquire(&path, "pid 2", &told).unwrap());
+            })
+        };
+        // The waiter is told before it blocks; the first lets go only then.
+        let told = told_rx.recv().unwrap();
+        drop(first);
+        waiter.join().unwrap();
+        assert_eq!(told, "rejig export (pid 1)");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "pid 2", "the new holder replaces the description");
+    }
+}

@@ -83,8 +83,8 @@ impl Store {
         self.root.join("downloads")
     }
 
-    /// Records that the commit `commit` was used now: `gc` keeps the most recently used roots
-    /// longest. A commit that is not a root gains nothing.
+    /// Records `commit` as a root used now (a root already, or one from now on): `gc` keeps
+    /// the most recently used roots longest. The exporter calls it for every commit it writes.
     pub fn touch_root(&self, commit: ObjectId) -> Result<()> {
         self.index.touch_roots(&[ObjectKey::new(commit, ObjectType::Commit)])
     }
