@@ -1,71 +1,106 @@
 //! `rejig build`: import a commit and the packages it was composed from, describe the commit
 //! by them, and write the jigdo RPM.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use rejig_exporter::jigdo::{check_name, describe_commit, write_jigdo_rpm, DescriptionStats, JigdoRpm};
+use rejig_exporter::jigdo::{check_name, describe_commit, write_jigdo_rpm};
 use rejig_importer::import_commit;
 use rejig_importer::package::import_packages;
+use rejig_store::manifest::Nevra;
 use rejig_store::{ObjectId, Progress, Store};
+use serde::Serialize;
 
 use crate::sources::{local_packages, Sources};
 
-/// What `build` did.
+/// What [`build`] describes, by what, and where it writes.
+pub struct BuildOptions {
+    /// Repository holding the commit.
+    pub repo: PathBuf,
+    /// Ref or checksum.
+    pub rev: String,
+    /// Package sources the commit was composed from (local ones: build reads packages where
+    /// they are).
+    pub sources: Sources,
+    /// Name of the jigdo package.
+    pub name: String,
+    /// Output file.
+    pub output: PathBuf,
+}
+
+/// What [`build_jigdo`] describes once the commit is in the store.
+#[derive(Clone, Debug)]
+pub struct BuildJigdoOptions {
+    /// The commit, in the store.
+    pub commit: ObjectId,
+    /// Package files, or directories searched recursively.
+    pub paths: Vec<PathBuf>,
+    /// Name of the jigdo package.
+    pub name: String,
+    /// Output file.
+    pub output: PathBuf,
+}
+
+/// What a build did.
+#[derive(Clone, Debug, Serialize)]
 pub struct BuildReport {
     /// The commit described.
+    #[serde(serialize_with = "crate::report::display")]
     pub commit: ObjectId,
     /// The jigdo RPM written.
-    pub rpm: JigdoRpm,
-    /// How the commit's content is sourced.
-    pub stats: DescriptionStats,
-    /// Packages read from the sources.
-    pub packages_offered: usize,
+    pub output: PathBuf,
+    /// Its identity (`name-version-release.noarch`).
+    pub nevra: String,
+    /// Content objects of the commit.
+    pub objects_total: u64,
+    /// Of those, found in packages.
+    pub objects_from_packages: u64,
+    /// Of those, carried in the jigdo.
+    pub objects_new: u64,
+    /// Of those, symlinks (described by their target).
+    pub objects_symlink: u64,
+    /// Content bytes found in packages.
+    pub bytes_from_packages: u64,
+    /// Content bytes carried in the jigdo.
+    pub bytes_new: u64,
+    /// Packages the jigdo requires.
+    pub packages_used: usize,
+    /// Packages offered that no file of the commit needed.
+    pub packages_unused: usize,
+    /// Those packages.
+    #[serde(serialize_with = "crate::report::display_seq")]
+    pub unused: Vec<Nevra>,
+    /// Size of the jigdo RPM.
+    pub jigdo_bytes: u64,
     /// Wall time.
     pub seconds: f64,
+    /// Packages read from the sources (text only).
+    #[serde(skip)]
+    pub packages_offered: usize,
 }
 
-/// The inputs of `build`.
-pub struct BuildRequest<'a> {
-    /// Repository holding the commit.
-    pub repo: &'a Path,
-    /// Ref or checksum.
-    pub rev: &'a str,
-    /// Package sources the commit was composed from.
-    pub packages: &'a Sources,
-    /// Name of the jigdo package.
-    pub name: &'a str,
-    /// Output file.
-    pub output: &'a Path,
-}
-
-/// Runs `build`.
-pub fn build(store: &Store, request: &BuildRequest<'_>, progress: &dyn Progress) -> Result<BuildReport> {
+/// Imports the commit and the sources' packages, describes the commit by them and writes the
+/// jigdo RPM.
+pub fn build(store: &Store, options: &BuildOptions, progress: &dyn Progress) -> Result<BuildReport> {
     let started = Instant::now();
-    check_name(request.name)?;
-    let imported = import_commit(store, request.repo, request.rev, progress)
-        .with_context(|| format!("importing {} from {}", request.rev, request.repo.display()))?;
+    check_name(&options.name)?;
+    let imported = import_commit(store, &options.repo, &options.rev, progress)
+        .with_context(|| format!("importing {} from {}", options.rev, options.repo.display()))?;
     let commit = imported.commit.context("the import named no commit")?;
-    let paths: Vec<PathBuf> = local_packages(request.packages, progress)?;
-    let mut report = build_jigdo(store, commit, &paths, request.name, request.output, progress)?;
+    let paths: Vec<PathBuf> = local_packages(&options.sources, progress)?;
+    let request = BuildJigdoOptions { commit, paths, name: options.name.clone(), output: options.output.clone() };
+    let mut report = build_jigdo(store, &request, progress)?;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }
 
-/// The part of `build` after the commit is in the store: imports the packages (files or
-/// directories searched recursively), describes `commit` by them and writes the jigdo RPM
-/// named `name` to `output`. `seconds` covers this part only.
-pub fn build_jigdo(
-    store: &Store,
-    commit: ObjectId,
-    paths: &[PathBuf],
-    name: &str,
-    output: &Path,
-    progress: &dyn Progress,
-) -> Result<BuildReport> {
+/// The part of `build` after the commit is in the store: imports the packages, describes
+/// the commit by them and writes the jigdo RPM. `seconds` covers this part only. Every
+/// package must import.
+pub fn build_jigdo(store: &Store, options: &BuildJigdoOptions, progress: &dyn Progress) -> Result<BuildReport> {
     let started = Instant::now();
-    let report = import_packages(store, paths, progress).context("importing packages")?;
+    let report = import_packages(store, &options.paths, progress).context("importing packages")?;
     if let Some((path, error)) = report.failures.first() {
         bail!(
             "{} of {} packages could not be imported, e.g. {}: {error}",
@@ -85,15 +120,82 @@ pub fn build_jigdo(
         .context("a package's header digest")?;
 
     progress.start("describing the commit by its packages", 0);
-    let description = describe_commit(store, commit, &keys).context("describing the commit")?;
+    let description = describe_commit(store, options.commit, &keys).context("describing the commit")?;
     progress.finish();
-    let rpm =
-        write_jigdo_rpm(store, &description, name, output).with_context(|| format!("writing {}", output.display()))?;
+    let output = &options.output;
+    let rpm = write_jigdo_rpm(store, &description, &options.name, output)
+        .with_context(|| format!("writing {}", output.display()))?;
+    let stats = description.stats;
     Ok(BuildReport {
-        commit,
-        rpm,
-        stats: description.stats,
-        packages_offered: keys.len(),
+        commit: options.commit,
+        output: rpm.path,
+        nevra: format!("{}-{}-{}.noarch", rpm.name, rpm.version, rpm.release),
+        objects_total: stats.objects_total,
+        objects_from_packages: stats.objects_from_packages,
+        objects_new: stats.objects_new,
+        objects_symlink: stats.objects_symlink,
+        bytes_from_packages: stats.bytes_from_packages,
+        bytes_new: stats.bytes_new,
+        packages_used: stats.packages_used.len(),
+        packages_unused: stats.packages_unused.len(),
+        unused: stats.packages_unused,
+        jigdo_bytes: rpm.bytes,
         seconds: started.elapsed().as_secs_f64(),
+        packages_offered: keys.len(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing;
+    use rejig_importer::source::{FetchOptions, PackageSource};
+    use rejig_store::NoProgress;
+
+    fn sources(dir: &std::path::Path) -> Sources {
+        Sources { list: vec![PackageSource::parse(dir.to_str().unwrap()).unwrap()], options: FetchOptions::default() }
+    }
+
+    #[test]
+    fn a_jigdo_describes_the_demo_compose_by_its_packages() {
+        let dir = tempfile::tempdir().unwrap();
+        let report = testing::build_demo_jigdo(dir.path());
+        assert_eq!(report.packages_used, 12);
+        assert_eq!(report.packages_offered, 12);
+        assert!(report.unused.is_empty());
+        assert!(report.objects_from_packages > 0 && report.objects_new > 0);
+        assert_eq!(report.objects_total, report.objects_from_packages + report.objects_new + report.objects_symlink);
+        assert_eq!(std::fs::metadata(&report.output).unwrap().len(), report.jigdo_bytes);
+        assert!(report.nevra.starts_with("demo-os-") && report.nevra.ends_with(".noarch"), "{}", report.nevra);
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["unused"], serde_json::json!([]));
+        assert!(json.get("packages_offered").is_none());
+    }
+
+    #[test]
+    fn build_imports_the_commit_from_a_repository_and_reads_local_sources() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, commit) = testing::store_with_commit(&dir.path().join("store"), &dir.path().join("tree"));
+        let repo = dir.path().join("repo");
+        let export = crate::export::ExportCommitOptions { commit, repo: repo.clone(), export: Default::default() };
+        crate::export::export_commit(&store, &export, &NoProgress).unwrap();
+        drop(store);
+        let rpms = testing::write_distro(&dir.path().join("rpms"));
+        let builder = testing::store(&dir.path().join("builder"));
+        let options = BuildOptions {
+            repo,
+            rev: commit.to_hex(),
+            sources: sources(&rpms),
+            name: "unit".into(),
+            output: dir.path().join("unit.rpm"),
+        };
+        let report = build(&builder, &options, &NoProgress).unwrap();
+        assert_eq!(report.commit, commit);
+        // The tree shares no content with the packages: every package is unused.
+        assert_eq!((report.packages_used, report.packages_unused), (0, 12));
+        assert_eq!(report.objects_from_packages, 0);
+
+        let bad = BuildOptions { name: "no/slash".into(), ..options };
+        assert!(build(&builder, &bad, &NoProgress).is_err());
+    }
 }

@@ -100,6 +100,22 @@ pub enum Command {
     Demo(DemoArgs),
 }
 
+impl Command {
+    /// The subcommand's name, as typed.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Import(_) => "import",
+            Command::Build(_) => "build",
+            Command::Export(_) => "export",
+            Command::Plan(_) => "plan",
+            Command::Inspect(_) => "inspect",
+            Command::Fsck(_) => "fsck",
+            Command::Gc(_) => "gc",
+            Command::Demo(_) => "demo",
+        }
+    }
+}
+
 /// Arguments of `import`.
 #[derive(Args, Debug)]
 pub struct ImportArgs {

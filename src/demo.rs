@@ -6,6 +6,9 @@
 //! as a jigdo RPM. A separate client store then rebuilds the commit from the jigdo and the
 //! packages into a fresh repository. Finally two packages change: the v2 jigdo makes the same
 //! client fetch just those two, because the others' content is already in its store.
+//!
+//! The demo prints nothing: [`run`] returns a [`DemoReport`] with the figures of every step,
+//! for the caller to tell the story.
 
 use std::fs;
 use std::os::unix::fs::{symlink, DirBuilderExt, PermissionsExt};
@@ -18,22 +21,21 @@ use rejig_importer::tree::{commit_directory, CommitOptions};
 use rejig_store::object::VariantDict;
 use rejig_store::{ObjectId, Progress, RepoMode, Store};
 use rpm::{BuildConfig, CompressionWithLevel, FileOptions, PackageBuilder};
-use serde_json::json;
+use serde::Serialize;
 
-use crate::build::{build_jigdo, BuildReport};
-use crate::cli::DemoArgs;
-use crate::rebuild::{export_jigdo, RebuildReport};
-use crate::report::{human_bytes, Rendered};
+use crate::build::{build_jigdo, BuildJigdoOptions, BuildReport};
+use crate::rebuild::{export_jigdo, ExportJigdoOptions, RebuildReport};
 use crate::sources::Sources;
+use crate::Opener;
 
 /// The packages' build time and the commits' timestamp, fixed so every run gives the same bytes.
 const SOURCE_DATE: u32 = 1_735_689_600;
 /// The jigdo package's name.
 const JIGDO_NAME: &str = "demo-os";
 /// The ref the client's repository follows.
-const REF: &str = "demo/stable";
+pub const REF: &str = "demo/stable";
 /// The file the compose re-modes (a package installs it setuid; the compose drops the bit).
-const REMODED: &str = "/usr/libexec/demo-helper";
+pub const REMODED: &str = "/usr/libexec/demo-helper";
 
 /// A small deterministic generator (splitmix64), so every run builds the same tree.
 struct Mix(u64);
@@ -77,7 +79,7 @@ enum Entry {
 
 /// A package of the demo distro, described once and used twice: built as an RPM, and laid
 /// out into the compose's tree.
-struct DemoPackage {
+pub struct DemoPackage {
     name: &'static str,
     version: &'static str,
     release: u32,
@@ -124,7 +126,8 @@ impl DemoPackage {
         Ok(())
     }
 
-    fn nevra(&self) -> String {
+    /// `name-version-release.arch`.
+    pub fn nevra(&self) -> String {
         format!("{}-{}-{}.{}", self.name, self.version, self.release, self.arch)
     }
 
@@ -160,7 +163,7 @@ impl DemoPackage {
 
 /// The demo distro: twelve packages, noarch and x86_64. With `update`, two of them are new
 /// releases with changed content: a shell with a fix, and a configuration package.
-fn distro(update: bool) -> Result<Vec<DemoPackage>> {
+pub fn distro(update: bool) -> Result<Vec<DemoPackage>> {
     let mut all = Vec::new();
 
     let mut p = DemoPackage::new("filesystem", "3.18", "x86_64", "The basic directory layout");
@@ -272,8 +275,9 @@ const COREUTILS: &str = "arch b2sum base32 base64 basename cat chcon chgrp chmod
     logname ls md5sum mkdir mkfifo mknod mktemp mv nice nl nohup nproc numfmt od paste pathchk pr printenv printf pwd \
     readlink realpath rm";
 
-/// Writes every package of `packages` into `dir` (emptied first); returns the total size.
-fn write_packages(dir: &Path, packages: &[DemoPackage], progress: &dyn Progress) -> Result<u64> {
+/// Writes every package of `packages` into `dir` (emptied first) as `NEVRA.rpm`; returns the
+/// total size.
+pub fn write_packages(dir: &Path, packages: &[DemoPackage], progress: &dyn Progress) -> Result<u64> {
     if dir.exists() {
         fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))?;
     }
@@ -352,7 +356,7 @@ fn compose(root: &Path, packages: &[DemoPackage], version: u32) -> Result<()> {
 }
 
 /// Composes `packages` and commits the tree into the build store.
-fn compose_and_commit(
+pub fn compose_and_commit(
     store: &Store,
     root: &Path,
     packages: &[DemoPackage],
@@ -386,26 +390,16 @@ fn client_export(
 ) -> Result<RebuildReport> {
     let sources =
         Sources { list: vec![PackageSource::parse(&packages.to_string_lossy())?], options: Default::default() };
-    let options = ExportOptions { mode: Some(RepoMode::BareUser), ref_name: Some(REF.into()), canonicalize: false };
-    let report = export_jigdo(client, jigdo, &sources, repo, &options, progress)
-        .with_context(|| format!("rebuilding the commit of {}", jigdo.display()))?;
-    ensure!(report.commit == built, "the client rebuilt commit {}, but the build made {built}", report.commit);
+    let export = ExportOptions { mode: Some(RepoMode::BareUser), ref_name: Some(REF.into()), canonicalize: false };
+    let options = ExportJigdoOptions { jigdo: jigdo.to_path_buf(), sources, repo: repo.to_path_buf(), export };
+    let report = export_jigdo(client, &options, progress)?;
+    ensure!(
+        report.jigdo_commit == built,
+        "the client rebuilt commit {}, but the build made {built}",
+        report.jigdo_commit
+    );
     ensure!(report.export.commit == built, "the client exported {}, not {built}", report.export.commit);
     Ok(report)
-}
-
-fn describe(build: &BuildReport) -> String {
-    let s = &build.stats;
-    format!(
-        "jigdo {} ({}): {} content objects, {} from {} packages, {} carried new, {} symlinks",
-        build.rpm.path.display(),
-        human_bytes(build.rpm.bytes),
-        s.objects_total,
-        s.objects_from_packages,
-        s.packages_used.len(),
-        s.objects_new,
-        s.objects_symlink
-    )
 }
 
 /// Removes what an earlier run left in `dir`, so the story starts from empty stores.
@@ -425,11 +419,99 @@ fn clean(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Runs the demo and returns its story.
-pub fn run(args: &DemoArgs, quiet: bool, progress: &dyn Progress) -> Result<Rendered> {
+/// Where the demo works, and how it opens its two stores.
+pub struct DemoOptions<'a> {
+    /// Keep the files in this directory (an earlier demo's are removed first); None: a
+    /// temporary directory, removed at the end.
+    pub dir: Option<PathBuf>,
+    /// Opens the build and client stores.
+    pub opener: &'a Opener<'a>,
+}
+
+/// The demo's story, step by step. The JSON holds the figures a script checks; the rest is
+/// for the text.
+#[derive(Clone, Debug, Serialize)]
+pub struct DemoReport {
+    /// Where the files are (gone at the end unless kept).
+    pub dir: PathBuf,
+    /// The client's repository.
+    pub repo: PathBuf,
+    /// Packages of the distro.
+    pub packages_total: usize,
+    /// Files they install.
+    pub files: usize,
+    /// Packages v2 changes.
+    pub packages_changed: Vec<String>,
+    /// The v1 commit the build made.
+    #[serde(serialize_with = "crate::report::display")]
+    pub v1: ObjectId,
+    /// The v2 commit the build made.
+    #[serde(serialize_with = "crate::report::display")]
+    pub v2: ObjectId,
+    /// The v1 commit the client exported.
+    #[serde(serialize_with = "crate::report::display")]
+    pub v1_exported: ObjectId,
+    /// The v2 commit the client exported.
+    #[serde(serialize_with = "crate::report::display")]
+    pub v2_exported: ObjectId,
+    /// Packages the client fetched for v1.
+    pub v1_packages_fetched: usize,
+    /// Packages the client fetched for v2.
+    pub v2_packages_fetched: usize,
+    /// Bytes the client fetched for v1.
+    pub v1_bytes_fetched: u64,
+    /// Bytes the client fetched for v2.
+    pub v2_bytes_fetched: u64,
+    /// Objects written into the repository for v1.
+    pub v1_objects_written: u64,
+    /// Objects written into the repository for v2.
+    pub v2_objects_written: u64,
+    /// Objects v2 reaches.
+    pub v2_objects_total: u64,
+    /// Content objects of v2.
+    pub v2_content_objects: u64,
+    /// Of those, already in the client's store.
+    pub v2_objects_in_store: u64,
+    /// Size of the v1 jigdo.
+    pub jigdo_v1_bytes: u64,
+    /// Size of the v2 jigdo.
+    pub jigdo_v2_bytes: u64,
+    /// Wall time.
+    pub seconds: f64,
+    /// The steps, for the text.
+    #[serde(skip)]
+    pub steps: DemoSteps,
+}
+
+/// What each step of the demo did, beyond the figures of [`DemoReport`].
+#[derive(Clone, Debug)]
+pub struct DemoSteps {
+    /// True when the files stay in the directory asked for.
+    pub kept: bool,
+    /// Step 1: bytes of content the v1 packages install.
+    pub content_bytes: u64,
+    /// Step 1: bytes of the v1 RPMs.
+    pub rpm_bytes: u64,
+    /// Step 1: where the v1 packages are.
+    pub v1_packages: PathBuf,
+    /// Step 2: objects of the v1 commit.
+    pub v1_objects: u64,
+    /// Step 3: the v1 jigdo.
+    pub jigdo1: BuildReport,
+    /// Step 4: the client's v1 rebuild.
+    pub got1: RebuildReport,
+    /// Step 5: the v2 jigdo.
+    pub jigdo2: BuildReport,
+    /// Step 6: the client's update to v2.
+    pub got2: RebuildReport,
+}
+
+/// Runs the demo: the distro, its compose and jigdo, a client's rebuild, then an update.
+/// Every step checks what it claims (bit-identical commits, only changed packages fetched).
+pub fn run(options: &DemoOptions<'_>, progress: &dyn Progress) -> Result<DemoReport> {
     let started = std::time::Instant::now();
     let temp;
-    let (dir, kept) = match &args.dir {
+    let (dir, kept) = match &options.dir {
         Some(dir) => {
             fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
             (dir.clone(), true)
@@ -440,11 +522,6 @@ pub fn run(args: &DemoArgs, quiet: bool, progress: &dyn Progress) -> Result<Rend
         }
     };
     clean(&dir)?;
-    let say = |line: String| {
-        if !quiet {
-            println!("{line}");
-        }
-    };
     let rootfs = dir.join("rootfs");
     let repo = dir.join("repo");
     let (v1_packages, v2_packages): (PathBuf, PathBuf) = (dir.join("packages/v1"), dir.join("packages/v2"));
@@ -453,44 +530,23 @@ pub fn run(args: &DemoArgs, quiet: bool, progress: &dyn Progress) -> Result<Rend
     let distro1 = distro(false)?;
     let total = distro1.len();
     let files: usize = distro1.iter().map(DemoPackage::files).sum();
-    let content: u64 = distro1.iter().map(DemoPackage::content_bytes).sum();
+    let content_bytes: u64 = distro1.iter().map(DemoPackage::content_bytes).sum();
     let rpm_bytes = write_packages(&v1_packages, &distro1, progress)?;
-    say(format!(
-        "1. built a distro of {total} packages ({files} files, {} of content) with the rpm crate:\n   {} of RPMs in {}",
-        human_bytes(content),
-        human_bytes(rpm_bytes),
-        v1_packages.display()
-    ));
 
-    let build = crate::open_store(&dir.join("build-store"), quiet)?;
+    let build = options.opener.open(&dir.join("build-store"))?;
     let (v1, v1_objects) = compose_and_commit(&build, &rootfs, &distro1, 1, None, progress)?;
-    say(format!(
-        "2. composed it into a tree (/etc moved to /usr/etc, a generated /usr/lib/os-release no package holds,\n   \
-         {REMODED} re-moded 4755 -> 0755) and committed it into a build store:\n   \
-         commit {v1} (version 1), {v1_objects} objects"
-    ));
 
-    let jigdo1 =
-        build_jigdo(&build, v1, std::slice::from_ref(&v1_packages), JIGDO_NAME, &dir.join("demo-os-1.rpm"), progress)?;
-    ensure!(
-        jigdo1.stats.packages_used.len() == total,
-        "the jigdo uses {} of the {total} packages",
-        jigdo1.stats.packages_used.len()
-    );
-    say(format!("3. described the commit by its packages as a jigdo RPM:\n   {}", describe(&jigdo1)));
+    let request = |commit, packages: &Path, output: &str| BuildJigdoOptions {
+        commit,
+        paths: vec![packages.to_path_buf()],
+        name: JIGDO_NAME.to_owned(),
+        output: dir.join(output),
+    };
+    let jigdo1 = build_jigdo(&build, &request(v1, &v1_packages, "demo-os-1.rpm"), progress)?;
+    ensure!(jigdo1.packages_used == total, "the jigdo uses {} of the {total} packages", jigdo1.packages_used);
 
-    let client = crate::open_store(&dir.join("client-store"), quiet)?;
-    let got1 = client_export(&client, &jigdo1.rpm.path, &v1_packages, &repo, v1, progress)?;
-    say(format!(
-        "4. a separate client store rebuilt the commit from the jigdo and the packages into {} (bare-user):\n   \
-         fetched {} of {} packages ({}), wrote {} objects;\n   commit {} is the build's, bit for bit",
-        repo.display(),
-        got1.packages_fetched,
-        got1.packages_total,
-        human_bytes(got1.bytes_fetched),
-        got1.export.objects_written,
-        got1.commit
-    ));
+    let client = options.opener.open(&dir.join("client-store"))?;
+    let got1 = client_export(&client, &jigdo1.output, &v1_packages, &repo, v1, progress)?;
 
     // v2: two packages change; the others are rebuilt and must keep their bytes.
     let distro2 = distro(true)?;
@@ -509,78 +565,66 @@ pub fn run(args: &DemoArgs, quiet: bool, progress: &dyn Progress) -> Result<Rend
     }
     ensure!(changed.len() == 2, "v2 should change two packages, it changed {changed:?}");
     let (v2, _) = compose_and_commit(&build, &rootfs, &distro2, 2, Some(v1), progress)?;
-    let jigdo2 =
-        build_jigdo(&build, v2, std::slice::from_ref(&v2_packages), JIGDO_NAME, &dir.join("demo-os-2.rpm"), progress)?;
-    say(format!(
-        "5. v2 rebuilt {} with new content;\n   the other {} packages are byte-identical rebuilds;\n   \
-         v2 is commit {v2} (parent v1)\n   {}",
-        changed.join(" and "),
-        total - changed.len(),
-        describe(&jigdo2)
-    ));
+    let jigdo2 = build_jigdo(&build, &request(v2, &v2_packages, "demo-os-2.rpm"), progress)?;
 
-    let got2 = client_export(&client, &jigdo2.rpm.path, &v2_packages, &repo, v2, progress)?;
+    let got2 = client_export(&client, &jigdo2.output, &v2_packages, &repo, v2, progress)?;
     ensure!(
         got2.packages_fetched == changed.len(),
         "the update fetched {} packages, not the {} that changed",
         got2.packages_fetched,
         changed.len()
     );
-    let kept_packages = got2.packages_total - got2.packages_fetched;
-    say(format!(
-        "6. the same client updated {} to v2: fetched {} of {} packages ({});\n   \
-         {} of the {} content objects were already in its store; wrote {} objects ({}) and moved {REF}",
-        repo.display(),
-        got2.packages_fetched,
-        got2.packages_total,
-        human_bytes(got2.bytes_fetched),
-        got2.objects_present,
-        jigdo2.stats.objects_total,
-        got2.export.objects_written,
-        human_bytes(got2.export.bytes_written)
-    ));
 
-    let seconds = started.elapsed().as_secs_f64();
-    let place = if kept { dir.display().to_string() } else { "a temporary directory (--dir keeps it)".to_owned() };
-    Ok(Rendered {
-        text: format!(
-            "demo complete in {place}, {seconds:.1}s:\n  \
-             v1: fetched {} of {} packages ({}), wrote {} objects; jigdo {}\n  \
-             v2: fetched {} of {} packages ({}), wrote {} objects — {kept_packages} packages' content was already \
-             in the store; jigdo {}",
-            got1.packages_fetched,
-            got1.packages_total,
-            human_bytes(got1.bytes_fetched),
-            got1.export.objects_written,
-            human_bytes(jigdo1.rpm.bytes),
-            got2.packages_fetched,
-            got2.packages_total,
-            human_bytes(got2.bytes_fetched),
-            got2.export.objects_written,
-            human_bytes(jigdo2.rpm.bytes),
-        ),
-        json: json!({
-            "dir": dir,
-            "repo": repo,
-            "packages_total": total,
-            "files": files,
-            "packages_changed": changed,
-            "v1": v1.to_hex(),
-            "v2": v2.to_hex(),
-            "v1_exported": got1.export.commit.to_hex(),
-            "v2_exported": got2.export.commit.to_hex(),
-            "v1_packages_fetched": got1.packages_fetched,
-            "v2_packages_fetched": got2.packages_fetched,
-            "v1_bytes_fetched": got1.bytes_fetched,
-            "v2_bytes_fetched": got2.bytes_fetched,
-            "v1_objects_written": got1.export.objects_written,
-            "v2_objects_written": got2.export.objects_written,
-            "v2_objects_total": got2.export.objects_total,
-            "v2_content_objects": jigdo2.stats.objects_total,
-            "v2_objects_in_store": got2.objects_present,
-            "jigdo_v1_bytes": jigdo1.rpm.bytes,
-            "jigdo_v2_bytes": jigdo2.rpm.bytes,
-            "seconds": seconds,
-        }),
+    Ok(DemoReport {
+        dir,
+        repo,
+        packages_total: total,
+        files,
+        packages_changed: changed,
+        v1,
+        v2,
+        v1_exported: got1.export.commit,
+        v2_exported: got2.export.commit,
+        v1_packages_fetched: got1.packages_fetched,
+        v2_packages_fetched: got2.packages_fetched,
+        v1_bytes_fetched: got1.bytes_fetched,
+        v2_bytes_fetched: got2.bytes_fetched,
+        v1_objects_written: got1.export.objects_written,
+        v2_objects_written: got2.export.objects_written,
+        v2_objects_total: got2.export.objects_total,
+        v2_content_objects: jigdo2.objects_total,
+        v2_objects_in_store: got2.objects_present,
+        jigdo_v1_bytes: jigdo1.jigdo_bytes,
+        jigdo_v2_bytes: jigdo2.jigdo_bytes,
+        seconds: started.elapsed().as_secs_f64(),
+        steps: DemoSteps { kept, content_bytes, rpm_bytes, v1_packages, v1_objects, jigdo1, got1, jigdo2, got2 },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rejig_store::NoProgress;
+
+    #[test]
+    fn the_demo_tells_its_story_in_a_kept_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let never = |_: &Path, holder: &str| panic!("the demo waited for {holder}");
+        let opener = Opener::new("rejig demo test", &never);
+        let options = DemoOptions { dir: Some(dir.path().to_path_buf()), opener: &opener };
+        let report = run(&options, &NoProgress).unwrap();
+        assert_eq!(report.packages_total, 12);
+        assert_eq!(report.packages_changed.len(), 2);
+        assert_eq!((report.v1_exported, report.v2_exported), (report.v1, report.v2));
+        assert_eq!(report.v1_packages_fetched, 12);
+        assert_eq!(report.v2_packages_fetched, 2);
+        assert!(report.v2_objects_in_store > 0 && report.v2_objects_in_store < report.v2_content_objects);
+        assert!(report.steps.kept);
+        let head = fs::read_to_string(dir.path().join("repo/refs/heads").join(REF)).unwrap();
+        assert_eq!(head.trim(), report.v2.to_hex());
+        // A second run starts from empty stores and makes the same commits.
+        let again = run(&options, &NoProgress).unwrap();
+        assert_eq!((again.v1, again.v2), (report.v1, report.v2));
+        assert_eq!(again.v1_packages_fetched, 12);
+    }
 }

@@ -1,27 +1,24 @@
-//! The `rejig` command line: parses arguments, calls one library function per subcommand,
-//! and renders its report. No format logic lives here.
+//! The `rejig` command line: parses arguments once, calls one flow of the core (the `rejig`
+//! library) per subcommand, and renders its report as text or JSON. No flow lives here.
 
-mod build;
 mod cli;
-mod demo;
 mod progress;
-mod rebuild;
-mod report;
-mod sources;
+mod render;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use rejig_exporter::{export_commit, ExportOptions};
-use rejig_importer::import_commit;
-use rejig_importer::package::{import_packages, inspect_package};
-use rejig_store::{ObjectId, Store};
+use rejig::rebuild::is_file_argument;
+use rejig::sources::Sources;
+use rejig::{build, demo, export, fsck, gc, import, inspect, rebuild, Opener};
+use rejig_exporter::ExportOptions;
+use rejig_store::ObjectId;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, ExportArgs};
 use crate::progress::Bar;
-use crate::report::Rendered;
+use crate::render::Rendered;
 
 fn default_store() -> Result<PathBuf> {
     if let Some(data) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
@@ -31,87 +28,85 @@ fn default_store() -> Result<PathBuf> {
     Ok(PathBuf::from(home).join(".local/share/rejig"))
 }
 
-/// Opens the store, telling the user if another process holds it.
-pub fn open_store(path: &std::path::Path, quiet: bool) -> Result<Store> {
-    let on_wait = |holder: &str| {
+/// Tells the user that another process holds the store, unless `quiet`.
+fn on_wait(quiet: bool) -> impl Fn(&Path, &str) {
+    move |path, holder| {
         if !quiet {
             eprintln!("rejig: waiting for the store lock on {}, held by {holder}", path.display());
         }
-    };
-    Store::open(path, &on_wait).with_context(|| format!("opening the store at {}", path.display()))
+    }
 }
 
+fn export_options(args: &ExportArgs) -> ExportOptions {
+    ExportOptions { mode: args.mode, ref_name: args.ref_name.clone(), canonicalize: args.canonicalize }
+}
+
+/// Runs the command. A report that amounts to a failure (packages that failed, a store with
+/// problems) is printed before its error is returned.
 fn run(cli: &Cli) -> Result<Rendered> {
     let progress = Bar::new(cli.quiet, cli.json, cli.verbose);
+    let holder = format!("rejig {} (pid {})", cli.command.name(), std::process::id());
+    let wait = on_wait(cli.quiet);
+    let opener = Opener::new(holder.clone(), &wait);
     // Only commands that use the store need to know where it is.
     let store_path = || match &cli.store {
         Some(path) => Ok(path.clone()),
         None => default_store(),
     };
+    let open = || opener.open(&store_path()?);
     match &cli.command {
         Command::Import(args) => {
-            let store = open_store(&store_path()?, cli.quiet)?;
+            let store = open()?;
             if let (Some(repo), Some(rev)) = (&args.repo, &args.rev) {
-                let report = import_commit(&store, repo, rev, &progress)
-                    .with_context(|| format!("importing {rev} from {}", repo.display()))?;
-                return Ok(report::import(&report));
+                let options = import::ImportCommitOptions { repo: repo.clone(), rev: rev.clone() };
+                return Rendered::of(&import::commit(&store, &options, &progress)?, render::import_commit);
             }
-            let report = import_packages(&store, &args.packages, &progress).context("importing packages")?;
-            let rendered = report::packages(&report);
-            if !report.failures.is_empty() {
-                print(cli, &rendered);
-                let reasons: Vec<String> = report.failures.iter().map(|(_, error)| format!("\n  {error}")).collect();
-                let rest = match report.packages.len() {
-                    0 => String::new(),
-                    n => format!("; the other {n} were imported"),
-                };
-                bail!(
-                    "{} of {} packages failed{rest}:{}",
-                    report.failures.len(),
-                    report.failures.len() + report.packages.len(),
-                    reasons.concat()
-                );
+            let options = import::ImportPackagesOptions { paths: args.packages.clone() };
+            let report = import::packages(&store, &options, &progress)?;
+            let rendered = Rendered::of(&report, render::import_packages)?;
+            match report.failure() {
+                Some(error) => {
+                    print(cli, &rendered);
+                    Err(error)
+                }
+                None => Ok(rendered),
             }
-            Ok(rendered)
         }
         Command::Build(args) => {
             if args.packages.packages.is_empty() {
                 bail!("build needs --packages: the directories or repositories the commit was composed from");
             }
-            let sources = sources::Sources::parse(&args.packages.packages, args.packages.http_timeout)?;
-            let store = open_store(&store_path()?, cli.quiet)?;
-            let request = build::BuildRequest {
-                repo: &args.repo,
-                rev: &args.rev,
-                packages: &sources,
-                name: &args.name,
-                output: &args.output,
+            let sources = Sources::parse(&args.packages.packages, args.packages.http_timeout)?;
+            let store = open()?;
+            let options = build::BuildOptions {
+                repo: args.repo.clone(),
+                rev: args.rev.clone(),
+                sources,
+                name: args.name.clone(),
+                output: args.output.clone(),
             };
-            Ok(report::build(&build::build(&store, &request, &progress)?))
+            Rendered::of(&build::build(&store, &options, &progress)?, render::build)
         }
         Command::Plan(args) => {
-            let sources = sources::Sources::parse(&args.packages.packages, args.packages.http_timeout)?;
-            let store = open_store(&store_path()?, cli.quiet)?;
-            Ok(report::plan(&rebuild::plan(&store, &args.jigdo, &sources, &progress)?))
+            let sources = Sources::parse(&args.packages.packages, args.packages.http_timeout)?;
+            let store = open()?;
+            let options = rebuild::PlanOptions { jigdo: args.jigdo.clone(), sources };
+            Rendered::of(&rebuild::plan(&store, &options, &progress)?, render::plan)
         }
         Command::Inspect(args) => {
-            // The errors already name the file.
-            if rejig_importer::jigdo::is_jigdo(&args.file)? {
-                let file = rejig_importer::jigdo::read_jigdo(&args.file, None)?;
-                return Ok(report::inspect_jigdo(&file));
-            }
-            let info = inspect_package(&args.file)?;
-            Ok(report::inspect(&info))
+            let options = inspect::InspectOptions { file: args.file.clone() };
+            Rendered::of(&inspect::inspect(&options, &progress)?, render::inspect)
         }
-        Command::Export(args) if rebuild::is_file_argument(&args.commit).is_some() => {
-            let jigdo = PathBuf::from(&args.commit);
-            let sources = sources::Sources::parse(&args.packages.packages, args.packages.http_timeout)?;
-            let store = open_store(&store_path()?, cli.quiet)?;
-            let options =
-                ExportOptions { mode: args.mode, ref_name: args.ref_name.clone(), canonicalize: args.canonicalize };
-            let report = rebuild::export_jigdo(&store, &jigdo, &sources, &args.repo, &options, &progress)
-                .with_context(|| format!("rebuilding the commit of {}", jigdo.display()))?;
-            Ok(report::rebuild(&report))
+        Command::Export(args) if is_file_argument(&args.commit).is_some() => {
+            let sources = Sources::parse(&args.packages.packages, args.packages.http_timeout)?;
+            let store = open()?;
+            let options = rebuild::ExportJigdoOptions {
+                jigdo: PathBuf::from(&args.commit),
+                sources,
+                repo: args.repo.clone(),
+                export: export_options(args),
+            };
+            Rendered::of(&rebuild::export_jigdo(&store, &options, &progress)?, render::rebuild)
         }
         Command::Export(args) => {
             if !args.packages.packages.is_empty() {
@@ -121,37 +116,34 @@ fn run(cli: &Cli) -> Result<Rendered> {
                 .commit
                 .parse()
                 .with_context(|| format!("{:?} is not a commit checksum (64 lowercase hex characters)", args.commit))?;
-            let store = open_store(&store_path()?, cli.quiet)?;
-            let options =
-                ExportOptions { mode: args.mode, ref_name: args.ref_name.clone(), canonicalize: args.canonicalize };
-            let report = export_commit(&store, commit, &args.repo, &options, &progress)
-                .with_context(|| format!("exporting {commit} into {}", args.repo.display()))?;
-            Ok(report::export(&report))
+            let store = open()?;
+            let options = export::ExportCommitOptions { commit, repo: args.repo.clone(), export: export_options(args) };
+            Rendered::of(&export::export_commit(&store, &options, &progress)?, render::export)
         }
         Command::Fsck(args) => {
-            let store_path = store_path()?;
-            let store = open_store(&store_path, cli.quiet)?;
-            let repaired = if args.repair {
-                Some(rejig_store::fsck::repair(&store).context("rebuilding the index")?)
-            } else {
-                None
-            };
-            let report = rejig_store::fsck::fsck(&store).context("checking the store")?;
-            let rendered = report::fsck(&report, repaired.as_ref());
-            if !report.problems.is_empty() {
-                print(cli, &rendered);
-                bail!("the store at {} has {} problem(s)", store_path.display(), report.problems.len());
+            let store = open()?;
+            let report = fsck::fsck(&store, &fsck::FsckOptions { repair: args.repair }, &progress)?;
+            let rendered = Rendered::of(&report, render::fsck)?;
+            match report.failure() {
+                Some(error) => {
+                    print(cli, &rendered);
+                    Err(error)
+                }
+                None => Ok(rendered),
             }
-            Ok(rendered)
         }
         Command::Gc(args) => {
-            let store = open_store(&store_path()?, cli.quiet)?;
-            let started = std::time::Instant::now();
-            let options = rejig_store::gc::GcOptions { keep: args.keep, max_size: args.max_size, ..Default::default() };
-            let report = rejig_store::gc::gc(&store, &options, &progress).context("collecting garbage")?;
-            Ok(report::gc(&report, started.elapsed().as_secs_f64()))
+            let store = open()?;
+            let options = gc::GcOptions { keep: args.keep, max_size: args.max_size };
+            Rendered::of(&gc::gc(&store, &options, &progress)?, render::gc)
         }
-        Command::Demo(args) => demo::run(args, cli.quiet || cli.json, &progress),
+        Command::Demo(args) => {
+            // The demo's stores are its own; with --json, nothing but the JSON is printed.
+            let wait = on_wait(cli.quiet || cli.json);
+            let opener = Opener::new(holder, &wait);
+            let options = demo::DemoOptions { dir: args.dir.clone(), opener: &opener };
+            Rendered::of(&demo::run(&options, &progress)?, render::demo)
+        }
     }
 }
 

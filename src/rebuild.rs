@@ -13,20 +13,41 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use rayon::prelude::*;
-use rejig_exporter::{check_target, export_commit, ExportOptions, ExportReport};
+use rejig_exporter::{check_target, ExportOptions};
 use rejig_importer::jigdo::{complete_commit, package_demand, plan_jigdo, read_jigdo, JigdoFile, JigdoPlan};
 use rejig_importer::package::import_package_for;
 use rejig_importer::source::{fetch, Catalog, Location, Wanted};
 use rejig_store::jigdo::Jigdo;
 use rejig_store::manifest::Nevra;
-use rejig_store::{ObjectId, Progress, Store};
+use rejig_store::{ObjectId, Progress, RepoMode, Store};
+use serde::Serialize;
 
+use crate::export::{export_commit, ExportCommitOptions, ExportCommitReport};
 use crate::sources::Sources;
 
-/// What `export JIGDO.rpm` did.
+/// What [`export_jigdo`] rebuilds, from where, and where it writes.
+pub struct ExportJigdoOptions {
+    /// The jigdo RPM.
+    pub jigdo: PathBuf,
+    /// Where the packages are, in order like mirrors.
+    pub sources: Sources,
+    /// The repository, created if missing.
+    pub repo: PathBuf,
+    /// Mode, ref and canonicalisation.
+    pub export: ExportOptions,
+}
+
+/// What [`export_jigdo`] did. The repository figures are those of [`RebuildReport::export`].
+#[derive(Clone, Debug, Serialize)]
 pub struct RebuildReport {
-    /// The commit, as the jigdo names it and as rebuilt.
+    /// The commit now in the repository.
+    #[serde(serialize_with = "crate::report::display")]
     pub commit: ObjectId,
+    /// The repository.
+    pub repo: PathBuf,
+    /// Its mode.
+    #[serde(serialize_with = "crate::report::display")]
+    pub mode: RepoMode,
     /// Packages in the jigdo's table.
     pub packages_total: usize,
     /// Packages whose content the store lacked.
@@ -37,45 +58,69 @@ pub struct RebuildReport {
     pub bytes_fetched: u64,
     /// Of those, bytes that crossed the network.
     pub bytes_downloaded: u64,
+    /// Objects the commit reaches.
+    pub objects_total: u64,
     /// Content objects of the commit.
     pub content_objects: u64,
     /// Of those, already in the store before the rebuild.
+    #[serde(rename = "content_objects_in_store")]
     pub objects_present: u64,
-    /// The export into the repository.
-    pub export: ExportReport,
-    /// Wall time of the whole command.
+    /// Objects written into the repository.
+    pub objects_written: u64,
+    /// Objects the repository already had.
+    pub objects_reused: u64,
+    /// Wall time of the whole flow.
     pub seconds: f64,
+    /// The commit as the jigdo names it and as rebuilt in the store (the repository's differs
+    /// only when canonicalised).
+    #[serde(skip)]
+    pub jigdo_commit: ObjectId,
+    /// The export into the repository.
+    #[serde(skip)]
+    pub export: ExportCommitReport,
 }
 
 /// One needed package, for `plan`.
+#[derive(Clone, Debug, Serialize)]
 pub struct PlannedPackage {
     /// Its identity.
+    #[serde(serialize_with = "crate::report::display")]
     pub nevra: Nevra,
-    /// Where the first matching source has it; None when no source offers it.
-    pub location: Option<String>,
     /// Its size when the source says.
     pub size: Option<u64>,
+    /// Where the first matching source has it; None when no source offers it.
+    pub location: Option<String>,
 }
 
-/// What `plan` found.
+/// What [`plan`] reads and where it looks.
+pub struct PlanOptions {
+    /// The jigdo RPM.
+    pub jigdo: PathBuf,
+    /// Where the packages are.
+    pub sources: Sources,
+}
+
+/// What [`plan`] found.
+#[derive(Clone, Debug, Serialize)]
 pub struct PlanReport {
     /// The jigdo's commit.
+    #[serde(serialize_with = "crate::report::display")]
     pub commit: ObjectId,
     /// Packages in the jigdo's table.
     pub packages_total: usize,
-    /// Needed packages, in table order.
-    pub needed: Vec<PlannedPackage>,
-    /// Content objects of the commit, and of those already in the store.
+    /// Packages whose content the store lacks.
+    pub packages_needed: usize,
+    /// Bytes an export would fetch (of the packages whose size is known).
+    pub bytes_to_fetch: u64,
+    /// Content objects of the commit.
+    #[serde(rename = "content_objects")]
     pub objects_total: u64,
     /// Content objects already in the store.
+    #[serde(rename = "content_objects_in_store")]
     pub objects_present: u64,
-}
-
-impl PlanReport {
-    /// Bytes an export would fetch (of the packages whose size is known).
-    pub fn bytes_to_fetch(&self) -> u64 {
-        self.needed.iter().filter_map(|p| p.size).sum()
-    }
+    /// Needed packages, in table order.
+    #[serde(rename = "packages")]
+    pub needed: Vec<PlannedPackage>,
 }
 
 fn wanted(jigdo: &Jigdo, plan: &JigdoPlan) -> Vec<(u32, Wanted)> {
@@ -95,34 +140,34 @@ fn wanted(jigdo: &Jigdo, plan: &JigdoPlan) -> Vec<(u32, Wanted)> {
         .collect()
 }
 
-/// Runs `plan`: reads the jigdo without storing anything and matches its needs to sources.
-pub fn plan(store: &Store, jigdo_path: &Path, sources: &Sources, progress: &dyn Progress) -> Result<PlanReport> {
-    let file = read_jigdo(jigdo_path, None)?;
+/// Reads the jigdo without storing anything and matches its needs to the sources' offers,
+/// by the rule a fetch uses ([`Catalog::first_match`]).
+pub fn plan(store: &Store, options: &PlanOptions, progress: &dyn Progress) -> Result<PlanReport> {
+    let file = read_jigdo(&options.jigdo, None)?;
     let plan = plan_jigdo(store, &file.jigdo)?;
-    let catalog = if plan.needed.is_empty() { Catalog::default() } else { sources.catalog(progress)? };
-    let needed = wanted(&file.jigdo, &plan)
+    let catalog = if plan.needed.is_empty() { Catalog::default() } else { options.sources.catalog(progress)? };
+    let needed: Vec<PlannedPackage> = wanted(&file.jigdo, &plan)
         .into_iter()
         .map(|(_, want)| {
-            let offer = catalog.offers(&want.nevra).iter().find(|o| {
-                o.header_sha256.is_none_or(|h| h == want.header_sha256)
-                    && (o.file_sha256.is_none() || want.file_sha256.is_none() || o.file_sha256 == want.file_sha256)
-            });
+            let offer = catalog.first_match(&want);
             PlannedPackage {
-                nevra: want.nevra,
                 location: offer.map(|o| match &o.location {
                     Location::Local(path) => path.display().to_string(),
                     Location::Remote(url) => url.clone(),
                 }),
                 size: offer.and_then(|o| o.size),
+                nevra: want.nevra,
             }
         })
         .collect();
     Ok(PlanReport {
         commit: file.jigdo.commit,
         packages_total: file.jigdo.packages.len(),
-        needed,
+        packages_needed: needed.len(),
+        bytes_to_fetch: needed.iter().filter_map(|p| p.size).sum(),
         objects_total: plan.objects_total,
         objects_present: plan.objects_present,
+        needed,
     })
 }
 
@@ -135,16 +180,15 @@ fn import_jigdo(store: &Store, path: &Path) -> Result<JigdoFile> {
     Ok(file)
 }
 
-/// Runs `export JIGDO.rpm`.
-pub fn export_jigdo(
-    store: &Store,
-    jigdo_path: &Path,
-    sources: &Sources,
-    repo: &Path,
-    options: &ExportOptions,
-    progress: &dyn Progress,
-) -> Result<RebuildReport> {
+/// Rebuilds the commit a jigdo describes in the store, fetching only the packages whose
+/// needed content the store lacks, and exports it into the repository.
+pub fn export_jigdo(store: &Store, options: &ExportJigdoOptions, progress: &dyn Progress) -> Result<RebuildReport> {
+    rebuild(store, options, progress).with_context(|| format!("rebuilding the commit of {}", options.jigdo.display()))
+}
+
+fn rebuild(store: &Store, options: &ExportJigdoOptions, progress: &dyn Progress) -> Result<RebuildReport> {
     let started = Instant::now();
+    let ExportJigdoOptions { jigdo: jigdo_path, sources, repo, export: options } = options;
     // A repository the export would refuse is refused before any package is fetched.
     check_target(repo, options).with_context(|| format!("exporting into {}", repo.display()))?;
     let file = import_jigdo(store, jigdo_path)?;
@@ -161,8 +205,7 @@ pub fn export_jigdo(
             );
         }
         let catalog = sources.catalog(progress)?;
-        let download_dir = store.root().join("downloads");
-        std::fs::create_dir_all(&download_dir).with_context(|| format!("creating {}", download_dir.display()))?;
+        let download_dir = store.downloads_dir()?;
         let fetched = fetch(&catalog, &wanted, &download_dir, &sources.options, progress);
         let mut ready = Vec::with_capacity(fetched.len());
         for ((index, want), result) in indexes.iter().zip(&wanted).zip(fetched) {
@@ -186,10 +229,16 @@ pub fn export_jigdo(
         progress.finish();
     }
     complete_commit(store, jigdo, &plan, progress).context("completing the commit in the store")?;
-    let export = export_commit(store, jigdo.commit, repo, options, progress)
-        .with_context(|| format!("exporting {} into {}", jigdo.commit, repo.display()))?;
+    let export_options = ExportCommitOptions { commit: jigdo.commit, repo: repo.clone(), export: options.clone() };
+    let export = export_commit(store, &export_options, progress)?;
     Ok(RebuildReport {
-        commit: jigdo.commit,
+        commit: export.commit,
+        repo: export.repo.clone(),
+        mode: export.mode,
+        objects_total: export.objects_total,
+        objects_written: export.objects_written,
+        objects_reused: export.objects_reused,
+        jigdo_commit: jigdo.commit,
         packages_total: jigdo.packages.len(),
         packages_needed: wanted.len(),
         packages_fetched: wanted.len(),
@@ -207,4 +256,95 @@ pub fn export_jigdo(
 pub fn is_file_argument(arg: &str) -> Option<PathBuf> {
     let path = PathBuf::from(arg);
     (arg.ends_with(".rpm") || path.is_file()).then_some(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing;
+    use rejig_importer::source::{FetchOptions, PackageSource};
+    use rejig_store::NoProgress;
+
+    fn sources(dirs: &[&Path]) -> Sources {
+        let list = dirs.iter().map(|d| PackageSource::parse(d.to_str().unwrap()).unwrap()).collect();
+        Sources { list, options: FetchOptions::default() }
+    }
+
+    #[test]
+    fn plan_then_export_then_nothing_left_to_fetch() {
+        let dir = tempfile::tempdir().unwrap();
+        let built = testing::build_demo_jigdo(dir.path());
+        let packages = dir.path().join("packages");
+        let client = testing::store(&dir.path().join("client"));
+
+        let planned =
+            plan(&client, &PlanOptions { jigdo: built.output.clone(), sources: sources(&[&packages]) }, &NoProgress)
+                .unwrap();
+        assert_eq!(planned.commit, built.commit);
+        assert_eq!((planned.packages_needed, planned.packages_total), (12, 12));
+        assert_eq!(planned.objects_present, 0);
+        assert!(planned.needed.iter().all(|p| p.location.is_some() && p.size.is_some()));
+        let sizes: u64 = planned.needed.iter().filter_map(|p| p.size).sum();
+        assert_eq!(planned.bytes_to_fetch, sizes);
+        let json = serde_json::to_value(&planned).unwrap();
+        assert_eq!(json["packages"].as_array().unwrap().len(), 12);
+        assert_eq!(json["content_objects"], planned.objects_total);
+
+        let export = ExportOptions { mode: Some(RepoMode::BareUser), ref_name: None, canonicalize: false };
+        let options = ExportJigdoOptions {
+            jigdo: built.output.clone(),
+            sources: sources(&[&packages]),
+            repo: dir.path().join("repo"),
+            export,
+        };
+        let rebuilt = export_jigdo(&client, &options, &NoProgress).unwrap();
+        assert_eq!((rebuilt.commit, rebuilt.jigdo_commit), (built.commit, built.commit));
+        assert_eq!((rebuilt.packages_needed, rebuilt.packages_fetched), (12, 12));
+        assert_eq!(rebuilt.bytes_downloaded, 0);
+        assert_eq!(rebuilt.objects_written, rebuilt.objects_total);
+        assert_eq!(rebuilt.content_objects, built.objects_total);
+        let json = serde_json::to_value(&rebuilt).unwrap();
+        assert_eq!(json["mode"], "bare-user");
+        assert_eq!(json["content_objects_in_store"], 0);
+        assert!(json.get("export").is_none() && json.get("jigdo_commit").is_none());
+
+        let after =
+            plan(&client, &PlanOptions { jigdo: built.output.clone(), sources: sources(&[]) }, &NoProgress).unwrap();
+        assert_eq!(after.packages_needed, 0);
+        assert_eq!(after.objects_present, after.objects_total);
+        let again =
+            export_jigdo(&client, &ExportJigdoOptions { sources: sources(&[]), ..options }, &NoProgress).unwrap();
+        assert_eq!((again.packages_needed, again.objects_written), (0, 0));
+    }
+
+    #[test]
+    fn plan_names_packages_no_source_offers_and_export_wants_sources() {
+        let dir = tempfile::tempdir().unwrap();
+        let built = testing::build_demo_jigdo(dir.path());
+        let empty = dir.path().join("empty");
+        std::fs::create_dir(&empty).unwrap();
+        let client = testing::store(&dir.path().join("client"));
+        let planned =
+            plan(&client, &PlanOptions { jigdo: built.output.clone(), sources: sources(&[&empty]) }, &NoProgress)
+                .unwrap();
+        assert!(planned.needed.iter().all(|p| p.location.is_none() && p.size.is_none()));
+        assert_eq!(planned.bytes_to_fetch, 0);
+
+        let options = ExportJigdoOptions {
+            jigdo: built.output.clone(),
+            sources: sources(&[]),
+            repo: dir.path().join("repo"),
+            export: ExportOptions::default(),
+        };
+        let error = format!("{:#}", export_jigdo(&client, &options, &NoProgress).unwrap_err());
+        assert!(error.starts_with(&format!("rebuilding the commit of {}", built.output.display())), "{error}");
+        assert!(error.contains("12 packages are needed and no --packages source was given"), "{error}");
+        assert!(!dir.path().join("repo/objects").exists(), "nothing is exported");
+    }
+
+    #[test]
+    fn file_arguments_are_told_from_checksums() {
+        assert!(is_file_argument("a.rpm").is_some());
+        assert!(is_file_argument(&"ab".repeat(32)).is_none());
+    }
 }

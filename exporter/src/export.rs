@@ -239,7 +239,7 @@ pub fn export_commit(
     }
     report.objects_reused = report.objects_total - report.objects_written;
     // Last use orders roots for `rejig gc`: what was just exported is kept longest.
-    store.index().touch_roots(&[ObjectKey::new(commit, ObjectType::Commit)])?;
+    store.touch_root(commit)?;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }

@@ -302,7 +302,7 @@ fn report_broken_keys(report: &GcReport) -> Vec<(ObjectKey, u64)> {
 /// Empties `<store>/downloads/` (see FORMAT.md §1): its packages are only a cache of what
 /// an export was fetching. Returns the bytes removed.
 fn clear_downloads(store: &Store) -> Result<u64> {
-    let dir = store.root().join("downloads");
+    let dir = store.downloads_path();
     let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(0) };
     let mut removed = 0;
     for entry in entries {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::error::{Error, IoContext, Result};
-use crate::id::{BlobId, ObjectKey, PackId};
+use crate::id::{BlobId, ObjectId, ObjectKey, ObjectType, PackId};
 use crate::index::{Index, IndexReader};
 use crate::lock::StoreLock;
 use crate::object::metadata_checksum;
@@ -36,12 +36,20 @@ fn poisoned<T>(_: std::sync::PoisonError<T>) -> Error {
 
 impl Store {
     /// Opens or creates the store at `root`. If another process holds it, `on_wait` is told
-    /// who, and the call waits.
+    /// who, and the call waits. While this process holds the store, waiters are told only its
+    /// pid; [`Store::open_as`] says more.
     pub fn open(root: &Path, on_wait: &dyn Fn(&str)) -> Result<Self> {
+        Self::open_as(root, &crate::lock::default_holder(), on_wait)
+    }
+
+    /// Like [`Store::open`], and while this process holds the store, a process that waits for
+    /// it is told `holder` (e.g. `rejig export (pid 1234)`): the caller knows what it is doing,
+    /// the store does not.
+    pub fn open_as(root: &Path, holder: &str, on_wait: &dyn Fn(&str)) -> Result<Self> {
         for dir in [root.to_path_buf(), root.join("packs"), root.join("tmp")] {
             std::fs::create_dir_all(&dir).at(&dir)?;
         }
-        let lock = StoreLock::acquire(&root.join("lock"), on_wait)?;
+        let lock = StoreLock::acquire(&root.join("lock"), holder, on_wait)?;
         // Anything in tmp/ belongs to a writer that died: it was never referenced.
         let tmp = root.join("tmp");
         for entry in std::fs::read_dir(&tmp).at(&tmp)? {
@@ -60,6 +68,25 @@ impl Store {
     /// The directory of pack files.
     pub fn packs_dir(&self) -> PathBuf {
         self.root.join("packs")
+    }
+
+    /// The directory where package downloads wait to be imported (FORMAT.md §1), created
+    /// if missing. Its files are only a cache: `gc` empties it.
+    pub fn downloads_dir(&self) -> Result<PathBuf> {
+        let dir = self.downloads_path();
+        std::fs::create_dir_all(&dir).at(&dir)?;
+        Ok(dir)
+    }
+
+    /// Where [`Store::downloads_dir`] is, whether or not it exists.
+    pub(crate) fn downloads_path(&self) -> PathBuf {
+        self.root.join("downloads")
+    }
+
+    /// Records `commit` as a root used now (a root already, or one from now on): `gc` keeps
+    /// the most recently used roots longest. The exporter calls it for every commit it writes.
+    pub fn touch_root(&self, commit: ObjectId) -> Result<()> {
+        self.index.touch_roots(&[ObjectKey::new(commit, ObjectType::Commit)])
     }
 
     /// The index.

@@ -283,6 +283,44 @@ pub struct Wanted {
     pub file_sha256: Option<[u8; 32]>,
 }
 
+impl Wanted {
+    /// Why `offer` cannot be this package, judging by what the source says of it: a file
+    /// SHA-256 other than the one the jigdo binds, or a header SHA-256 other than the wanted
+    /// one. `None` means the offer may be it (what is fetched is checked again anyway). This is
+    /// the one rule: `plan` and [`fetch`] both pick offers by it.
+    pub fn mismatch(&self, offer: &Offer) -> Option<String> {
+        if let (Some(offered), Some(want)) = (offer.file_sha256, self.file_sha256) {
+            if offered != want {
+                return Some(format!(
+                    "the source gives file SHA-256 {}, but {} is wanted",
+                    hex::encode(offered),
+                    hex::encode(want)
+                ));
+            }
+        }
+        match offer.header_sha256 {
+            Some(offered) if offered != self.header_sha256 => Some(format!(
+                "its header SHA-256 is {}, but {} is wanted",
+                hex::encode(offered),
+                hex::encode(self.header_sha256)
+            )),
+            _ => None,
+        }
+    }
+
+    /// True when `offer` may be this package ([`Wanted::mismatch`] finds nothing against it).
+    pub fn accepts(&self, offer: &Offer) -> bool {
+        self.mismatch(offer).is_none()
+    }
+}
+
+impl Catalog {
+    /// The first offer, in source order, that [`Wanted::accepts`]: the one a fetch tries first.
+    pub fn first_match(&self, wanted: &Wanted) -> Option<&Offer> {
+        self.offers(&wanted.nevra).iter().find(|offer| wanted.accepts(offer))
+    }
+}
+
 /// How to reach sources and fetch from them.
 #[derive(Clone, Debug)]
 pub struct FetchOptions {
@@ -362,5 +400,52 @@ mod tests {
         assert_eq!(catalog.offers(&nevra(Some(0))).len(), 1);
         assert_eq!(catalog.offers(&nevra(None)).len(), 1);
         assert!(catalog.offers(&nevra(Some(1))).is_empty());
+    }
+
+    fn wanted(file: Option<[u8; 32]>) -> Wanted {
+        Wanted {
+            nevra: Nevra {
+                name: "a".into(),
+                epoch: Some(2),
+                version: "1".into(),
+                release: "1".into(),
+                arch: "x86_64".into(),
+            },
+            header_sha256: [0xab; 32],
+            file_sha256: file,
+        }
+    }
+
+    fn offer(file: Option<[u8; 32]>, header: Option<[u8; 32]>, source: usize) -> Offer {
+        Offer {
+            nevra: wanted(None).nevra,
+            location: Location::Local(format!("/{source}.rpm").into()),
+            size: None,
+            file_sha256: file,
+            header_sha256: header,
+            source,
+        }
+    }
+
+    #[test]
+    fn offers_with_other_digests_are_ruled_out() {
+        assert!(wanted(Some([1; 32])).mismatch(&offer(Some([2; 32]), None, 0)).is_some());
+        assert!(wanted(Some([1; 32])).mismatch(&offer(Some([1; 32]), None, 0)).is_none());
+        assert!(wanted(None).mismatch(&offer(Some([2; 32]), None, 0)).is_none());
+        assert!(wanted(None).mismatch(&offer(None, Some([0xcd; 32]), 0)).is_some());
+        assert!(wanted(None).mismatch(&offer(None, Some([0xab; 32]), 0)).is_none());
+        assert!(wanted(Some([1; 32])).mismatch(&offer(Some([1; 32]), Some([0xcd; 32]), 0)).is_some());
+        assert!(wanted(Some([1; 32])).accepts(&offer(Some([1; 32]), Some([0xab; 32]), 0)));
+    }
+
+    #[test]
+    fn the_first_acceptable_offer_in_source_order_is_chosen() {
+        let mut catalog = Catalog::default();
+        let offers = vec![offer(Some([2; 32]), None, 0), offer(None, Some([0xcd; 32]), 1), offer(None, None, 2)];
+        catalog.offers.insert(key(&wanted(None).nevra), offers);
+        assert_eq!(catalog.first_match(&wanted(Some([1; 32]))).map(|o| o.source), Some(2));
+        assert_eq!(catalog.first_match(&wanted(None)).map(|o| o.source), Some(0));
+        catalog.offers.clear();
+        assert!(catalog.first_match(&wanted(None)).is_none());
     }
 }

@@ -1,0 +1,262 @@
+//! `rejig inspect FILE`: summarise and verify a package, or a jigdo, without a store.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use rejig_importer::jigdo::{is_jigdo, read_jigdo, JigdoFile};
+use rejig_importer::package::{inspect_package, PackageInfo};
+use rejig_store::jigdo::ContentSource;
+use rejig_store::object::Commit;
+use rejig_store::{ObjectId, Progress};
+use serde::Serialize;
+
+/// What [`inspect`] reads.
+#[derive(Clone, Debug)]
+pub struct InspectOptions {
+    /// A package or jigdo RPM.
+    pub file: PathBuf,
+}
+
+/// A package's or a jigdo's summary; each says which it is in its `kind`.
+#[derive(Clone, Debug, Serialize)]
+#[serde(untagged)]
+pub enum InspectReport {
+    /// An ordinary package.
+    Package(PackageSummary),
+    /// A jigdo RPM.
+    Jigdo(JigdoSummary),
+}
+
+/// How a digest fared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DigestStatus {
+    /// Recorded in the package, and matched.
+    Verified,
+    /// Not recorded; computed.
+    Computed,
+    /// Not recorded.
+    Absent,
+}
+
+/// A package, verified.
+#[derive(Clone, Debug, Serialize)]
+pub struct PackageSummary {
+    /// Always `package`.
+    pub kind: &'static str,
+    /// `name-[epoch:]version-release.arch`.
+    pub nevra: String,
+    /// Name.
+    pub name: String,
+    /// Epoch, when the package has one.
+    pub epoch: Option<u32>,
+    /// Version.
+    pub version: String,
+    /// Release.
+    pub release: String,
+    /// Architecture.
+    pub arch: String,
+    /// Main-header SHA-256, hex.
+    pub header_sha256: String,
+    /// SHA-256 of the file, hex.
+    pub file_sha256: String,
+    /// The header digest: verified, or computed when the package records none.
+    pub header_digest: DigestStatus,
+    /// The payload digest: verified, or absent.
+    pub payload_digest: DigestStatus,
+    /// The file digest algorithm.
+    pub digest_algo: String,
+    /// Regular files whose digest was checked.
+    pub file_digests_verified: u64,
+    /// Payload compressor.
+    pub compression: String,
+    /// Counts by kind.
+    pub files: FileCounts,
+    /// Sum of regular file sizes.
+    pub installed_bytes: u64,
+    /// Size of the package file.
+    pub file_bytes: u64,
+    /// Decompressed archive size.
+    pub archive_bytes: u64,
+}
+
+/// A package's files by kind.
+#[derive(Clone, Debug, Serialize)]
+pub struct FileCounts {
+    /// Regular files.
+    pub regular: u64,
+    /// Directories.
+    pub directories: u64,
+    /// Symlinks.
+    pub symlinks: u64,
+    /// Ghosts.
+    pub ghosts: u64,
+    /// Devices, FIFOs and sockets.
+    pub special: u64,
+    /// Hardlink sets.
+    pub hardlink_sets: u64,
+}
+
+impl From<PackageInfo> for PackageSummary {
+    fn from(info: PackageInfo) -> Self {
+        Self {
+            kind: "package",
+            nevra: info.nevra.to_string(),
+            name: info.nevra.name,
+            epoch: info.nevra.epoch,
+            version: info.nevra.version,
+            release: info.nevra.release,
+            arch: info.nevra.arch,
+            header_sha256: info.header_sha256,
+            file_sha256: info.file_sha256,
+            header_digest: if info.header_digest_verified { DigestStatus::Verified } else { DigestStatus::Computed },
+            payload_digest: if info.payload_digest_verified { DigestStatus::Verified } else { DigestStatus::Absent },
+            digest_algo: info.digest_algo,
+            file_digests_verified: info.file_digests_verified,
+            compression: info.compression,
+            files: FileCounts {
+                regular: info.regular,
+                directories: info.directories,
+                symlinks: info.symlinks,
+                ghosts: info.ghosts,
+                special: info.special,
+                hardlink_sets: info.hardlink_sets,
+            },
+            installed_bytes: info.installed_bytes,
+            file_bytes: info.file_bytes,
+            archive_bytes: info.archive_bytes,
+        }
+    }
+}
+
+/// A jigdo: its commit, packages and objects.
+#[derive(Clone, Debug, Serialize)]
+pub struct JigdoSummary {
+    /// Always `jigdo`.
+    pub kind: &'static str,
+    /// The jigdo package's NEVRA.
+    pub nevra: String,
+    /// Its name.
+    pub name: String,
+    /// The commit it describes.
+    #[serde(serialize_with = "crate::report::display")]
+    pub commit: ObjectId,
+    /// The commit's `version` metadata.
+    pub version: Option<String>,
+    /// The commit's subject.
+    pub subject: Option<String>,
+    /// The commit's timestamp.
+    pub timestamp: Option<u64>,
+    /// Size of the jigdo file.
+    pub file_bytes: u64,
+    /// The packages it requires, in table order.
+    pub packages: Vec<String>,
+    /// Content objects.
+    pub objects_total: usize,
+    /// Of those, from packages.
+    pub objects_from_packages: usize,
+    /// Of those, carried in the jigdo.
+    pub objects_new: usize,
+    /// Of those, symlinks.
+    pub objects_symlink: usize,
+    /// Bytes of carried content.
+    pub new_bytes: u64,
+    /// Blobs of carried content.
+    pub new_blobs: usize,
+    /// Dirtree objects.
+    pub dirtrees: usize,
+    /// Dirmeta objects.
+    pub dirmetas: usize,
+}
+
+impl From<&JigdoFile> for JigdoSummary {
+    fn from(file: &JigdoFile) -> Self {
+        let jigdo = &file.jigdo;
+        let count = |f: &dyn Fn(&ContentSource) -> bool| jigdo.content.iter().filter(|e| f(&e.source)).count();
+        let commit = Commit::decode(&jigdo.commit_bytes).ok();
+        Self {
+            kind: "jigdo",
+            nevra: file.nevra.to_string(),
+            name: file.nevra.name.clone(),
+            commit: jigdo.commit,
+            version: commit
+                .as_ref()
+                .and_then(|c| c.metadata.get("version"))
+                .and_then(|v| v.as_str())
+                .map(str::to_owned),
+            subject: commit.as_ref().map(|c| c.subject.clone()),
+            timestamp: commit.as_ref().map(|c| c.timestamp),
+            file_bytes: file.file_bytes,
+            packages: jigdo.packages.iter().map(|p| p.nevra.to_string()).collect(),
+            objects_total: jigdo.content.len(),
+            objects_from_packages: count(&|s| matches!(s, ContentSource::Package { .. })),
+            objects_new: count(&|s| matches!(s, ContentSource::New)),
+            objects_symlink: count(&|s| matches!(s, ContentSource::Symlink(_))),
+            new_bytes: file.new_content.values().sum(),
+            new_blobs: file.new_content.len(),
+            dirtrees: jigdo.dirtrees.len(),
+            dirmetas: jigdo.dirmetas.len(),
+        }
+    }
+}
+
+/// Reads and verifies the whole file (headers, payload, every digest) and summarises it.
+/// The errors name the file.
+pub fn inspect(options: &InspectOptions, _progress: &dyn Progress) -> Result<InspectReport> {
+    if is_jigdo(&options.file)? {
+        let file = read_jigdo(&options.file, None)?;
+        return Ok(InspectReport::Jigdo((&file).into()));
+    }
+    Ok(InspectReport::Package(inspect_package(&options.file)?.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing;
+    use rejig_store::NoProgress;
+
+    #[test]
+    fn a_package_is_summarised_and_verified() {
+        let dir = tempfile::tempdir().unwrap();
+        let rpms = testing::write_distro(&dir.path().join("rpms"));
+        let file = rpms.join("bash-5.2.26-1.x86_64.rpm");
+        let InspectReport::Package(summary) = inspect(&InspectOptions { file }, &NoProgress).unwrap() else {
+            panic!("a package inspected as a jigdo");
+        };
+        assert_eq!(summary.nevra, "bash-5.2.26-1.x86_64");
+        assert_eq!(summary.header_digest, DigestStatus::Verified);
+        assert_eq!(summary.files.symlinks, 1);
+        let json = serde_json::to_value(&summary).unwrap();
+        assert_eq!(json["kind"], "package");
+        assert_eq!(json["files"]["regular"], 3);
+        assert!(json["epoch"].is_null());
+    }
+
+    #[test]
+    fn a_jigdo_is_summarised() {
+        let dir = tempfile::tempdir().unwrap();
+        let built = testing::build_demo_jigdo(dir.path());
+        let InspectReport::Jigdo(summary) =
+            inspect(&InspectOptions { file: built.output.clone() }, &NoProgress).unwrap()
+        else {
+            panic!("a jigdo inspected as a package");
+        };
+        assert_eq!(summary.commit, built.commit);
+        assert_eq!(summary.packages.len(), built.packages_used);
+        assert_eq!(summary.objects_total as u64, built.objects_total);
+        assert_eq!(summary.version.as_deref(), Some("1"));
+        let json = serde_json::to_value(InspectReport::Jigdo(summary)).unwrap();
+        assert_eq!(json["kind"], "jigdo");
+        assert_eq!(json["commit"], built.commit.to_hex());
+    }
+
+    #[test]
+    fn a_file_that_is_no_package_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("nothing.rpm");
+        std::fs::write(&file, b"nothing").unwrap();
+        let error = inspect(&InspectOptions { file: file.clone() }, &NoProgress).unwrap_err();
+        assert!(format!("{error:#}").contains(file.to_str().unwrap()), "{error:#}");
+    }
+}

@@ -1,0 +1,379 @@
+//! Renders the core's reports: text for people, one function per report, and JSON for
+//! scripts, serialised from the report itself.
+
+use anyhow::{Context, Result};
+use rejig::build::BuildReport;
+use rejig::demo::{DemoReport, REF, REMODED};
+use rejig::export::ExportCommitReport;
+use rejig::fsck::FsckReport;
+use rejig::gc::GcReport;
+use rejig::import::{ImportCommitReport, ImportPackagesReport};
+use rejig::inspect::{DigestStatus, InspectReport, JigdoSummary, PackageSummary};
+use rejig::rebuild::{PlanReport, RebuildReport};
+use serde::Serialize;
+use serde_json::Value;
+
+/// A rendered report: text for a terminal, JSON for `--json`.
+pub struct Rendered {
+    /// Human-readable lines.
+    pub text: String,
+    /// The machine-readable object.
+    pub json: Value,
+}
+
+impl Rendered {
+    /// Renders `report` as text with `text`, and as JSON. The JSON goes through a
+    /// [`serde_json::Value`], whose objects keep their keys sorted: the order scripts and
+    /// tests have always seen.
+    pub fn of<T: Serialize>(report: &T, text: fn(&T) -> String) -> Result<Self> {
+        let json = serde_json::to_value(report).context("rendering the report as JSON")?;
+        Ok(Self { text: text(report), json })
+    }
+}
+
+/// Bytes as a short human figure.
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS.get(unit).copied().unwrap_or("B"))
+    }
+}
+
+/// `rejig import --repo`.
+pub fn import_commit(report: &ImportCommitReport) -> String {
+    let commit = report.commit.map(|c| c.to_hex()).unwrap_or_default();
+    format!(
+        "imported commit {commit}\n  objects: {} total, {} new, {} already in the store\n  stored: {} blobs, {} raw in {} of packs, {:.2}s",
+        report.objects_total,
+        report.objects_imported,
+        report.objects_skipped,
+        report.blobs_written,
+        human_bytes(report.raw_bytes_written),
+        human_bytes(report.bytes_stored),
+        report.seconds
+    )
+}
+
+/// `rejig export COMMIT`.
+pub fn export(report: &ExportCommitReport) -> String {
+    let rewritten = if report.commit != report.source_commit {
+        format!(" (canonicalised from {})", report.source_commit)
+    } else {
+        String::new()
+    };
+    format!(
+        "exported commit {}{rewritten} into {} ({} mode)\n  objects: {} total, {} written, {} already there; {} of content written in {:.2}s",
+        report.commit,
+        report.repo.display(),
+        report.mode,
+        report.objects_total,
+        report.objects_written,
+        report.objects_reused,
+        human_bytes(report.bytes_written),
+        report.seconds
+    )
+}
+
+/// `rejig fsck [--repair]`.
+pub fn fsck(report: &FsckReport) -> String {
+    let mut text = String::new();
+    if let Some(repair) = &report.repaired {
+        text.push_str(&format!(
+            "rebuilt the index from {} packs: {} objects, {} blobs, {} roots\n",
+            repair.packs_indexed, repair.objects, repair.blobs, repair.roots
+        ));
+        for skipped in &repair.packs_skipped {
+            text.push_str(&format!("  skipped unreadable pack: {skipped}\n"));
+        }
+    }
+    text.push_str(&format!(
+        "checked {} packs, {} blobs, {} objects, {} package manifests ({})",
+        report.packs,
+        report.blobs,
+        report.objects,
+        report.packages,
+        human_bytes(report.bytes)
+    ));
+    if !report.unreferenced_packs.is_empty() {
+        text.push_str(&format!(
+            "\n  {} pack(s) not in the index (left by an interrupted write; `rejig fsck --repair` indexes them)",
+            report.unreferenced_packs.len()
+        ));
+    }
+    if report.problems.is_empty() {
+        text.push_str("\n  no problems found");
+    } else {
+        text.push_str(&format!("\n  {} problem(s):", report.problems.len()));
+        for problem in &report.problems {
+            text.push_str(&format!("\n  - {problem}"));
+        }
+    }
+    text
+}
+
+/// `rejig import PKG...`.
+pub fn import_packages(report: &ImportPackagesReport) -> String {
+    let mut text = format!(
+        "imported {} packages ({} already in the store): {} of new content in {} of packs, {:.2}s",
+        report.packages_imported,
+        report.packages_skipped,
+        human_bytes(report.raw_bytes_written),
+        human_bytes(report.bytes_stored),
+        report.seconds
+    );
+    for failure in &report.failures {
+        text.push_str(&format!("\n  failed: {}", failure.error));
+    }
+    text
+}
+
+/// `rejig inspect FILE`.
+pub fn inspect(report: &InspectReport) -> String {
+    match report {
+        InspectReport::Package(summary) => inspect_package(summary),
+        InspectReport::Jigdo(summary) => inspect_jigdo(summary),
+    }
+}
+
+fn inspect_package(info: &PackageSummary) -> String {
+    let status = |status: DigestStatus, otherwise: &str| match status {
+        DigestStatus::Verified => "verified".to_owned(),
+        _ => otherwise.to_owned(),
+    };
+    let files = &info.files;
+    format!(
+        "{}\n  header sha256 {} ({})\n  payload: {}, {} in the file, {} unpacked; payload digest {}\n  files: {} regular, {} directories, {} symlinks, {} ghosts, {} special, {} hardlink sets; {} installed\n  file digests: {} {} verified",
+        info.nevra,
+        info.header_sha256,
+        status(info.header_digest, "computed; the package records none"),
+        info.compression,
+        human_bytes(info.file_bytes),
+        human_bytes(info.archive_bytes),
+        status(info.payload_digest, "absent"),
+        files.regular,
+        files.directories,
+        files.symlinks,
+        files.ghosts,
+        files.special,
+        files.hardlink_sets,
+        human_bytes(info.installed_bytes),
+        info.file_digests_verified,
+        info.digest_algo,
+    )
+}
+
+fn inspect_jigdo(jigdo: &JigdoSummary) -> String {
+    let mut text = format!(
+        "jigdo {} ({})\n  commit {}{}\n  objects: {} content ({} from packages, {} new, {} symlinks), {} dirtrees, {} dirmetas\n  new content: {} in {} blobs\n  packages: {}",
+        jigdo.nevra,
+        human_bytes(jigdo.file_bytes),
+        jigdo.commit,
+        jigdo.version.as_ref().map(|v| format!(" (version {v})")).unwrap_or_default(),
+        jigdo.objects_total,
+        jigdo.objects_from_packages,
+        jigdo.objects_new,
+        jigdo.objects_symlink,
+        jigdo.dirtrees,
+        jigdo.dirmetas,
+        human_bytes(jigdo.new_bytes),
+        jigdo.new_blobs,
+        jigdo.packages.len()
+    );
+    for package in &jigdo.packages {
+        text.push_str(&format!("\n    {package}"));
+    }
+    text
+}
+
+/// `rejig build`.
+pub fn build(report: &BuildReport) -> String {
+    format!(
+        "wrote {} ({}) for commit {}\n  objects: {} total, {} from packages, {} new, {} symlinks\n  content: {} from packages, {} new (carried in the jigdo)\n  packages: {} used, {} unused of {} offered; {:.2}s",
+        report.output.display(),
+        human_bytes(report.jigdo_bytes),
+        report.commit,
+        report.objects_total,
+        report.objects_from_packages,
+        report.objects_new,
+        report.objects_symlink,
+        human_bytes(report.bytes_from_packages),
+        human_bytes(report.bytes_new),
+        report.packages_used,
+        report.packages_unused,
+        report.packages_offered,
+        report.seconds
+    )
+}
+
+/// `rejig export JIGDO.rpm`.
+pub fn rebuild(report: &RebuildReport) -> String {
+    let export = &report.export;
+    format!(
+        "rebuilt commit {} from its jigdo into {} ({} mode)\n  packages: {} needed of {}, {} fetched ({}, {} downloaded)\n  content objects: {}, {} already in the store\n  repository: {} objects, {} written, {} already there; {:.2}s",
+        report.jigdo_commit,
+        export.repo.display(),
+        export.mode,
+        report.packages_needed,
+        report.packages_total,
+        report.packages_fetched,
+        human_bytes(report.bytes_fetched),
+        human_bytes(report.bytes_downloaded),
+        report.content_objects,
+        report.objects_present,
+        export.objects_total,
+        export.objects_written,
+        export.objects_reused,
+        report.seconds
+    )
+}
+
+/// `rejig plan`.
+pub fn plan(report: &PlanReport) -> String {
+    let mut text = format!(
+        "commit {}: {} of {} packages needed, {} to fetch; {} of {} objects already in the store",
+        report.commit,
+        report.packages_needed,
+        report.packages_total,
+        human_bytes(report.bytes_to_fetch),
+        report.objects_present,
+        report.objects_total
+    );
+    for package in &report.needed {
+        let location = package.location.as_deref().unwrap_or("NOT OFFERED by any source");
+        text.push_str(&format!("\n  {} ({}) {location}", package.nevra, human_bytes(package.size.unwrap_or(0))));
+    }
+    text
+}
+
+/// `rejig gc`.
+pub fn gc(report: &GcReport) -> String {
+    let mut text = format!(
+        "freed {} ({} of packs left): kept {} roots, dropped {}\n  removed {} objects, {} blobs, {} packages; {} packs rewritten, {} deleted; {:.2}s",
+        human_bytes(report.bytes_freed),
+        human_bytes(report.bytes_after),
+        report.roots_kept.len(),
+        report.roots_dropped.len() + report.roots_broken.len(),
+        report.objects_removed,
+        report.blobs_removed,
+        report.packages_removed,
+        report.packs_rewritten,
+        report.packs_deleted,
+        report.seconds
+    );
+    for broken in &report.roots_broken {
+        text.push_str(&format!("\n  dropped incomplete root {}: {}", broken.root, broken.error));
+    }
+    if report.over_budget {
+        text.push_str("\n  the newest root alone needs more than --max-size; it was kept");
+    }
+    text
+}
+
+/// A jigdo as the demo describes it.
+fn describe(build: &BuildReport) -> String {
+    format!(
+        "jigdo {} ({}): {} content objects, {} from {} packages, {} carried new, {} symlinks",
+        build.output.display(),
+        human_bytes(build.jigdo_bytes),
+        build.objects_total,
+        build.objects_from_packages,
+        build.packages_used,
+        build.objects_new,
+        build.objects_symlink
+    )
+}
+
+/// `rejig demo`: the story, step by step, then the summary.
+pub fn demo(report: &DemoReport) -> String {
+    let steps = &report.steps;
+    let (jigdo1, jigdo2, got1, got2) = (&steps.jigdo1, &steps.jigdo2, &steps.got1, &steps.got2);
+    let repo = report.repo.display();
+    let total = report.packages_total;
+    let changed = &report.packages_changed;
+    let kept_packages = got2.packages_total - got2.packages_fetched;
+    let place =
+        if steps.kept { report.dir.display().to_string() } else { "a temporary directory (--dir keeps it)".to_owned() };
+    let lines = [
+        format!(
+            "1. built a distro of {total} packages ({} files, {} of content) with the rpm crate:\n   {} of RPMs in {}",
+            report.files,
+            human_bytes(steps.content_bytes),
+            human_bytes(steps.rpm_bytes),
+            steps.v1_packages.display()
+        ),
+        format!(
+            "2. composed it into a tree (/etc moved to /usr/etc, a generated /usr/lib/os-release no package holds,\n   \
+             {REMODED} re-moded 4755 -> 0755) and committed it into a build store:\n   \
+             commit {} (version 1), {} objects",
+            report.v1, steps.v1_objects
+        ),
+        format!("3. described the commit by its packages as a jigdo RPM:\n   {}", describe(jigdo1)),
+        format!(
+            "4. a separate client store rebuilt the commit from the jigdo and the packages into {repo} (bare-user):\n   \
+             fetched {} of {} packages ({}), wrote {} objects;\n   commit {} is the build's, bit for bit",
+            got1.packages_fetched,
+            got1.packages_total,
+            human_bytes(got1.bytes_fetched),
+            got1.export.objects_written,
+            got1.jigdo_commit
+        ),
+        format!(
+            "5. v2 rebuilt {} with new content;\n   the other {} packages are byte-identical rebuilds;\n   \
+             v2 is commit {} (parent v1)\n   {}",
+            changed.join(" and "),
+            total - changed.len(),
+            report.v2,
+            describe(jigdo2)
+        ),
+        format!(
+            "6. the same client updated {repo} to v2: fetched {} of {} packages ({});\n   \
+             {} of the {} content objects were already in its store; wrote {} objects ({}) and moved {REF}",
+            got2.packages_fetched,
+            got2.packages_total,
+            human_bytes(got2.bytes_fetched),
+            got2.objects_present,
+            jigdo2.objects_total,
+            got2.export.objects_written,
+            human_bytes(got2.export.bytes_written)
+        ),
+        format!(
+            "demo complete in {place}, {:.1}s:\n  \
+             v1: fetched {} of {} packages ({}), wrote {} objects; jigdo {}\n  \
+             v2: fetched {} of {} packages ({}), wrote {} objects — {kept_packages} packages' content was already \
+             in the store; jigdo {}",
+            report.seconds,
+            got1.packages_fetched,
+            got1.packages_total,
+            human_bytes(got1.bytes_fetched),
+            got1.export.objects_written,
+            human_bytes(jigdo1.jigdo_bytes),
+            got2.packages_fetched,
+            got2.packages_total,
+            human_bytes(got2.bytes_fetched),
+            got2.export.objects_written,
+            human_bytes(jigdo2.jigdo_bytes),
+        ),
+    ];
+    lines.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human_bytes;
+
+    #[test]
+    fn bytes_read_as_short_figures() {
+        assert_eq!(human_bytes(0), "0 B");
+        assert_eq!(human_bytes(1023), "1023 B");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(3 << 30), "3.0 GiB");
+    }
+}
