@@ -6,9 +6,10 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use rejig_exporter::jigdo::{check_name, describe_commit, write_jigdo_rpm, DescriptionStats, JigdoRpm};
+use rejig_format::ObjectId;
 use rejig_importer::import_commit;
 use rejig_importer::package::import_packages;
-use rejig_store::{ObjectId, Progress, Store};
+use rejig_store::{Progress, Store};
 
 use crate::sources::{local_packages, Sources};
 

@@ -15,9 +15,10 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 use rejig_exporter::{export_commit, ExportOptions};
+use rejig_format::ObjectId;
 use rejig_importer::import_commit;
 use rejig_importer::package::{import_packages, inspect_package};
-use rejig_store::{ObjectId, Store};
+use rejig_store::Store;
 
 use crate::cli::{Cli, Command};
 use crate::progress::Bar;

@@ -14,12 +14,13 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use rayon::prelude::*;
 use rejig_exporter::{check_target, export_commit, ExportOptions, ExportReport};
+use rejig_format::jigdo::Jigdo;
+use rejig_format::manifest::Nevra;
+use rejig_format::ObjectId;
 use rejig_importer::jigdo::{complete_commit, package_demand, plan_jigdo, read_jigdo, JigdoFile, JigdoPlan};
 use rejig_importer::package::import_package_for;
 use rejig_importer::source::{fetch, Catalog, Location, Wanted};
-use rejig_store::jigdo::Jigdo;
-use rejig_store::manifest::Nevra;
-use rejig_store::{ObjectId, Progress, Store};
+use rejig_store::{Progress, Store};
 
 use crate::sources::Sources;
 

@@ -1,9 +1,9 @@
 //! Renders library reports for people (text) and scripts (one JSON object).
 
 use rejig_exporter::ExportReport;
+use rejig_format::jigdo::ContentSource;
+use rejig_format::object::Commit;
 use rejig_importer::jigdo::JigdoFile;
-use rejig_store::jigdo::ContentSource;
-use rejig_store::object::Commit;
 
 use crate::build::BuildReport;
 use crate::rebuild::{PlanReport, RebuildReport};
@@ -242,7 +242,7 @@ pub fn inspect(info: &PackageInfo) -> Rendered {
 /// `rejig build`.
 pub fn build(report: &BuildReport) -> Rendered {
     let s = &report.stats;
-    let nevras = |list: &[rejig_store::manifest::Nevra]| list.iter().map(ToString::to_string).collect::<Vec<_>>();
+    let nevras = |list: &[rejig_format::manifest::Nevra]| list.iter().map(ToString::to_string).collect::<Vec<_>>();
     Rendered {
         text: format!(
             "wrote {} ({}) for commit {}\n  objects: {} total, {} from packages, {} new, {} symlinks\n  content: {} from packages, {} new (carried in the jigdo)\n  packages: {} used, {} unused of {} offered; {:.2}s",
@@ -407,7 +407,7 @@ pub fn inspect_jigdo(file: &JigdoFile) -> Rendered {
 
 /// `rejig gc`.
 pub fn gc(report: &GcReport, seconds: f64) -> Rendered {
-    let roots = |list: &[(rejig_store::ObjectKey, u64)]| list.iter().map(|(k, _)| k.id.to_hex()).collect::<Vec<_>>();
+    let roots = |list: &[(rejig_format::ObjectKey, u64)]| list.iter().map(|(k, _)| k.id.to_hex()).collect::<Vec<_>>();
     let mut text = format!(
         "freed {} ({} of packs left): kept {} roots, dropped {}\n  removed {} objects, {} blobs, {} packages; {} packs rewritten, {} deleted; {:.2}s",
         human_bytes(report.bytes_freed()),

@@ -11,7 +11,7 @@ mod util;
 
 use std::fs;
 
-use rejig_store::jigdo::{commit_provide, ContentSource, JIGDO_PROVIDE};
+use rejig_format::jigdo::{commit_provide, ContentSource, JIGDO_PROVIDE};
 use util::jigdo_fixture::{new_files, Fixture};
 use util::{assert_stderr_mentions, p, text, Rejig};
 
@@ -96,7 +96,7 @@ fn lying_tables_name_the_object_and_the_package() {
         Some(meta) => entry.meta = meta,
         None => {
             let mut meta = wrong_meta.metadata[entry.meta as usize].clone();
-            meta = rejig_store::object::FileMeta::new(
+            meta = rejig_format::object::FileMeta::new(
                 meta.uid() + 1,
                 meta.gid(),
                 meta.permissions(),

@@ -5,8 +5,8 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use rejig_store::jigdo::{parse_commit_provide, ContentSource, JIGDO_PROVIDE};
-use rejig_store::manifest::Nevra;
+use rejig_format::jigdo::{parse_commit_provide, ContentSource, JIGDO_PROVIDE};
+use rejig_format::manifest::Nevra;
 use sha2::{Digest, Sha256};
 
 use crate::jigdo::read::read_jigdo_from;

@@ -11,10 +11,11 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use rayon::prelude::*;
-use rejig_store::manifest::{ManifestFile, ManifestFileKind, Nevra, PackageManifest};
-use rejig_store::object::{ContentHasher, FileHeader};
+use rejig_format::manifest::{ManifestFile, ManifestFileKind, Nevra, PackageManifest};
+use rejig_format::object::{ContentHasher, FileHeader};
+use rejig_format::{BlobId, ObjectId, ObjectKey, ObjectRecord, ObjectType};
 use rejig_store::store::IN_MEMORY_BLOB_LIMIT;
-use rejig_store::{BlobId, ObjectId, ObjectKey, ObjectRecord, ObjectType, Progress, Store};
+use rejig_store::{Progress, Store};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, IoContext, Result};

@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 
 use crate::error::{Error, Result};
-use crate::id::{BlobId, ObjectKey, PackId};
 use crate::pack::writer::FinishedPack;
 use crate::pack::BlobLocation;
-use crate::record::ObjectRecord;
+use rejig_format::id::{BlobId, ObjectKey, PackId};
+use rejig_format::record::ObjectRecord;
 
 const OBJECTS: TableDefinition<[u8; 33], &[u8]> = TableDefinition::new("objects");
 const BLOBS: TableDefinition<[u8; 32], [u8; 57]> = TableDefinition::new("blobs");
@@ -305,7 +305,7 @@ impl IndexReader<'_> {
     /// The record of an object.
     pub fn object(&self, key: &ObjectKey) -> Result<Option<ObjectRecord>> {
         match self.objects.get(&key.to_bytes()).map_err(|e| self.index.err(e))? {
-            Some(bytes) => ObjectRecord::decode(bytes.value()).map(Some),
+            Some(bytes) => Ok(Some(ObjectRecord::decode(bytes.value())?)),
             None => Ok(None),
         }
     }

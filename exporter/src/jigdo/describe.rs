@@ -9,11 +9,12 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use rejig_store::jigdo::{ContentEntry, ContentSource, Jigdo, JigdoPackage};
-use rejig_store::manifest::{ManifestFileKind, Nevra, PackageManifest};
-use rejig_store::object::{DirTree, FileMeta};
+use rejig_format::jigdo::{ContentEntry, ContentSource, Jigdo, JigdoPackage};
+use rejig_format::manifest::{ManifestFileKind, Nevra, PackageManifest};
+use rejig_format::object::{DirTree, FileMeta};
+use rejig_format::{BlobId, ObjectId, ObjectRecord, ObjectType};
 use rejig_store::walk::walk_commit;
-use rejig_store::{BlobId, ObjectId, ObjectRecord, ObjectType, Store};
+use rejig_store::Store;
 
 use crate::error::Result;
 
@@ -66,7 +67,7 @@ pub fn describe_commit(store: &Store, commit: ObjectId, packages: &[[u8; 32]]) -
     let mut manifests = Vec::with_capacity(packages.len());
     for key in packages.iter().collect::<HashSet<_>>() {
         let blob = reader.package(key)?.ok_or_else(|| {
-            rejig_store::Error::invalid("package", format!("{} is not in the store", hex::encode(key)))
+            rejig_format::Error::invalid("package", format!("{} is not in the store", hex::encode(key)))
         })?;
         manifests.push(PackageManifest::decode(&store.read_blob(&reader, blob)?)?);
     }

@@ -10,9 +10,9 @@ use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use rejig_store::jigdo::rpm_names::{NEW_DIR, TABLES_FILE};
-use rejig_store::jigdo::{commit_provide, package_requirement, payload_dir, JIGDO_PROVIDE};
-use rejig_store::object::Commit;
+use rejig_format::jigdo::rpm_names::{NEW_DIR, TABLES_FILE};
+use rejig_format::jigdo::{commit_provide, package_requirement, payload_dir, JIGDO_PROVIDE};
+use rejig_format::object::Commit;
 use rejig_store::Store;
 use rpm::{BuildConfig, CompressionWithLevel, Dependency, FileOptions, PackageBuilder};
 

@@ -15,10 +15,10 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use rejig_store::object::dirmeta::encode_owner_mode_xattrs;
-use rejig_store::object::{ContentHasher, FileHeader};
-use rejig_store::repo_mode::mode_from_config;
-use rejig_store::{ObjectId, ObjectKey, ObjectType, RepoMode};
+use rejig_format::object::dirmeta::encode_owner_mode_xattrs;
+use rejig_format::object::{ContentHasher, FileHeader};
+use rejig_format::repo_mode::mode_from_config;
+use rejig_format::{ObjectId, ObjectKey, ObjectType, RepoMode};
 use rustix::fs::{
     fchmod, fchown, fsetxattr, futimens, renameat_with, AtFlags, Mode, OFlags, RenameFlags, Timespec, Timestamps,
     XattrFlags, CWD,

@@ -5,8 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use rejig_store::jigdo::{ContentSource, Jigdo};
-use rejig_store::{ObjectKey, ObjectType, Store};
+use rejig_format::jigdo::{ContentSource, Jigdo};
+use rejig_format::{ObjectKey, ObjectType};
+use rejig_store::Store;
 
 use crate::error::Result;
 use crate::package::PackageDemand;

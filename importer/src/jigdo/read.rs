@@ -8,11 +8,12 @@ use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use rejig_store::jigdo::rpm_names::{NEW_DIR, TABLES_FILE};
-use rejig_store::jigdo::{parse_commit_provide, payload_dir, ContentSource, Jigdo, JIGDO_PROVIDE};
-use rejig_store::manifest::Nevra;
+use rejig_format::jigdo::rpm_names::{NEW_DIR, TABLES_FILE};
+use rejig_format::jigdo::{parse_commit_provide, payload_dir, ContentSource, Jigdo, JIGDO_PROVIDE};
+use rejig_format::manifest::Nevra;
+use rejig_format::BlobId;
 use rejig_store::store::IN_MEMORY_BLOB_LIMIT;
-use rejig_store::{Batch, BlobId};
+use rejig_store::Batch;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, IoContext, Result};

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use rayon::prelude::*;
-use rejig_store::manifest::Nevra;
+use rejig_format::manifest::Nevra;
 use rejig_store::Progress;
 use sha2::{Digest, Sha256};
 

@@ -25,7 +25,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rejig_store::manifest::Nevra;
+use rejig_format::manifest::Nevra;
 use rejig_store::Progress;
 
 use crate::error::{Error, Result};

@@ -26,7 +26,7 @@ use std::path::Path;
 
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::XmlVersion;
-use rejig_store::manifest::Nevra;
+use rejig_format::manifest::Nevra;
 use sha2::{Digest, Sha256, Sha512};
 
 use super::http::{self, Client};

@@ -11,10 +11,10 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use rejig_format::manifest::Nevra;
 use rejig_importer::package::nevra_of;
 use rejig_importer::rpm::package::Package;
 use rejig_importer::source::Wanted;
-use rejig_store::manifest::Nevra;
 use rpm::{BuildConfig, CompressionWithLevel, FileOptions, PackageBuilder};
 use sha2::{Digest, Sha256};
 

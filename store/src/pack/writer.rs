@@ -11,10 +11,10 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, IoContext, Result};
-use crate::id::{BlobId, ObjectKey, PackId};
-use crate::pack::trailer::{BlobEntry, Trailer};
-use crate::pack::{Codec, END_MAGIC, MAGIC};
-use crate::record::ObjectRecord;
+use rejig_format::id::{BlobId, ObjectKey, PackId};
+use rejig_format::pack::trailer::{BlobEntry, Trailer};
+use rejig_format::pack::{Codec, END_MAGIC, MAGIC};
+use rejig_format::record::ObjectRecord;
 
 /// zstd level for blobs: fast enough to keep up with SHA-256, a good ratio on binaries.
 pub const ZSTD_LEVEL: i32 = 3;

@@ -165,7 +165,7 @@ impl Jigdo {
     pub fn encode(&self) -> Result<Vec<u8>> {
         let raw = self.encode_raw();
         let mut out = (raw.len() as u64).to_le_bytes().to_vec();
-        out.extend(zstd::bulk::compress(&raw, 19).map_err(|e| Error::io("<jigdo tables>", e))?);
+        out.extend(zstd::bulk::compress(&raw, 19).map_err(|e| Error::Compress { what: "jigdo tables", error: e })?);
         Ok(out)
     }
 
