@@ -19,10 +19,11 @@
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
 
+use crate::durable::sync_dir;
 use crate::error::{IoContext, Result};
 use crate::index::{GcChanges, IndexReader};
 use crate::pack::reader::read_trailer;
-use crate::pack::writer::{pack_path, sync_dir, PackWriter};
+use crate::pack::writer::{pack_path, PackWriter};
 use crate::pack::BlobLocation;
 use crate::progress::Progress;
 use crate::store::Store;

@@ -67,10 +67,7 @@ impl Index {
             let fresh = path.with_extension("redb.new");
             let _ = std::fs::remove_file(&fresh);
             Self::open_existing(&fresh)?;
-            std::fs::rename(&fresh, path).map_err(|e| Error::io(path, e))?;
-            if let Some(dir) = path.parent() {
-                crate::pack::writer::sync_dir(dir)?;
-            }
+            crate::durable::rename(&fresh, path)?;
         }
         Self::open_existing(path)
     }

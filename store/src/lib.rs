@@ -4,6 +4,7 @@
 //! import it from there. This crate knows nothing of RPM files or of OSTree repositories on
 //! disk.
 
+pub mod durable;
 pub mod error;
 pub mod fsck;
 pub mod gc;

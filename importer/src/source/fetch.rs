@@ -11,8 +11,8 @@
 //!   `Range`; I/O errors, timeouts and 5xx replies are retried with a short backoff; the body
 //!   may not exceed the size repodata gives. The file must hash to the wanted SHA-256 (else
 //!   to the repodata's); on a mismatch the part is deleted and the next offer tried. A
-//!   verified file is fsynced and renamed to `<name>.rpm`, which a later run reuses after
-//!   re-hashing it.
+//!   verified file is fsynced and renamed to `<name>.rpm` (and the directory fsynced, through
+//!   `rejig_store::durable`), which a later run reuses after re-hashing it.
 //!
 //! Downloads run `FetchOptions::jobs` at a time; one file name is only ever written by one
 //! of them.
@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use rayon::prelude::*;
 use rejig_format::manifest::Nevra;
-use rejig_store::Progress;
+use rejig_store::{durable, Progress};
 use sha2::{Digest, Sha256};
 
 use super::http::{backoff, Client, Failure, Reply};
@@ -243,8 +243,7 @@ fn download(
                         hex::encode(expected)
                     ));
                 }
-                std::fs::rename(&part, &target)
-                    .map_err(|e| format!("renaming {} to {}: {e}", part.display(), target.display()))?;
+                durable::rename(&part, &target).map_err(|e| format!("renaming {}: {e}", part.display()))?;
                 return Ok((target, done.size, transferred));
             }
             Err(failure) if failure.retry && attempt < client.attempts => {
@@ -322,6 +321,7 @@ fn attempt_download(
     transferred: &mut u64,
 ) -> std::result::Result<Done, Failure> {
     let disk = |e: std::io::Error| Failure { retry: false, detail: format!("{}: {e}", part.display()) };
+    let synced = |e: rejig_store::Error| Failure { retry: false, detail: e.to_string() };
     let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(part).map_err(disk)?;
     let mut have = file.metadata().map_err(disk)?.len();
     if size.is_some_and(|s| have > s) {
@@ -334,7 +334,7 @@ fn attempt_download(
     }
     let resumed_from = have;
     if have > 0 && size == Some(have) {
-        file.sync_all().map_err(disk)?;
+        durable::sync_file(&file, part).map_err(synced)?;
         return Ok(Done { size: have, sha256: sha.finalize().into(), resumed_from });
     }
     let restart = |file: &File, have: &mut u64, sha: &mut Sha256| -> std::result::Result<(), Failure> {
@@ -365,7 +365,7 @@ fn attempt_download(
         }
         Reply::PastEnd { total } => {
             if total == Some(have) && size.is_none_or(|s| s == have) {
-                file.sync_all().map_err(disk)?;
+                durable::sync_file(&file, part).map_err(synced)?;
                 return Ok(Done { size: have, sha256: sha.finalize().into(), resumed_from });
             }
             restart(&file, &mut have, &mut sha)?;
@@ -401,7 +401,7 @@ fn attempt_download(
     if let Some(size) = size.filter(|&s| s != have) {
         return Err(Failure { retry: true, detail: format!("the transfer ended after {have} of {size} bytes") });
     }
-    file.sync_all().map_err(disk)?;
+    durable::sync_file(&file, part).map_err(synced)?;
     Ok(Done { size: have, sha256: sha.finalize().into(), resumed_from })
 }
 

@@ -10,6 +10,7 @@ use std::io::{Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
+use crate::durable;
 use crate::error::{Error, IoContext, Result};
 use rejig_format::id::{BlobId, ObjectKey, PackId};
 use rejig_format::pack::trailer::{BlobEntry, Trailer};
@@ -212,17 +213,16 @@ impl PackWriter {
         self.file.write_all_at(&tail, self.offset).at(&self.tmp_path)?;
         let size = self.offset + tail.len() as u64;
         self.file.set_len(size).at(&self.tmp_path)?;
-        self.file.sync_all().at(&self.tmp_path)?;
+        durable::sync_file(&self.file, &self.tmp_path)?;
         let final_path = pack_path(&self.packs_dir, &id);
         if final_path.exists() {
             // The same entries are already under this name, renamed there by a run that may
             // have died before fsyncing the directory: fsync it before the index names the
             // pack. Drop removes this copy.
-            sync_dir(&self.packs_dir)?;
+            durable::sync_dir(&self.packs_dir)?;
             return Ok(Some(FinishedPack { id, trailer: std::mem::take(&mut self.trailer), size }));
         } else {
-            std::fs::rename(&self.tmp_path, &final_path).at(&final_path)?;
-            sync_dir(&self.packs_dir)?;
+            durable::rename(&self.tmp_path, &final_path)?;
         }
         self.finished = true;
         Ok(Some(FinishedPack { id, trailer: std::mem::take(&mut self.trailer), size }))
@@ -241,11 +241,6 @@ impl Drop for PackWriter {
 /// The file of pack `id` in `packs_dir`.
 pub fn pack_path(packs_dir: &Path, id: &PackId) -> PathBuf {
     packs_dir.join(format!("{id}.pack"))
-}
-
-/// fsyncs a directory so that renames into it are durable.
-pub fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir).and_then(|d| d.sync_all()).at(dir)
 }
 
 fn rand_u64() -> u64 {
