@@ -75,15 +75,7 @@ pub fn build_jigdo(
             path.display()
         );
     }
-    let keys = report
-        .packages
-        .iter()
-        .map(|p| {
-            let mut key = [0u8; 32];
-            hex::decode_to_slice(&p.header_sha256, &mut key).map(|()| key)
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .context("a package's header digest")?;
+    let keys: Vec<_> = report.packages.iter().map(|p| p.header_sha256).collect();
 
     progress.start("describing the commit by its packages", 0);
     let description = describe_commit(store, commit, &keys).context("describing the commit")?;

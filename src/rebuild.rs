@@ -16,10 +16,10 @@ use rayon::prelude::*;
 use rejig_exporter::{check_target, export_commit, ExportOptions, ExportReport};
 use rejig_format::jigdo::Jigdo;
 use rejig_format::manifest::Nevra;
-use rejig_format::ObjectId;
+use rejig_format::{ObjectId, PackageBinding};
 use rejig_importer::jigdo::{complete_commit, package_demand, plan_jigdo, read_jigdo, JigdoFile, JigdoPlan};
 use rejig_importer::package::import_package_for;
-use rejig_importer::source::{fetch, Catalog, Location, Wanted};
+use rejig_importer::source::{fetch, Catalog, Location};
 use rejig_store::{Progress, Store};
 
 use crate::sources::Sources;
@@ -79,21 +79,8 @@ impl PlanReport {
     }
 }
 
-fn wanted(jigdo: &Jigdo, plan: &JigdoPlan) -> Vec<(u32, Wanted)> {
-    plan.needed
-        .keys()
-        .filter_map(|&index| {
-            let package = jigdo.packages.get(index as usize)?;
-            Some((
-                index,
-                Wanted {
-                    nevra: package.nevra.clone(),
-                    header_sha256: package.header_sha256,
-                    file_sha256: package.file_sha256,
-                },
-            ))
-        })
-        .collect()
+fn wanted(jigdo: &Jigdo, plan: &JigdoPlan) -> Vec<(u32, PackageBinding)> {
+    plan.needed.keys().filter_map(|&index| Some((index, jigdo.packages.get(index as usize)?.clone()))).collect()
 }
 
 /// Runs `plan`: reads the jigdo without storing anything and matches its needs to sources.
@@ -105,8 +92,8 @@ pub fn plan(store: &Store, jigdo_path: &Path, sources: &Sources, progress: &dyn 
         .into_iter()
         .map(|(_, want)| {
             let offer = catalog.offers(&want.nevra).iter().find(|o| {
-                o.header_sha256.is_none_or(|h| h == want.header_sha256)
-                    && (o.file_sha256.is_none() || want.file_sha256.is_none() || o.file_sha256 == want.file_sha256)
+                o.header_sha256.is_none_or(|h| h == want.header)
+                    && (o.file_sha256.is_none() || want.file.is_none() || o.file_sha256 == want.file)
             });
             PlannedPackage {
                 nevra: want.nevra,
@@ -151,7 +138,7 @@ pub fn export_jigdo(
     let file = import_jigdo(store, jigdo_path)?;
     let jigdo = &file.jigdo;
     let plan = plan_jigdo(store, jigdo)?;
-    let (indexes, wanted): (Vec<u32>, Vec<Wanted>) = wanted(jigdo, &plan).into_iter().unzip();
+    let (indexes, wanted): (Vec<u32>, Vec<PackageBinding>) = wanted(jigdo, &plan).into_iter().unzip();
     let (mut bytes_fetched, mut bytes_downloaded) = (0, 0);
     if !wanted.is_empty() {
         if sources.is_empty() {

@@ -154,14 +154,14 @@ pub fn fsck(store: &Store) -> Result<FsckReport> {
     }
 
     for (header, manifest_blob) in reader.packages()? {
-        let name = hex::encode(header);
+        let name = header.to_hex();
         let checked = store
             .read_blob(&reader, manifest_blob)
             .and_then(|bytes| Ok(rejig_format::manifest::PackageManifest::decode(&bytes)?));
         match checked {
-            Ok(manifest) if manifest.header_sha256 != header => report
-                .problems
-                .push(format!("package {name}: its manifest names header {}", hex::encode(manifest.header_sha256))),
+            Ok(manifest) if manifest.header_sha256 != header => {
+                report.problems.push(format!("package {name}: its manifest names header {}", manifest.header_sha256))
+            }
             Ok(manifest) => {
                 for blob in manifest.blobs() {
                     if reader.blob(&blob)?.is_none() {

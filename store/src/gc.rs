@@ -28,6 +28,7 @@ use crate::pack::BlobLocation;
 use crate::progress::Progress;
 use crate::store::Store;
 use crate::walk::walk_commit;
+use rejig_format::digest::HeaderSha256;
 use rejig_format::id::{BlobId, ObjectKey, ObjectType, PackId};
 use rejig_format::manifest::PackageManifest;
 
@@ -91,7 +92,7 @@ impl GcReport {
 struct Live {
     objects: HashSet<ObjectKey>,
     blobs: HashSet<BlobId>,
-    packages: HashSet<[u8; 32]>,
+    packages: HashSet<HeaderSha256>,
     /// Stored bytes of `blobs`.
     bytes: u64,
 }
@@ -105,7 +106,7 @@ impl Live {
 }
 
 /// Every package's manifest blob and non-empty content blobs, by main-header SHA-256.
-type PackageIndex = HashMap<[u8; 32], (BlobId, Vec<BlobId>)>;
+type PackageIndex = HashMap<HeaderSha256, (BlobId, Vec<BlobId>)>;
 
 fn package_index(store: &Store, reader: &IndexReader<'_>) -> Result<PackageIndex> {
     let mut index = PackageIndex::new();

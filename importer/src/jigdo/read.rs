@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use rejig_format::jigdo::rpm_names::{NEW_DIR, TABLES_FILE};
 use rejig_format::jigdo::{parse_commit_provide, payload_dir, ContentSource, Jigdo, JIGDO_PROVIDE};
 use rejig_format::manifest::Nevra;
-use rejig_format::BlobId;
+use rejig_format::{BlobId, FileSha256};
 use rejig_store::store::IN_MEMORY_BLOB_LIMIT;
 use rejig_store::Batch;
 use sha2::{Digest, Sha256};
@@ -33,7 +33,7 @@ pub struct JigdoFile {
     /// The jigdo package's own identity.
     pub nevra: Nevra,
     /// SHA-256 of the jigdo file.
-    pub file_sha256: [u8; 32],
+    pub file_sha256: FileSha256,
     /// Its size.
     pub file_bytes: u64,
     /// The decoded and validated tables.
@@ -160,7 +160,7 @@ pub fn read_jigdo_from(
     Ok(JigdoFile {
         path: path.to_path_buf(),
         nevra,
-        file_sha256: file_sha.finalize().into(),
+        file_sha256: FileSha256::from_bytes(file_sha.finalize().into()),
         file_bytes,
         jigdo,
         new_content,

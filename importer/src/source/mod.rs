@@ -26,6 +26,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rejig_format::manifest::Nevra;
+use rejig_format::{FileSha256, HeaderSha256};
 use rejig_store::Progress;
 
 use crate::error::{Error, Result};
@@ -165,9 +166,9 @@ pub struct Offer {
     /// The file's size, when the source says (a directory's file size, repodata's `size package`).
     pub size: Option<u64>,
     /// SHA-256 of the whole file, when repodata gives it (`checksum type="sha256" pkgid="YES"`).
-    pub file_sha256: Option<[u8; 32]>,
+    pub file_sha256: Option<FileSha256>,
     /// SHA-256 of the main header, when the header was read (directory sources).
-    pub header_sha256: Option<[u8; 32]>,
+    pub header_sha256: Option<HeaderSha256>,
     /// Index of the source in the list given to [`Catalog::load`].
     pub source: usize,
 }
@@ -270,17 +271,6 @@ struct Loaded {
     offers: Vec<Offer>,
     /// Problems that cost single packages, not the source.
     warnings: Vec<String>,
-}
-
-/// A package to fetch, with the identity the jigdo binds it to.
-#[derive(Clone, Debug)]
-pub struct Wanted {
-    /// The package.
-    pub nevra: Nevra,
-    /// SHA-256 of its main header (the jigdo's package table).
-    pub header_sha256: [u8; 32],
-    /// SHA-256 of the whole file, when the jigdo records it: downloads are checked against it.
-    pub file_sha256: Option<[u8; 32]>,
 }
 
 /// How to reach sources and fetch from them.

@@ -8,6 +8,7 @@
 //! depends on its object crate.
 
 pub mod bounded;
+pub mod digest;
 pub mod error;
 pub mod gvariant;
 pub mod id;
@@ -18,6 +19,7 @@ pub mod pack;
 pub mod record;
 pub mod repo_mode;
 
+pub use digest::{FileSha256, HeaderSha256, PackageBinding};
 pub use error::{Error, Result};
 pub use id::{BlobId, ObjectId, ObjectKey, ObjectType, PackId};
 pub use record::ObjectRecord;

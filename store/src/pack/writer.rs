@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use crate::durable;
 use crate::error::{Error, IoContext, Result};
+use rejig_format::digest::HeaderSha256;
 use rejig_format::id::{BlobId, ObjectKey, PackId};
 use rejig_format::pack::trailer::{BlobEntry, Trailer};
 use rejig_format::pack::{Codec, END_MAGIC, MAGIC};
@@ -182,7 +183,7 @@ impl PackWriter {
     }
 
     /// Records a package and the blob holding its manifest.
-    pub fn add_package(&mut self, header_sha256: [u8; 32], manifest: BlobId) {
+    pub fn add_package(&mut self, header_sha256: HeaderSha256, manifest: BlobId) {
         self.trailer.packages.push((header_sha256, manifest));
     }
 

@@ -12,4 +12,4 @@ pub mod rpm_names;
 pub mod tables;
 
 pub use rpm_names::{commit_provide, package_requirement, parse_commit_provide, payload_dir, JIGDO_PROVIDE};
-pub use tables::{ContentEntry, ContentSource, Jigdo, JigdoPackage, TABLES_VERSION};
+pub use tables::{ContentEntry, ContentSource, Jigdo, TABLES_VERSION};
