@@ -143,6 +143,7 @@ impl SourceRepo {
         let bad = |detail: String| Error::BadObject { key, path: path.clone(), detail };
         let (header, payload) = self.open_content(&path).map_err(|e| match e {
             Error::Store(inner) => bad(inner.to_string()),
+            Error::Format(inner) => bad(inner.to_string()),
             Error::Io { error, .. } => bad(error.to_string()),
             other => other,
         })?;
