@@ -19,9 +19,8 @@ use std::time::Instant;
 use rayon::prelude::*;
 use rejig_format::object::{metadata_checksum, DirEntry, DirMeta, DirTree, FileEntry, FileHeader};
 use rejig_format::{BlobId, ObjectId, ObjectKey, ObjectRecord, ObjectType, RepoMode};
-use rejig_store::pack::BlobLocation;
 use rejig_store::walk::{walk_commit, CommitClosure};
-use rejig_store::{Progress, Store};
+use rejig_store::{BlobLocation, Progress, Store};
 
 use crate::error::{Error, Result};
 use crate::ostree::lock::RepoLock;
@@ -240,7 +239,7 @@ pub fn export_commit(
     }
     report.objects_reused = report.objects_total - report.objects_written;
     // Last use orders roots for `rejig gc`: what was just exported is kept longest.
-    store.index().touch_roots(&[ObjectKey::new(commit, ObjectType::Commit)])?;
+    store.touch_roots(&[ObjectKey::new(commit, ObjectType::Commit)])?;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }

@@ -3,18 +3,25 @@
 //! records, manifests, jigdo tables, the pack trailer's bytes) is `rejig-format`; callers
 //! import it from there. This crate knows nothing of RPM files or of OSTree repositories on
 //! disk.
+//!
+//! Callers hold a [`Store`]: they add through a [`Batch`], read through an [`IndexReader`]
+//! snapshot and [`BlobReader`] streams, and run [`gc`] and [`fsck`]. Packs and the index
+//! themselves are private; [`durable`] is the one way any part of rejig publishes a file.
 
 pub mod durable;
 pub mod error;
 pub mod fsck;
 pub mod gc;
-pub mod index;
+mod index;
 pub mod lock;
-pub mod pack;
+mod pack;
 pub mod progress;
 pub mod store;
 pub mod walk;
 
 pub use error::{Error, Result};
+pub use index::{IndexReader, IndexStats};
+pub use pack::reader::BlobReader;
+pub use pack::BlobLocation;
 pub use progress::{NoProgress, Progress};
 pub use store::{Batch, BatchSummary, Store};

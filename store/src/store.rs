@@ -62,9 +62,15 @@ impl Store {
         self.root.join("packs")
     }
 
-    /// The index.
-    pub fn index(&self) -> &Index {
+    /// The index, for the store's own maintenance (gc, fsck); callers read through
+    /// [`Store::reader`].
+    pub(crate) fn index(&self) -> &Index {
         &self.index
+    }
+
+    /// Records that these roots were used now, so that `rejig gc` keeps them longest.
+    pub fn touch_roots(&self, roots: &[ObjectKey]) -> Result<()> {
+        self.index.touch_roots(roots)
     }
 
     /// A snapshot of the index for lookups.
@@ -84,7 +90,7 @@ impl Store {
     }
 
     /// Closes the cached pack files, so packs deleted by a collection free their space now.
-    pub fn forget_open_packs(&self) -> Result<()> {
+    pub(crate) fn forget_open_packs(&self) -> Result<()> {
         self.open_packs.lock().map_err(poisoned)?.clear();
         Ok(())
     }

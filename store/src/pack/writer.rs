@@ -195,11 +195,6 @@ impl PackWriter {
             && self.trailer.packages.is_empty()
     }
 
-    /// Bytes of blob data so far.
-    pub fn data_len(&self) -> u64 {
-        self.offset
-    }
-
     /// Writes the trailer, fsyncs, renames into `packs/` and fsyncs the directory.
     /// Returns `None` (and removes the temp file) when the pack is empty.
     pub fn finish(mut self) -> Result<Option<FinishedPack>> {

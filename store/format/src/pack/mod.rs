@@ -1,7 +1,7 @@
 //! Pack files: immutable files of blobs followed by a trailer that lists every blob and
 //! every object record the pack brought into the store, so that the index can be rebuilt
 //! from the packs alone (FORMAT.md "packs"). This module is the byte layout; reading and
-//! writing pack files is the store's (`rejig_store::pack`).
+//! writing pack files is the store's (`store/src/pack/`).
 //!
 //! ```text
 //! pack    = MAGIC ‖ blob data… ‖ trailer ‖ trailer_len: u64 LE ‖ END_MAGIC
