@@ -6,10 +6,11 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use rejig_exporter::jigdo::{check_name, describe_commit, write_jigdo_rpm};
+use rejig_format::manifest::Nevra;
+use rejig_format::ObjectId;
 use rejig_importer::import_commit;
 use rejig_importer::package::import_packages;
-use rejig_store::manifest::Nevra;
-use rejig_store::{ObjectId, Progress, Store};
+use rejig_store::{Progress, Store};
 use serde::Serialize;
 
 use crate::sources::{local_packages, Sources};
@@ -109,15 +110,7 @@ pub fn build_jigdo(store: &Store, options: &BuildJigdoOptions, progress: &dyn Pr
             path.display()
         );
     }
-    let keys = report
-        .packages
-        .iter()
-        .map(|p| {
-            let mut key = [0u8; 32];
-            hex::decode_to_slice(&p.header_sha256, &mut key).map(|()| key)
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .context("a package's header digest")?;
+    let keys: Vec<_> = report.packages.iter().map(|p| p.header_sha256).collect();
 
     progress.start("describing the commit by its packages", 0);
     let description = describe_commit(store, options.commit, &keys).context("describing the commit")?;

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use rejig_store::RepoMode;
+use rejig_format::RepoMode;
 
 /// Rebuild OSTree commits from RPM packages through a deduplicated, content-addressed store.
 ///
@@ -209,7 +209,7 @@ pub struct ExportArgs {
 }
 
 fn parse_mode(s: &str) -> Result<RepoMode, String> {
-    s.parse().map_err(|e: rejig_store::Error| e.to_string())
+    s.parse().map_err(|e: rejig_format::Error| e.to_string())
 }
 
 /// Arguments of `fsck`.

@@ -16,10 +16,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{ensure, Context, Result};
 use rejig_exporter::ExportOptions;
+use rejig_format::object::VariantDict;
+use rejig_format::{ObjectId, RepoMode};
 use rejig_importer::source::PackageSource;
 use rejig_importer::tree::{commit_directory, CommitOptions};
-use rejig_store::object::VariantDict;
-use rejig_store::{ObjectId, Progress, RepoMode, Store};
+use rejig_store::{Progress, Store};
 use rpm::{BuildConfig, CompressionWithLevel, FileOptions, PackageBuilder};
 use serde::Serialize;
 

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use rejig_exporter::ExportOptions;
-use rejig_store::{ObjectId, Progress, RepoMode, Store};
+use rejig_format::{ObjectId, RepoMode};
+use rejig_store::{Progress, Store};
 use serde::Serialize;
 
 /// What [`export_commit`] writes, and where.

@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 
 use anyhow::{anyhow, Context, Result};
-use rejig_store::{PackId, Progress, Store};
+use rejig_format::PackId;
+use rejig_store::{Progress, Store};
 use serde::Serialize;
 
 /// What [`fsck`] does.
@@ -125,7 +126,8 @@ mod tests {
         let mut bytes = std::fs::read(&pack).unwrap();
         bytes[40] ^= 0xff;
         std::fs::write(&pack, bytes).unwrap();
-        store.forget_open_packs().unwrap();
+        drop(store);
+        let store = Store::open(&root, &|_| {}).unwrap();
         let report = fsck(&store, &FsckOptions::default(), &NoProgress).unwrap();
         assert!(!report.problems.is_empty());
         let failure = report.failure().unwrap().to_string();

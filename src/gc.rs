@@ -3,7 +3,8 @@
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use rejig_store::{ObjectId, Progress, Store};
+use rejig_format::ObjectId;
+use rejig_store::{Progress, Store};
 use serde::Serialize;
 
 /// Which roots [`gc`] keeps.
@@ -67,7 +68,7 @@ pub fn gc(store: &Store, options: &GcOptions, progress: &dyn Progress) -> Result
     let started = Instant::now();
     let options = rejig_store::gc::GcOptions { keep: options.keep, max_size: options.max_size, ..Default::default() };
     let report = rejig_store::gc::gc(store, &options, progress).context("collecting garbage")?;
-    let ids = |list: &[(rejig_store::ObjectKey, u64)]| list.iter().map(|(k, _)| k.id).collect();
+    let ids = |list: &[(rejig_format::ObjectKey, u64)]| list.iter().map(|(k, _)| k.id).collect();
     Ok(GcReport {
         bytes_before: report.bytes_before,
         bytes_after: report.bytes_after,

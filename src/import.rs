@@ -4,8 +4,9 @@
 use std::path::PathBuf;
 
 use anyhow::{anyhow, Context, Result};
-use rejig_store::manifest::Nevra;
-use rejig_store::{ObjectId, Progress, Store};
+use rejig_format::manifest::Nevra;
+use rejig_format::{HeaderSha256, ObjectId};
+use rejig_store::{Progress, Store};
 use serde::Serialize;
 
 /// What to import with [`packages`].
@@ -43,7 +44,7 @@ pub struct ImportedPackage {
     #[serde(serialize_with = "crate::report::display")]
     pub nevra: Nevra,
     /// Main-header SHA-256, hex.
-    pub header_sha256: String,
+    pub header_sha256: HeaderSha256,
     /// True when the store already had it.
     pub skipped: bool,
     /// Files in its header.

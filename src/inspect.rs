@@ -3,11 +3,12 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
+use rejig_format::jigdo::ContentSource;
+use rejig_format::object::Commit;
+use rejig_format::{FileSha256, HeaderSha256, ObjectId};
 use rejig_importer::jigdo::{is_jigdo, read_jigdo, JigdoFile};
 use rejig_importer::package::{inspect_package, PackageInfo};
-use rejig_store::jigdo::ContentSource;
-use rejig_store::object::Commit;
-use rejig_store::{ObjectId, Progress};
+use rejig_store::Progress;
 use serde::Serialize;
 
 /// What [`inspect`] reads.
@@ -57,9 +58,9 @@ pub struct PackageSummary {
     /// Architecture.
     pub arch: String,
     /// Main-header SHA-256, hex.
-    pub header_sha256: String,
+    pub header_sha256: HeaderSha256,
     /// SHA-256 of the file, hex.
-    pub file_sha256: String,
+    pub file_sha256: FileSha256,
     /// The header digest: verified, or computed when the package records none.
     pub header_digest: DigestStatus,
     /// The payload digest: verified, or absent.

@@ -14,7 +14,7 @@ use rejig::rebuild::is_file_argument;
 use rejig::sources::Sources;
 use rejig::{build, demo, export, fsck, gc, import, inspect, rebuild, Opener};
 use rejig_exporter::ExportOptions;
-use rejig_store::ObjectId;
+use rejig_format::ObjectId;
 
 use crate::cli::{Cli, Command, ExportArgs};
 use crate::progress::Bar;

@@ -14,12 +14,13 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use rayon::prelude::*;
 use rejig_exporter::{check_target, ExportOptions};
+use rejig_format::jigdo::Jigdo;
+use rejig_format::manifest::Nevra;
+use rejig_format::{ObjectId, PackageBinding, RepoMode};
 use rejig_importer::jigdo::{complete_commit, package_demand, plan_jigdo, read_jigdo, JigdoFile, JigdoPlan};
 use rejig_importer::package::import_package_for;
-use rejig_importer::source::{fetch, Catalog, Location, Wanted};
-use rejig_store::jigdo::Jigdo;
-use rejig_store::manifest::Nevra;
-use rejig_store::{ObjectId, Progress, RepoMode, Store};
+use rejig_importer::source::{fetch, Catalog, Location};
+use rejig_store::{Progress, Store};
 use serde::Serialize;
 
 use crate::export::{export_commit, ExportCommitOptions, ExportCommitReport};
@@ -123,21 +124,8 @@ pub struct PlanReport {
     pub needed: Vec<PlannedPackage>,
 }
 
-fn wanted(jigdo: &Jigdo, plan: &JigdoPlan) -> Vec<(u32, Wanted)> {
-    plan.needed
-        .keys()
-        .filter_map(|&index| {
-            let package = jigdo.packages.get(index as usize)?;
-            Some((
-                index,
-                Wanted {
-                    nevra: package.nevra.clone(),
-                    header_sha256: package.header_sha256,
-                    file_sha256: package.file_sha256,
-                },
-            ))
-        })
-        .collect()
+fn wanted(jigdo: &Jigdo, plan: &JigdoPlan) -> Vec<(u32, PackageBinding)> {
+    plan.needed.keys().filter_map(|&index| Some((index, jigdo.packages.get(index as usize)?.clone()))).collect()
 }
 
 /// Reads the jigdo without storing anything and matches its needs to the sources' offers,
@@ -194,7 +182,7 @@ fn rebuild(store: &Store, options: &ExportJigdoOptions, progress: &dyn Progress)
     let file = import_jigdo(store, jigdo_path)?;
     let jigdo = &file.jigdo;
     let plan = plan_jigdo(store, jigdo)?;
-    let (indexes, wanted): (Vec<u32>, Vec<Wanted>) = wanted(jigdo, &plan).into_iter().unzip();
+    let (indexes, wanted): (Vec<u32>, Vec<PackageBinding>) = wanted(jigdo, &plan).into_iter().unzip();
     let (mut bytes_fetched, mut bytes_downloaded) = (0, 0);
     if !wanted.is_empty() {
         if sources.is_empty() {

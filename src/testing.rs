@@ -3,9 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
+use rejig_format::object::VariantDict;
+use rejig_format::ObjectId;
 use rejig_importer::tree::{commit_directory, CommitOptions};
-use rejig_store::object::VariantDict;
-use rejig_store::{NoProgress, ObjectId, Store};
+use rejig_store::{NoProgress, Store};
 
 use crate::build::{build_jigdo, BuildJigdoOptions, BuildReport};
 use crate::demo::{compose_and_commit, distro, write_packages};

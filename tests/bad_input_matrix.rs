@@ -27,10 +27,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use rejig_store::gvariant::encode::{variable_array, TupleWriter};
-use rejig_store::jigdo::{commit_provide, ContentSource, Jigdo, JIGDO_PROVIDE};
-use rejig_store::object::{metadata_checksum, Commit, DirTree};
-use rejig_store::ObjectId;
+use rejig_format::gvariant::encode::{variable_array, TupleWriter};
+use rejig_format::jigdo::{commit_provide, ContentSource, Jigdo, JIGDO_PROVIDE};
+use rejig_format::object::{metadata_checksum, Commit, DirTree};
+use rejig_format::ObjectId;
 use sha2::{Digest, Sha256};
 use util::jigdo_fixture::{corpus_package, new_files, rand_suffix, Fixture};
 use util::rpm_bytes::{self, FILEMODES, FILESIZES, PAYLOADDIGEST};

@@ -11,7 +11,7 @@ mod util;
 
 use std::fs;
 
-use rejig_store::jigdo::{commit_provide, ContentSource, JIGDO_PROVIDE};
+use rejig_format::jigdo::{commit_provide, ContentSource, JIGDO_PROVIDE};
 use util::jigdo_fixture::{new_files, Fixture};
 use util::{assert_stderr_mentions, p, text, Rejig};
 
@@ -96,7 +96,7 @@ fn lying_tables_name_the_object_and_the_package() {
         Some(meta) => entry.meta = meta,
         None => {
             let mut meta = wrong_meta.metadata[entry.meta as usize].clone();
-            meta = rejig_store::object::FileMeta::new(
+            meta = rejig_format::object::FileMeta::new(
                 meta.uid() + 1,
                 meta.gid(),
                 meta.permissions(),
@@ -112,15 +112,17 @@ fn lying_tables_name_the_object_and_the_package() {
 
     // A binding to a package nobody has: the header digest of one package is changed.
     let mut wrong_binding = jigdo.clone();
-    wrong_binding.packages[0].header_sha256[0] ^= 0xff;
+    let mut header = *wrong_binding.packages[0].header.as_bytes();
+    header[0] ^= 0xff;
+    wrong_binding.packages[0].header = rejig_format::HeaderSha256::from_bytes(header);
     let nevra = wrong_binding.packages[0].nevra.to_string();
     let path = fixture.wrap("wrong-binding", &wrong_binding.encode().unwrap(), &files, &fixture.provides());
     fixture.export_fails(&path, &[&nevra]);
 
     // A binding by file digest that the package file does not have.
     let mut wrong_file = jigdo.clone();
-    let bound = wrong_file.packages.iter_mut().find(|p| p.file_sha256.is_some()).expect("build binds file digests");
-    bound.file_sha256 = Some([7; 32]);
+    let bound = wrong_file.packages.iter_mut().find(|p| p.file.is_some()).expect("build binds file digests");
+    bound.file = Some(rejig_format::FileSha256::from_bytes([7; 32]));
     let nevra = bound.nevra.to_string();
     let path = fixture.wrap("wrong-file-digest", &wrong_file.encode().unwrap(), &files, &fixture.provides());
     fixture.export_fails(&path, &[&nevra, "SHA-256"]);

@@ -11,7 +11,7 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use rejig_store::jigdo::ContentSource;
+use rejig_format::jigdo::ContentSource;
 use util::{chmod, chown, num, ostree_commit, ostree_init, p, run, set_xattr, Rejig};
 
 fn package(dir: &Path, name: &str, files: &[(&str, &[u8])]) {
@@ -73,7 +73,7 @@ fn content_is_matched_by_bytes_with_same_path_then_nevra_order() {
 
     // Which package (by name) or "new" each committed path's object comes from.
     let checksums = util::ostree_file_checksums(&repo, "os");
-    let by_object: HashMap<String, &rejig_store::jigdo::ContentEntry> =
+    let by_object: HashMap<String, &rejig_format::jigdo::ContentEntry> =
         jigdo.content.iter().map(|e| (e.object.to_hex(), e)).collect();
     let source_of = |path: &str| -> String {
         let object = checksums.get(path).unwrap_or_else(|| panic!("{path} not in {checksums:?}"));

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use rejig_store::ObjectKey;
+use rejig_format::ObjectKey;
 
 /// Shorthand for results in this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -14,6 +14,9 @@ pub enum Error {
     /// The store failed (a missing object, a corrupt blob...).
     #[error(transparent)]
     Store(#[from] rejig_store::Error),
+    /// Bytes that do not decode as one of rejig's formats, or a value they refuse.
+    #[error(transparent)]
+    Format(#[from] rejig_format::Error),
     /// An I/O failure on a named file.
     #[error("{path}: {error}")]
     Io {

@@ -17,10 +17,10 @@ use std::path::Path;
 use std::time::Instant;
 
 use rayon::prelude::*;
-use rejig_store::object::{metadata_checksum, DirEntry, DirMeta, DirTree, FileEntry, FileHeader};
-use rejig_store::pack::BlobLocation;
+use rejig_format::object::{metadata_checksum, DirEntry, DirMeta, DirTree, FileEntry, FileHeader};
+use rejig_format::{BlobId, ObjectId, ObjectKey, ObjectRecord, ObjectType, RepoMode};
 use rejig_store::walk::{walk_commit, CommitClosure};
-use rejig_store::{BlobId, ObjectId, ObjectKey, ObjectRecord, ObjectType, Progress, RepoMode, Store};
+use rejig_store::{BlobLocation, Progress, Store};
 
 use crate::error::{Error, Result};
 use crate::ostree::lock::RepoLock;
@@ -80,7 +80,7 @@ fn content_tasks(store: &Store, closure: &CommitClosure) -> Result<Vec<ContentTa
             ObjectRecord::Symlink { header } => (header.clone(), None),
             ObjectRecord::Metadata { .. } => {
                 return Err(
-                    rejig_store::Error::invalid("object record", format!("{id}.file is recorded as metadata")).into()
+                    rejig_format::Error::invalid("object record", format!("{id}.file is recorded as metadata")).into()
                 )
             }
         };

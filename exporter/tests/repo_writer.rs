@@ -8,11 +8,11 @@ use std::path::Path;
 use std::process::Command;
 
 use rejig_exporter::ostree::repo::{validate_ref, OstreeRepo};
-use rejig_store::object::{
+use rejig_format::object::{
     metadata_checksum, Commit, DirEntry, DirMeta, DirTree, FileEntry, FileHeader, FileMeta, FileName, VariantDict,
     XattrSet,
 };
-use rejig_store::{ObjectId, ObjectKey, ObjectType, RepoMode};
+use rejig_format::{ObjectId, ObjectKey, ObjectType, RepoMode};
 
 const MODES: [RepoMode; 4] = [RepoMode::Archive, RepoMode::BareUser, RepoMode::BareUserOnly, RepoMode::Bare];
 

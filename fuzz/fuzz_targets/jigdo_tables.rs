@@ -1,4 +1,4 @@
 //! The jigdo tables decoder and validation on arbitrary bytes.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| rejig_store::fuzzing::jigdo_tables(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| rejig_format::fuzzing::jigdo_tables(data));

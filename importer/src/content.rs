@@ -4,9 +4,10 @@
 
 use std::io::Read;
 
-use rejig_store::object::{ContentHasher, FileHeader};
+use rejig_format::object::{ContentHasher, FileHeader};
+use rejig_format::{ObjectId, ObjectRecord};
 use rejig_store::store::IN_MEMORY_BLOB_LIMIT;
-use rejig_store::{Batch, ObjectId, ObjectRecord};
+use rejig_store::Batch;
 
 /// Why content could not be stored: the reader failed, or it delivered the wrong size.
 #[derive(Debug)]

@@ -5,8 +5,8 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use rejig_store::jigdo::{parse_commit_provide, ContentSource, JIGDO_PROVIDE};
-use rejig_store::manifest::Nevra;
+use rejig_format::jigdo::{parse_commit_provide, ContentSource, JIGDO_PROVIDE};
+use rejig_format::manifest::Nevra;
 use sha2::{Digest, Sha256};
 
 use crate::jigdo::read::read_jigdo_from;
@@ -179,7 +179,7 @@ fn assert_url(offer: &Offer) -> &str {
 pub fn jigdo_rpm(data: &[u8]) {
     let Ok(file) = read_jigdo_from(data, Path::new("fuzz.rpm"), data.len() as u64, None) else { return };
     assert!(file.jigdo.validate().is_ok(), "accepted tables that do not validate");
-    assert_eq!(file.file_sha256, <[u8; 32]>::from(Sha256::digest(data)), "the file digest misses bytes");
+    assert_eq!(*file.file_sha256.as_bytes(), <[u8; 32]>::from(Sha256::digest(data)), "the file digest misses bytes");
     for entry in &file.jigdo.content {
         if entry.source == ContentSource::New {
             assert!(file.new_content.contains_key(&entry.content), "new content {} is missing", entry.content);

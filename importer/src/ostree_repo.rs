@@ -11,11 +11,12 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use rayon::prelude::*;
-use rejig_store::object::dirmeta::decode_owner_mode_xattrs;
-use rejig_store::object::meta::{S_IFLNK, S_IFREG};
-use rejig_store::object::{metadata_checksum, Commit, DirMeta, DirTree, FileHeader, FileMeta, VariantDict, XattrSet};
-use rejig_store::repo_mode::mode_from_config;
-use rejig_store::{Batch, ObjectId, ObjectKey, ObjectType, Progress, RepoMode, Store};
+use rejig_format::object::dirmeta::decode_owner_mode_xattrs;
+use rejig_format::object::meta::{S_IFLNK, S_IFREG};
+use rejig_format::object::{metadata_checksum, Commit, DirMeta, DirTree, FileHeader, FileMeta, VariantDict, XattrSet};
+use rejig_format::repo_mode::mode_from_config;
+use rejig_format::{ObjectId, ObjectKey, ObjectType, RepoMode};
+use rejig_store::{Batch, Progress, Store};
 
 use crate::content::store_content;
 use crate::error::{Error, IoContext, Result};
@@ -142,6 +143,7 @@ impl SourceRepo {
         let bad = |detail: String| Error::BadObject { key, path: path.clone(), detail };
         let (header, payload) = self.open_content(&path).map_err(|e| match e {
             Error::Store(inner) => bad(inner.to_string()),
+            Error::Format(inner) => bad(inner.to_string()),
             Error::Io { error, .. } => bad(error.to_string()),
             other => other,
         })?;
@@ -168,7 +170,7 @@ impl SourceRepo {
                 let declared =
                     usize::try_from(u32::from_be_bytes(len.try_into().unwrap_or([0xff; 4]))).unwrap_or(usize::MAX);
                 if declared > MAX_HEADER_SIZE || pad != [0u8; 4] {
-                    return Err(rejig_store::Error::malformed(
+                    return Err(rejig_format::Error::malformed(
                         "archive object",
                         format!("bad header length {declared}"),
                     )
@@ -181,7 +183,7 @@ impl SourceRepo {
                     let mut rest = [0u8; 1];
                     if reader.read(&mut rest).at(path)? != 0 {
                         return Err(
-                            rejig_store::Error::malformed("archive object", "symlink with payload bytes").into()
+                            rejig_format::Error::malformed("archive object", "symlink with payload bytes").into()
                         );
                     }
                     return Ok((header, None));
@@ -204,12 +206,12 @@ impl SourceRepo {
                             target.pop();
                         }
                         let target = String::from_utf8(target)
-                            .map_err(|_| rejig_store::Error::malformed("bare-user symlink", "target is not UTF-8"))?;
+                            .map_err(|_| rejig_format::Error::malformed("bare-user symlink", "target is not UTF-8"))?;
                         Ok((FileHeader::symlink(target, file_meta)?, None))
                     }
                     S_IFREG => Ok((FileHeader::regular(file_meta), Some((Box::new(BufReader::new(file)), size)))),
                     other => {
-                        Err(rejig_store::Error::invalid("user.ostreemeta", format!("mode type {other:#o}")).into())
+                        Err(rejig_format::Error::invalid("user.ostreemeta", format!("mode type {other:#o}")).into())
                     }
                 }
             }
@@ -223,13 +225,13 @@ impl SourceRepo {
                     let target = target
                         .into_os_string()
                         .into_string()
-                        .map_err(|_| rejig_store::Error::malformed("symlink", "target is not UTF-8"))?;
+                        .map_err(|_| rejig_format::Error::malformed("symlink", "target is not UTF-8"))?;
                     Ok((FileHeader::symlink(target, file_meta)?, None))
                 } else if stat.file_type().is_file() {
                     let file = File::open(path).at(path)?;
                     Ok((FileHeader::regular(file_meta), Some((Box::new(BufReader::new(file)), stat.len()))))
                 } else {
-                    Err(rejig_store::Error::invalid("content object", "not a regular file or symlink").into())
+                    Err(rejig_format::Error::invalid("content object", "not a regular file or symlink").into())
                 }
             }
         }

@@ -11,10 +11,11 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use rayon::prelude::*;
-use rejig_store::manifest::{ManifestFile, ManifestFileKind, Nevra, PackageManifest};
-use rejig_store::object::{ContentHasher, FileHeader};
+use rejig_format::manifest::{ManifestFile, ManifestFileKind, Nevra, PackageManifest};
+use rejig_format::object::{ContentHasher, FileHeader};
+use rejig_format::{BlobId, FileSha256, HeaderSha256, ObjectId, ObjectKey, ObjectRecord, ObjectType, PackageBinding};
 use rejig_store::store::IN_MEMORY_BLOB_LIMIT;
-use rejig_store::{BlobId, ObjectId, ObjectKey, ObjectRecord, ObjectType, Progress, Store};
+use rejig_store::{Progress, Store};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, IoContext, Result};
@@ -29,8 +30,8 @@ pub struct PackageImport {
     pub path: PathBuf,
     /// Its identity.
     pub nevra: Nevra,
-    /// Main-header SHA-256, hex.
-    pub header_sha256: String,
+    /// Main-header SHA-256.
+    pub header_sha256: HeaderSha256,
     /// True when the store already had it.
     pub skipped: bool,
     /// Files in the header.
@@ -123,10 +124,9 @@ fn manifest_file(file: &RpmFile, blob: Option<BlobId>) -> Result<ManifestFile> {
 /// and the content objects its files must produce in the same payload pass.
 #[derive(Clone, Debug, Default)]
 pub struct PackageDemand {
-    /// The main-header SHA-256 the package must have.
-    pub header_sha256: Option<[u8; 32]>,
-    /// The SHA-256 the whole file must have.
-    pub file_sha256: Option<[u8; 32]>,
+    /// The package the caller binds: the main-header SHA-256 it must have, and the SHA-256
+    /// the whole file must have when the binding records it.
+    pub binding: Option<PackageBinding>,
     /// File index (header order) → the content objects made of that file's bytes, each with
     /// the header it takes and the checksum it must hash to.
     pub objects: HashMap<u32, Vec<(FileHeader, ObjectId)>>,
@@ -151,14 +151,10 @@ fn in_package(path: &Path, error: Error) -> Error {
     }
 }
 
-fn mismatch(what: &str, actual: &[u8; 32], expected: &[u8; 32]) -> Error {
+fn mismatch(what: &str, actual: &dyn std::fmt::Display, expected: &dyn std::fmt::Display) -> Error {
     Error::Rpm(crate::rpm::error::RpmError::new(
         "package",
-        format!(
-            "is not the package the jigdo names: its {what} SHA-256 is {}, the jigdo binds {}",
-            hex::encode(actual),
-            hex::encode(expected)
-        ),
+        format!("is not the package the jigdo names: its {what} SHA-256 is {actual}, the jigdo binds {expected}"),
     ))
 }
 
@@ -167,7 +163,7 @@ fn import_package_inner(store: &Store, path: &Path, demand: &PackageDemand) -> R
     let mut file_sha = Sha256::new();
     let mut reader = HashingReader { inner: BufReader::with_capacity(256 * 1024, file), hasher: &mut file_sha };
     let package = Package::read_headers(&mut reader)?;
-    if let Some(expected) = &demand.header_sha256 {
+    if let Some(expected) = demand.binding.as_ref().map(|b| &b.header) {
         if package.header_sha256 != *expected {
             return Err(mismatch("main-header", &package.header_sha256, expected));
         }
@@ -176,7 +172,7 @@ fn import_package_inner(store: &Store, path: &Path, demand: &PackageDemand) -> R
     let mut import = PackageImport {
         path: path.to_path_buf(),
         nevra,
-        header_sha256: hex::encode(package.header_sha256),
+        header_sha256: package.header_sha256,
         skipped: false,
         files: package.files.files.len() as u64,
         raw_bytes: 0,
@@ -248,8 +244,8 @@ fn import_package_inner(store: &Store, path: &Path, demand: &PackageDemand) -> R
             format!("{objects} of {demanded} demanded objects were produced: {what}"),
         )));
     }
-    let file_sha256: [u8; 32] = file_sha.finalize().into();
-    if let Some(expected) = &demand.file_sha256 {
+    let file_sha256 = FileSha256::from_bytes(file_sha.finalize().into());
+    if let Some(expected) = demand.binding.as_ref().and_then(|b| b.file.as_ref()) {
         if file_sha256 != *expected {
             return Err(mismatch("file", &file_sha256, expected));
         }
@@ -317,10 +313,10 @@ pub fn import_packages(store: &Store, paths: &[PathBuf], progress: &dyn Progress
 pub struct PackageInfo {
     /// Identity.
     pub nevra: Nevra,
-    /// Main-header SHA-256, hex.
-    pub header_sha256: String,
-    /// SHA-256 of the whole file, hex.
-    pub file_sha256: String,
+    /// Main-header SHA-256.
+    pub header_sha256: HeaderSha256,
+    /// SHA-256 of the whole file.
+    pub file_sha256: FileSha256,
     /// True when signature tag 273 was present and matched; false when it was computed.
     pub header_digest_verified: bool,
     /// True when PAYLOADDIGEST was present and matched (it is absent in older packages).
@@ -372,8 +368,8 @@ pub fn inspect_package(path: &Path) -> Result<PackageInfo> {
         let count = |pred: &dyn Fn(&RpmFile) -> bool| files.iter().filter(|f| pred(f)).count() as u64;
         Ok(PackageInfo {
             nevra: nevra_of(&package)?,
-            header_sha256: hex::encode(package.header_sha256),
-            file_sha256: hex::encode(file_sha.finalize()),
+            header_sha256: package.header_sha256,
+            file_sha256: FileSha256::from_bytes(file_sha.finalize().into()),
             header_digest_verified: package.header_digest == crate::rpm::package::HeaderDigest::Verified,
             payload_digest_verified: summary.payload_digest_verified,
             digest_algo: package.files.digest_algo.map(|a| a.name()).unwrap_or("none").to_owned(),

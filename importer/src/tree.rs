@@ -9,10 +9,11 @@ use std::path::Path;
 use std::time::Instant;
 
 use rayon::prelude::*;
-use rejig_store::object::{
+use rejig_format::object::{
     metadata_checksum, Commit, DirEntry, DirMeta, DirTree, FileEntry, FileHeader, FileMeta, FileName, VariantDict,
 };
-use rejig_store::{Batch, ObjectId, ObjectKey, ObjectType, Progress, Store};
+use rejig_format::{ObjectId, ObjectKey, ObjectType};
+use rejig_store::{Batch, Progress, Store};
 
 use crate::content::store_content;
 use crate::error::{Error, IoContext, Result};

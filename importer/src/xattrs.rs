@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use rejig_store::object::XattrSet;
+use rejig_format::object::XattrSet;
 
 use crate::error::{Error, IoContext, Result};
 

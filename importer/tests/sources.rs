@@ -11,9 +11,9 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use rejig_format::{FileSha256, HeaderSha256, PackageBinding};
 use rejig_importer::source::{
-    fetch, Catalog, FetchOptions, Fetched, Location, PackageSource, RepoLocation, Wanted, MAX_PRIMARY_BYTES,
-    MAX_REPOMD_BYTES,
+    fetch, Catalog, FetchOptions, Fetched, Location, PackageSource, RepoLocation, MAX_PRIMARY_BYTES, MAX_REPOMD_BYTES,
 };
 use rejig_importer::Error;
 use rejig_store::{NoProgress, Progress};
@@ -44,11 +44,11 @@ fn source(spec: &str) -> PackageSource {
     PackageSource::parse(spec).unwrap()
 }
 
-fn fetch_all(catalog: &Catalog, wanted: &[Wanted], dir: &Path) -> Vec<Fetched> {
+fn fetch_all(catalog: &Catalog, wanted: &[PackageBinding], dir: &Path) -> Vec<Fetched> {
     fetch(catalog, wanted, dir, &options(), &NoProgress).into_iter().map(|r| r.unwrap()).collect()
 }
 
-fn fetch_one(catalog: &Catalog, wanted: Wanted, dir: &Path, options: &FetchOptions) -> Result<Fetched, Error> {
+fn fetch_one(catalog: &Catalog, wanted: PackageBinding, dir: &Path, options: &FetchOptions) -> Result<Fetched, Error> {
     fetch(catalog, &[wanted], dir, options, &NoProgress).pop().unwrap()
 }
 
@@ -117,7 +117,7 @@ fn a_directory_is_searched_recursively_and_its_files_are_used_in_place() {
     }
     assert_eq!(built[1].nevra.to_string(), "beta-2:2.5-3.fc40.x86_64");
     let downloads = tempfile::tempdir().unwrap();
-    let wanted: Vec<Wanted> = built.iter().map(Built::wanted).collect();
+    let wanted: Vec<PackageBinding> = built.iter().map(Built::wanted).collect();
     let fetched = fetch_all(&catalog, &wanted, downloads.path());
     for (fetched, package) in fetched.iter().zip(&built) {
         assert_eq!(fetched.path, package.path);
@@ -149,7 +149,7 @@ fn a_local_repository_is_read_by_path_and_by_file_url() {
             assert_eq!(offers[0].nevra, package.nevra);
         }
         let downloads = tempfile::tempdir().unwrap();
-        let wanted: Vec<Wanted> = built.iter().map(Built::wanted).collect();
+        let wanted: Vec<PackageBinding> = built.iter().map(Built::wanted).collect();
         for (fetched, package) in fetch_all(&catalog, &wanted, downloads.path()).iter().zip(&built) {
             assert_eq!((fetched.path.as_path(), fetched.temporary), (package.path.as_path(), false));
         }
@@ -169,7 +169,7 @@ fn an_http_repository_is_read_with_gz_xz_zstd_and_bz2_primary_metadata() {
         assert_eq!(catalog.len(), 3, "{compression}");
         let progress = Counting::default();
         let downloads = tempfile::tempdir().unwrap();
-        let wanted: Vec<Wanted> = built.iter().map(Built::wanted).collect();
+        let wanted: Vec<PackageBinding> = built.iter().map(Built::wanted).collect();
         let results = fetch(&catalog, &wanted, downloads.path(), &options(), &progress);
         assert_eq!(progress.done.load(Ordering::SeqCst), 3);
         assert_eq!(progress.finished.load(Ordering::SeqCst), 1);
@@ -265,8 +265,8 @@ fn offers_whose_digests_differ_from_the_wanted_package_are_skipped() {
     assert_eq!((fetched.offer.source, fetched.path.clone()), (0, other_alpha.path.clone()));
     // A build no source has: every offer is skipped, and the error says why.
     let mut unknown = alpha.wanted();
-    unknown.header_sha256 = [7; 32];
-    unknown.file_sha256 = Some([8; 32]);
+    unknown.header = HeaderSha256::from_bytes([7; 32]);
+    unknown.file = Some(FileSha256::from_bytes([8; 32]));
     let error = fetch_one(&catalog, unknown, downloads.path(), &options()).unwrap_err().to_string();
     assert!(error.contains("header SHA-256"), "{error}");
     assert!(error.contains("file SHA-256"), "{error}");

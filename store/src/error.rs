@@ -1,9 +1,10 @@
-//! The store's one error type. Every variant names what failed: the file, the object or
-//! the field, so a user can act on the message.
+//! The store's one error type: its own failures (files, packs, the index, missing or
+//! damaged objects) and, wrapped, the format errors of what it decodes. Every variant names
+//! what failed: the file, the object or the field, so a user can act on the message.
 
 use std::path::PathBuf;
 
-use crate::id::{BlobId, ObjectKey, PackId};
+use rejig_format::{BlobId, ObjectKey, PackId};
 
 /// Shorthand for results in this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -12,22 +13,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// Bytes that do not decode as the named structure.
-    #[error("malformed {what}: {detail}")]
-    Malformed {
-        /// The structure being decoded.
-        what: &'static str,
-        /// What was wrong with it.
-        detail: String,
-    },
-    /// A value that is well-formed but not allowed (bad name, bad mode, unsorted xattrs...).
-    #[error("invalid {what}: {detail}")]
-    Invalid {
-        /// The kind of value.
-        what: &'static str,
-        /// Why it is refused.
-        detail: String,
-    },
+    /// Bytes that do not decode as one of rejig's formats, or a value they refuse. Its
+    /// message is the format error's own.
+    #[error(transparent)]
+    Format(#[from] rejig_format::Error),
     /// An object whose bytes do not hash to its name.
     #[error("object {key}: checksum mismatch, the bytes hash to {actual}")]
     ObjectChecksum {
@@ -81,12 +70,12 @@ pub enum Error {
 impl Error {
     /// A decoding failure.
     pub fn malformed(what: &'static str, detail: impl Into<String>) -> Self {
-        Error::Malformed { what, detail: detail.into() }
+        Error::Format(rejig_format::Error::malformed(what, detail))
     }
 
     /// A refused value.
     pub fn invalid(what: &'static str, detail: impl Into<String>) -> Self {
-        Error::Invalid { what, detail: detail.into() }
+        Error::Format(rejig_format::Error::invalid(what, detail))
     }
 
     /// An I/O failure on `path`.

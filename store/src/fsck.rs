@@ -8,13 +8,13 @@ use std::io::Read;
 use rayon::prelude::*;
 
 use crate::error::{IoContext, Result};
-use crate::id::{BlobId, ObjectType, PackId};
 use crate::index::IndexStats;
-use crate::object::{metadata_checksum, Commit, DirMeta, DirTree};
 use crate::pack::reader::read_trailer;
 use crate::pack::writer::FinishedPack;
-use crate::record::ObjectRecord;
 use crate::store::Store;
+use rejig_format::id::{BlobId, ObjectType, PackId};
+use rejig_format::object::{metadata_checksum, Commit, DirMeta, DirTree};
+use rejig_format::record::ObjectRecord;
 
 /// What fsck looked at and what it found wrong.
 #[derive(Clone, Debug, Default)]
@@ -129,8 +129,10 @@ pub fn fsck(store: &Store) -> Result<FsckReport> {
                         ObjectType::Commit => Commit::decode(&bytes).map(drop),
                         ObjectType::DirTree => DirTree::decode(&bytes).map(drop),
                         ObjectType::DirMeta => DirMeta::decode(&bytes).map(drop),
-                        ObjectType::CommitMeta => crate::object::VariantDict::decode(&bytes).map(drop),
-                        ObjectType::File => Err(crate::Error::invalid("record", "file object stored as metadata")),
+                        ObjectType::CommitMeta => rejig_format::object::VariantDict::decode(&bytes).map(drop),
+                        ObjectType::File => {
+                            Err(rejig_format::Error::invalid("record", "file object stored as metadata"))
+                        }
                     };
                     decoded.map_err(|e| format!("{key}: {e}"))?;
                     if key.kind != ObjectType::CommitMeta && metadata_checksum(&bytes) != key.id {
@@ -152,13 +154,14 @@ pub fn fsck(store: &Store) -> Result<FsckReport> {
     }
 
     for (header, manifest_blob) in reader.packages()? {
-        let name = hex::encode(header);
-        let checked =
-            store.read_blob(&reader, manifest_blob).and_then(|bytes| crate::manifest::PackageManifest::decode(&bytes));
+        let name = header.to_hex();
+        let checked = store
+            .read_blob(&reader, manifest_blob)
+            .and_then(|bytes| Ok(rejig_format::manifest::PackageManifest::decode(&bytes)?));
         match checked {
-            Ok(manifest) if manifest.header_sha256 != header => report
-                .problems
-                .push(format!("package {name}: its manifest names header {}", hex::encode(manifest.header_sha256))),
+            Ok(manifest) if manifest.header_sha256 != header => {
+                report.problems.push(format!("package {name}: its manifest names header {}", manifest.header_sha256))
+            }
             Ok(manifest) => {
                 for blob in manifest.blobs() {
                     if reader.blob(&blob)?.is_none() {

@@ -19,16 +19,18 @@
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
 
+use crate::durable::sync_dir;
 use crate::error::{IoContext, Result};
-use crate::id::{BlobId, ObjectKey, ObjectType, PackId};
 use crate::index::{GcChanges, IndexReader};
-use crate::manifest::PackageManifest;
 use crate::pack::reader::read_trailer;
-use crate::pack::writer::{pack_path, sync_dir, PackWriter};
+use crate::pack::writer::{pack_path, PackWriter};
 use crate::pack::BlobLocation;
 use crate::progress::Progress;
 use crate::store::Store;
 use crate::walk::walk_commit;
+use rejig_format::digest::HeaderSha256;
+use rejig_format::id::{BlobId, ObjectKey, ObjectType, PackId};
+use rejig_format::manifest::PackageManifest;
 
 /// What to keep.
 #[derive(Clone, Debug)]
@@ -90,7 +92,7 @@ impl GcReport {
 struct Live {
     objects: HashSet<ObjectKey>,
     blobs: HashSet<BlobId>,
-    packages: HashSet<[u8; 32]>,
+    packages: HashSet<HeaderSha256>,
     /// Stored bytes of `blobs`.
     bytes: u64,
 }
@@ -104,12 +106,12 @@ impl Live {
 }
 
 /// Every package's manifest blob and non-empty content blobs, by main-header SHA-256.
-type PackageIndex = HashMap<[u8; 32], (BlobId, Vec<BlobId>)>;
+type PackageIndex = HashMap<HeaderSha256, (BlobId, Vec<BlobId>)>;
 
 fn package_index(store: &Store, reader: &IndexReader<'_>) -> Result<PackageIndex> {
     let mut index = PackageIndex::new();
     for (header, manifest_blob) in reader.packages()? {
-        let Ok(manifest) = store.read_blob(reader, manifest_blob).and_then(|b| PackageManifest::decode(&b)) else {
+        let Ok(manifest) = store.read_blob(reader, manifest_blob).and_then(|b| Ok(PackageManifest::decode(&b)?)) else {
             // An unreadable manifest keeps nothing alive; fsck reports it.
             continue;
         };
@@ -336,7 +338,7 @@ pub fn drop_incomplete(store: &Store) -> Result<u64> {
     let reader = store.reader()?;
     let mut changes = GcChanges::default();
     for (header, manifest_blob) in reader.packages()? {
-        let complete = match store.read_blob(&reader, manifest_blob).and_then(|b| PackageManifest::decode(&b)) {
+        let complete = match store.read_blob(&reader, manifest_blob).and_then(|b| Ok(PackageManifest::decode(&b)?)) {
             Ok(manifest) => manifest.blobs().all(|blob| reader.blob(&blob).is_ok_and(|l| l.is_some())),
             Err(_) => false,
         };

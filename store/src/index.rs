@@ -7,10 +7,11 @@ use std::path::{Path, PathBuf};
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 
 use crate::error::{Error, Result};
-use crate::id::{BlobId, ObjectKey, PackId};
 use crate::pack::writer::FinishedPack;
 use crate::pack::BlobLocation;
-use crate::record::ObjectRecord;
+use rejig_format::digest::HeaderSha256;
+use rejig_format::id::{BlobId, ObjectKey, PackId};
+use rejig_format::record::ObjectRecord;
 
 const OBJECTS: TableDefinition<[u8; 33], &[u8]> = TableDefinition::new("objects");
 const BLOBS: TableDefinition<[u8; 32], [u8; 57]> = TableDefinition::new("blobs");
@@ -67,10 +68,7 @@ impl Index {
             let fresh = path.with_extension("redb.new");
             let _ = std::fs::remove_file(&fresh);
             Self::open_existing(&fresh)?;
-            std::fs::rename(&fresh, path).map_err(|e| Error::io(path, e))?;
-            if let Some(dir) = path.parent() {
-                crate::pack::writer::sync_dir(dir)?;
-            }
+            crate::durable::rename(&fresh, path)?;
         }
         Self::open_existing(path)
     }
@@ -132,8 +130,8 @@ impl Index {
             }
             let mut packages = txn.open_table(PACKAGES).map_err(|e| self.err(e))?;
             for (header, manifest) in &pack.trailer.packages {
-                if packages.get(header).map_err(|e| self.err(e))?.is_none() {
-                    packages.insert(header, manifest.as_bytes()).map_err(|e| self.err(e))?;
+                if packages.get(header.as_bytes()).map_err(|e| self.err(e))?.is_none() {
+                    packages.insert(header.as_bytes(), manifest.as_bytes()).map_err(|e| self.err(e))?;
                 }
             }
             let mut packs = txn.open_table(PACKS).map_err(|e| self.err(e))?;
@@ -178,7 +176,7 @@ impl Index {
             }
             let mut packages = txn.open_table(PACKAGES).map_err(|e| self.err(e))?;
             for header in &changes.dead_packages {
-                packages.remove(header).map_err(|e| self.err(e))?;
+                packages.remove(header.as_bytes()).map_err(|e| self.err(e))?;
             }
             let mut packs = txn.open_table(PACKS).map_err(|e| self.err(e))?;
             for id in &changes.removed_packs {
@@ -279,7 +277,7 @@ pub struct GcChanges {
     /// Roots beyond what was asked to keep.
     pub dead_roots: Vec<ObjectKey>,
     /// Packages (by main-header SHA-256) no kept root uses.
-    pub dead_packages: Vec<[u8; 32]>,
+    pub dead_packages: Vec<HeaderSha256>,
     /// Packs whose live entries moved into `new_pack`, or that held nothing live.
     pub removed_packs: Vec<PackId>,
     /// The pack the live entries of `removed_packs` were copied into.
@@ -305,7 +303,7 @@ impl IndexReader<'_> {
     /// The record of an object.
     pub fn object(&self, key: &ObjectKey) -> Result<Option<ObjectRecord>> {
         match self.objects.get(&key.to_bytes()).map_err(|e| self.index.err(e))? {
-            Some(bytes) => ObjectRecord::decode(bytes.value()).map(Some),
+            Some(bytes) => Ok(Some(ObjectRecord::decode(bytes.value())?)),
             None => Ok(None),
         }
     }
@@ -359,16 +357,20 @@ impl IndexReader<'_> {
     }
 
     /// The manifest blob of a package, by main-header SHA-256.
-    pub fn package(&self, header_sha256: &[u8; 32]) -> Result<Option<BlobId>> {
-        Ok(self.packages.get(header_sha256).map_err(|e| self.index.err(e))?.map(|v| BlobId::from_bytes(v.value())))
+    pub fn package(&self, header_sha256: &HeaderSha256) -> Result<Option<BlobId>> {
+        Ok(self
+            .packages
+            .get(header_sha256.as_bytes())
+            .map_err(|e| self.index.err(e))?
+            .map(|v| BlobId::from_bytes(v.value())))
     }
 
     /// Every package: main-header SHA-256 and manifest blob.
-    pub fn packages(&self) -> Result<Vec<([u8; 32], BlobId)>> {
+    pub fn packages(&self) -> Result<Vec<(HeaderSha256, BlobId)>> {
         let mut out = Vec::new();
         for entry in self.packages.iter().map_err(|e| self.index.err(e))? {
             let (key, value) = entry.map_err(|e| self.index.err(e))?;
-            out.push((key.value(), BlobId::from_bytes(value.value())));
+            out.push((HeaderSha256::from_bytes(key.value()), BlobId::from_bytes(value.value())));
         }
         Ok(out)
     }

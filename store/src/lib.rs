@@ -1,32 +1,27 @@
-//! rejig's vocabulary and its persistence: the OSTree object model with bounded decoders,
-//! and the content-addressed store (packs of zstd blobs, a redb index, locking, fsck).
-//! This crate knows nothing of RPM files or of OSTree repositories on disk.
+//! rejig's persistence: the content-addressed store (packs of zstd blobs, a redb index,
+//! locking, gc, fsck) behind a narrow API. The vocabulary it stores (ids, OSTree objects,
+//! records, manifests, jigdo tables, the pack trailer's bytes) is `rejig-format`; callers
+//! import it from there. This crate knows nothing of RPM files or of OSTree repositories on
+//! disk.
+//!
+//! Callers hold a [`Store`]: they add through a [`Batch`], read through an [`IndexReader`]
+//! snapshot and [`BlobReader`] streams, and run [`gc`] and [`fsck`]. Packs and the index
+//! themselves are private; [`durable`] is the one way any part of rejig publishes a file.
 
-pub mod bounded;
+pub mod durable;
 pub mod error;
-pub mod gvariant;
-pub mod id;
-pub mod object;
-
-pub use error::{Error, Result};
-pub use id::{BlobId, ObjectId, ObjectKey, ObjectType, PackId};
 pub mod fsck;
 pub mod gc;
-pub mod index;
-pub mod jigdo;
+mod index;
 pub mod lock;
-pub mod manifest;
-pub mod pack;
-pub mod record;
+mod pack;
+pub mod progress;
 pub mod store;
 pub mod walk;
 
-pub use record::ObjectRecord;
-pub use store::{Batch, BatchSummary, Store};
-pub mod progress;
-pub mod repo_mode;
-
+pub use error::{Error, Result};
+pub use index::{IndexReader, IndexStats};
+pub use pack::reader::BlobReader;
+pub use pack::BlobLocation;
 pub use progress::{NoProgress, Progress};
-pub use repo_mode::RepoMode;
-#[doc(hidden)]
-pub mod fuzzing;
+pub use store::{Batch, BatchSummary, Store};

@@ -9,14 +9,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::error::{Error, IoContext, Result};
-use crate::id::{BlobId, ObjectId, ObjectKey, ObjectType, PackId};
 use crate::index::{Index, IndexReader};
 use crate::lock::StoreLock;
-use crate::object::metadata_checksum;
 use crate::pack::reader::BlobReader;
 use crate::pack::writer::{compress, pack_path, PackWriter};
 use crate::pack::BlobLocation;
-use crate::record::ObjectRecord;
+use rejig_format::id::{BlobId, ObjectId, ObjectKey, ObjectType, PackId};
+use rejig_format::object::metadata_checksum;
+use rejig_format::record::ObjectRecord;
 
 /// Blobs up to this size are read, hashed and compressed in memory by worker threads; larger
 /// ones stream through the pack writer.
@@ -89,8 +89,9 @@ impl Store {
         self.index.touch_roots(&[ObjectKey::new(commit, ObjectType::Commit)])
     }
 
-    /// The index.
-    pub fn index(&self) -> &Index {
+    /// The index, for the store's own maintenance (gc, fsck); callers read through
+    /// [`Store::reader`].
+    pub(crate) fn index(&self) -> &Index {
         &self.index
     }
 
@@ -111,7 +112,7 @@ impl Store {
     }
 
     /// Closes the cached pack files, so packs deleted by a collection free their space now.
-    pub fn forget_open_packs(&self) -> Result<()> {
+    pub(crate) fn forget_open_packs(&self) -> Result<()> {
         self.open_packs.lock().map_err(poisoned)?.clear();
         Ok(())
     }
@@ -134,7 +135,7 @@ impl Store {
             return Err(Error::invalid("object record", format!("{key} is not a metadata object")));
         };
         let bytes = self.read_blob(reader, blob)?;
-        if key.kind != crate::id::ObjectType::CommitMeta {
+        if key.kind != rejig_format::id::ObjectType::CommitMeta {
             let actual = metadata_checksum(&bytes);
             if actual != key.id {
                 return Err(Error::ObjectChecksum { key, actual: actual.to_hex() });
@@ -237,7 +238,7 @@ impl Batch<'_> {
     }
 
     /// Records a package manifest (stored as a blob) under its main-header SHA-256.
-    pub fn add_package(&self, manifest: &crate::manifest::PackageManifest) -> Result<()> {
+    pub fn add_package(&self, manifest: &rejig_format::manifest::PackageManifest) -> Result<()> {
         let blob = self.add_blob(&manifest.encode())?;
         self.pack()?.add_package(manifest.header_sha256, blob);
         Ok(())

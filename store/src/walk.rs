@@ -5,11 +5,11 @@
 use std::collections::HashSet;
 
 use crate::error::{Error, Result};
-use crate::id::{ObjectId, ObjectKey, ObjectType};
 use crate::index::IndexReader;
-use crate::object::{Commit, DirTree};
-use crate::record::ObjectRecord;
 use crate::store::Store;
+use rejig_format::id::{ObjectId, ObjectKey, ObjectType};
+use rejig_format::object::{Commit, DirTree};
+use rejig_format::record::ObjectRecord;
 
 /// A commit and every object it reaches.
 pub struct CommitClosure {
@@ -44,7 +44,7 @@ pub fn walk_commit(store: &Store, reader: &IndexReader<'_>, commit: ObjectId) ->
         let meta_key = ObjectKey::new(meta, ObjectType::DirMeta);
         if seen.insert(meta_key) {
             let bytes = store.read_metadata(reader, meta_key).map_err(|e| referenced(e, parent))?;
-            crate::object::DirMeta::decode(&bytes)?;
+            rejig_format::object::DirMeta::decode(&bytes)?;
             metadata.push((meta_key, bytes));
         }
         let tree_key = ObjectKey::new(tree, ObjectType::DirTree);

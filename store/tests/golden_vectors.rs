@@ -14,14 +14,15 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use rejig_store::gvariant::encode;
-use rejig_store::object::dirmeta::encode_owner_mode_xattrs;
-use rejig_store::object::header::length_prefix;
-use rejig_store::object::{
+use rejig_format::gvariant::encode;
+use rejig_format::object::dirmeta::encode_owner_mode_xattrs;
+use rejig_format::object::header::length_prefix;
+use rejig_format::object::{
     metadata_checksum, Commit, DirEntry, DirMeta, DirTree, FileEntry, FileHeader, FileMeta, FileName, VariantDict,
     XattrSet,
 };
-use rejig_store::{BlobId, ObjectId, ObjectKey, ObjectRecord, ObjectType, RepoMode, Store};
+use rejig_format::{BlobId, ObjectId, ObjectKey, ObjectRecord, ObjectType, RepoMode};
+use rejig_store::Store;
 use sha2::{Digest, Sha256};
 
 /// The repository's `docs/` folder: the nearest ancestor of this crate that has one, so the

@@ -5,9 +5,10 @@
 
 use std::io::Read;
 
+use rejig_format::object::{metadata_checksum, FileHeader, FileMeta, XattrSet};
+use rejig_format::{ObjectKey, ObjectRecord, ObjectType};
 use rejig_store::fsck::{fsck, repair};
-use rejig_store::object::{metadata_checksum, FileHeader, FileMeta, XattrSet};
-use rejig_store::{ObjectKey, ObjectRecord, ObjectType, Store};
+use rejig_store::Store;
 
 fn open(dir: &std::path::Path) -> Store {
     Store::open(dir, &|holder| panic!("unexpected wait for {holder}")).unwrap()

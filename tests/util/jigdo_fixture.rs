@@ -7,7 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use rejig_store::jigdo::{commit_provide, Jigdo, JIGDO_PROVIDE};
+use rejig_format::jigdo::{commit_provide, Jigdo, JIGDO_PROVIDE};
 use tempfile::TempDir;
 
 use super::{assert_stderr_mentions, num, ostree_commit, ostree_init, p, report, run, text, Rejig};

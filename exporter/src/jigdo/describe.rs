@@ -9,11 +9,12 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use rejig_store::jigdo::{ContentEntry, ContentSource, Jigdo, JigdoPackage};
-use rejig_store::manifest::{ManifestFileKind, Nevra, PackageManifest};
-use rejig_store::object::{DirTree, FileMeta};
+use rejig_format::jigdo::{ContentEntry, ContentSource, Jigdo};
+use rejig_format::manifest::{ManifestFileKind, Nevra, PackageManifest};
+use rejig_format::object::{DirTree, FileMeta};
+use rejig_format::{BlobId, HeaderSha256, ObjectId, ObjectRecord, ObjectType, PackageBinding};
 use rejig_store::walk::walk_commit;
-use rejig_store::{BlobId, ObjectId, ObjectRecord, ObjectType, Store};
+use rejig_store::Store;
 
 use crate::error::Result;
 
@@ -59,15 +60,15 @@ struct Candidate {
 
 /// Describes `commit` (already in the store, with everything it reaches) by the packages
 /// whose main-header SHA-256 is in `packages` (already imported).
-pub fn describe_commit(store: &Store, commit: ObjectId, packages: &[[u8; 32]]) -> Result<Description> {
+pub fn describe_commit(store: &Store, commit: ObjectId, packages: &[HeaderSha256]) -> Result<Description> {
     let reader = store.reader()?;
     let closure = walk_commit(store, &reader, commit)?;
 
     let mut manifests = Vec::with_capacity(packages.len());
     for key in packages.iter().collect::<HashSet<_>>() {
-        let blob = reader.package(key)?.ok_or_else(|| {
-            rejig_store::Error::invalid("package", format!("{} is not in the store", hex::encode(key)))
-        })?;
+        let blob = reader
+            .package(key)?
+            .ok_or_else(|| rejig_format::Error::invalid("package", format!("{key} is not in the store")))?;
         manifests.push(PackageManifest::decode(&store.read_blob(&reader, blob)?)?);
     }
     manifests.sort_by(|a, b| a.nevra.cmp(&b.nevra).then(a.header_sha256.cmp(&b.header_sha256)));
@@ -142,10 +143,10 @@ pub fn describe_commit(store: &Store, commit: ObjectId, packages: &[[u8; 32]]) -
     for (index, manifest) in manifests.iter().enumerate() {
         if used[index] {
             renumber[index] = table.len() as u32;
-            table.push(JigdoPackage {
+            table.push(PackageBinding {
                 nevra: manifest.nevra.clone(),
-                header_sha256: manifest.header_sha256,
-                file_sha256: manifest.file_sha256,
+                header: manifest.header_sha256,
+                file: manifest.file_sha256,
             });
             stats.packages_used.push(manifest.nevra.clone());
         } else {

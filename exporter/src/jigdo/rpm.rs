@@ -10,10 +10,10 @@ use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use rejig_store::jigdo::rpm_names::{NEW_DIR, TABLES_FILE};
-use rejig_store::jigdo::{commit_provide, package_requirement, payload_dir, JIGDO_PROVIDE};
-use rejig_store::object::Commit;
-use rejig_store::Store;
+use rejig_format::jigdo::rpm_names::{NEW_DIR, TABLES_FILE};
+use rejig_format::jigdo::{commit_provide, package_requirement, payload_dir, JIGDO_PROVIDE};
+use rejig_format::object::Commit;
+use rejig_store::{durable, Store};
 use rpm::{BuildConfig, CompressionWithLevel, Dependency, FileOptions, PackageBuilder};
 
 use crate::error::{Error, IoContext, Result};
@@ -107,16 +107,13 @@ pub fn write_jigdo_rpm(store: &Store, description: &Description, name: &str, out
     }
     let package = builder.build().map_err(rpm_error)?;
 
-    let parent = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut temp = tempfile::Builder::new().prefix(".rejig-jigdo-").tempfile_in(parent).at(parent)?;
+    let mut temp = durable::TempFile::beside(output, ".rejig-jigdo-", 0o600)?;
     package.write(temp.as_file_mut()).map_err(rpm_error)?;
     // A jigdo is published like any package: readable by the web server that mirrors it
     // (tempfile creates 0600).
     temp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644)).at(output)?;
     temp.as_file_mut().flush().at(output)?;
-    temp.as_file().sync_all().at(output)?;
     let bytes = temp.as_file().metadata().at(output)?.len();
-    temp.persist(output).map_err(|e| Error::Io { path: output.to_path_buf(), error: e.error })?;
-    std::fs::File::open(parent).and_then(|d| d.sync_all()).at(parent)?;
+    temp.persist()?;
     Ok(JigdoRpm { path: output.to_path_buf(), name: name.to_owned(), version, release, bytes })
 }

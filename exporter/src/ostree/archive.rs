@@ -8,8 +8,8 @@ use crate::ostree::repo::copy_hashed;
 
 use flate2::write::DeflateEncoder;
 use flate2::Compression;
-use rejig_store::object::header::length_prefix;
-use rejig_store::object::{ContentHasher, FileHeader};
+use rejig_format::object::header::length_prefix;
+use rejig_format::object::{ContentHasher, FileHeader};
 
 /// ostree's default `[archive] zlib-level`.
 pub const ZLIB_LEVEL: u32 = 6;
@@ -38,7 +38,7 @@ pub fn write_filez(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rejig_store::object::{FileMeta, XattrSet};
+    use rejig_format::object::{FileMeta, XattrSet};
 
     #[test]
     fn empty_file_gets_a_deflate_stream_and_symlink_none() {

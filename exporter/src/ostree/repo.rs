@@ -15,10 +15,11 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use rejig_store::object::dirmeta::encode_owner_mode_xattrs;
-use rejig_store::object::{ContentHasher, FileHeader};
-use rejig_store::repo_mode::mode_from_config;
-use rejig_store::{ObjectId, ObjectKey, ObjectType, RepoMode};
+use rejig_format::object::dirmeta::encode_owner_mode_xattrs;
+use rejig_format::object::{ContentHasher, FileHeader};
+use rejig_format::repo_mode::mode_from_config;
+use rejig_format::{ObjectId, ObjectKey, ObjectType, RepoMode};
+use rejig_store::durable;
 use rustix::fs::{
     fchmod, fchown, fsetxattr, futimens, renameat_with, AtFlags, Mode, OFlags, RenameFlags, Timespec, Timestamps,
     XattrFlags, CWD,
@@ -126,11 +127,7 @@ impl OstreeRepo {
             std::fs::create_dir_all(path.join(dir)).at(path.join(dir))?;
         }
         let config = format!("[core]\nrepo_version=1\nmode={}\n", mode.config_name());
-        let tmp = path.join("tmp").join(".config.rejig");
-        std::fs::write(&tmp, config).at(&tmp)?;
-        File::open(&tmp).and_then(|f| f.sync_all()).at(&tmp)?;
-        std::fs::rename(&tmp, path.join("config")).at(path.join("config"))?;
-        File::open(path).and_then(|d| d.sync_all()).at(path)
+        Ok(durable::write_file_via(&path.join("tmp"), &path.join("config"), config.as_bytes())?)
     }
 
     /// The repository's mode.
@@ -337,9 +334,9 @@ impl OstreeRepo {
     /// The marker is fsynced with its directory before any object is written.
     pub fn mark_partial(&self, commit: &ObjectId) -> Result<()> {
         let path = self.partial_marker(commit);
-        File::create(&path).and_then(|f| f.sync_all()).at(&path)?;
-        let state = self.path.join("state");
-        File::open(&state).and_then(|d| d.sync_all()).at(&state)
+        let marker = File::create(&path).at(&path)?;
+        durable::sync_file(&marker, &path)?;
+        Ok(durable::sync_dir(&self.path.join("state"))?)
     }
 
     /// Removes the partial marker once every object is durable.
@@ -368,17 +365,7 @@ impl OstreeRepo {
         let target = self.path.join("refs/heads").join(name);
         let dir = target.parent().unwrap_or(&self.path).to_path_buf();
         std::fs::create_dir_all(&dir).at(&dir)?;
-        let temp = self.temp_path();
-        let mut file = OpenOptions::new().write(true).create_new(true).mode(0o644).open(&temp).at(&temp)?;
-        let outcome = file
-            .write_all(format!("{commit}\n").as_bytes())
-            .and_then(|_| file.sync_all())
-            .and_then(|_| std::fs::rename(&temp, &target))
-            .and_then(|_| File::open(&dir)?.sync_all());
-        if outcome.is_err() {
-            let _ = std::fs::remove_file(&temp);
-        }
-        outcome.at(&target)
+        Ok(durable::write_file_via(&self.path.join("tmp"), &target, format!("{commit}\n").as_bytes())?)
     }
 }
 

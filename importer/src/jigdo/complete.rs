@@ -8,9 +8,10 @@ use std::collections::HashSet;
 use std::io::Read;
 
 use rayon::prelude::*;
-use rejig_store::jigdo::Jigdo;
-use rejig_store::object::metadata_checksum;
-use rejig_store::{ObjectId, ObjectKey, ObjectRecord, ObjectType, Progress, Store};
+use rejig_format::jigdo::Jigdo;
+use rejig_format::object::metadata_checksum;
+use rejig_format::{ObjectId, ObjectKey, ObjectRecord, ObjectType};
+use rejig_store::{Progress, Store};
 
 use crate::error::{Error, Result};
 use crate::jigdo::plan::JigdoPlan;
@@ -25,7 +26,7 @@ pub struct Completion {
 }
 
 fn incomplete(object: ObjectId, detail: impl std::fmt::Display) -> Error {
-    Error::Store(rejig_store::Error::invalid("jigdo", format!("object {object}: {detail}")))
+    Error::Format(rejig_format::Error::invalid("jigdo", format!("object {object}: {detail}")))
 }
 
 /// Records the objects `plan` makes from stored blobs and the tables, and the commit once it

@@ -5,8 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use rejig_store::jigdo::{ContentSource, Jigdo};
-use rejig_store::{ObjectKey, ObjectType, Store};
+use rejig_format::jigdo::{ContentSource, Jigdo};
+use rejig_format::{ObjectKey, ObjectType};
+use rejig_store::Store;
 
 use crate::error::Result;
 use crate::package::PackageDemand;
@@ -58,11 +59,7 @@ pub fn plan_jigdo(store: &Store, jigdo: &Jigdo) -> Result<JigdoPlan> {
 /// objects of its entries.
 pub fn package_demand(jigdo: &Jigdo, plan: &JigdoPlan, package: u32) -> Result<PackageDemand> {
     let bound = jigdo.packages.get(package as usize);
-    let mut demand = PackageDemand {
-        header_sha256: bound.map(|p| p.header_sha256),
-        file_sha256: bound.and_then(|p| p.file_sha256),
-        objects: Default::default(),
-    };
+    let mut demand = PackageDemand { binding: bound.cloned(), objects: Default::default() };
     for &index in plan.needed.get(&package).map(Vec::as_slice).unwrap_or_default() {
         let Some(entry) = jigdo.content.get(index) else { continue };
         if let ContentSource::Package { file, .. } = entry.source {

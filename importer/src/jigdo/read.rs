@@ -8,11 +8,12 @@ use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use rejig_store::jigdo::rpm_names::{NEW_DIR, TABLES_FILE};
-use rejig_store::jigdo::{parse_commit_provide, payload_dir, ContentSource, Jigdo, JIGDO_PROVIDE};
-use rejig_store::manifest::Nevra;
+use rejig_format::jigdo::rpm_names::{NEW_DIR, TABLES_FILE};
+use rejig_format::jigdo::{parse_commit_provide, payload_dir, ContentSource, Jigdo, JIGDO_PROVIDE};
+use rejig_format::manifest::Nevra;
+use rejig_format::{BlobId, FileSha256};
 use rejig_store::store::IN_MEMORY_BLOB_LIMIT;
-use rejig_store::{Batch, BlobId};
+use rejig_store::Batch;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, IoContext, Result};
@@ -32,7 +33,7 @@ pub struct JigdoFile {
     /// The jigdo package's own identity.
     pub nevra: Nevra,
     /// SHA-256 of the jigdo file.
-    pub file_sha256: [u8; 32],
+    pub file_sha256: FileSha256,
     /// Its size.
     pub file_bytes: u64,
     /// The decoded and validated tables.
@@ -159,7 +160,7 @@ pub fn read_jigdo_from(
     Ok(JigdoFile {
         path: path.to_path_buf(),
         nevra,
-        file_sha256: file_sha.finalize().into(),
+        file_sha256: FileSha256::from_bytes(file_sha.finalize().into()),
         file_bytes,
         jigdo,
         new_content,

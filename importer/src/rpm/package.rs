@@ -15,6 +15,7 @@ use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
 
+use rejig_format::HeaderSha256;
 use sha2::{Digest, Sha256};
 
 use super::cpio::{CpioReader, Record, NAME_MAX};
@@ -46,7 +47,7 @@ pub struct Package {
     /// The file table.
     pub files: FileTable,
     /// SHA-256 of the main header: the package's identity.
-    pub header_sha256: [u8; 32],
+    pub header_sha256: HeaderSha256,
     /// How `header_sha256` was established.
     pub header_digest: HeaderDigest,
     /// Where the payload starts in the file.
@@ -124,9 +125,9 @@ impl Package {
             .read_exact(padding.get_mut(..pad).unwrap_or_default())
             .map_err(|e| RpmError::new("signature header", format!("truncated padding: {e}")))?;
         let main = Header::read(reader, HeaderKind::Main)?;
-        let header_sha256: [u8; 32] = Sha256::digest(main.raw()).into();
+        let header_sha256 = HeaderSha256::from_bytes(Sha256::digest(main.raw()).into());
         let header_digest = match signature.string(tag::SIG_SHA256)? {
-            Some(expected) if expected.eq_ignore_ascii_case(hex::encode(header_sha256).as_bytes()) => {
+            Some(expected) if expected.eq_ignore_ascii_case(header_sha256.to_hex().as_bytes()) => {
                 HeaderDigest::Verified
             }
             Some(expected) => {
@@ -135,7 +136,7 @@ impl Package {
                     format!(
                         "SHA-256 mismatch: the package records {}, the header hashes to {}",
                         String::from_utf8_lossy(expected),
-                        hex::encode(header_sha256)
+                        header_sha256.to_hex()
                     ),
                 ))
             }

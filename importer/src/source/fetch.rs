@@ -11,8 +11,8 @@
 //!   `Range`; I/O errors, timeouts and 5xx replies are retried with a short backoff; the body
 //!   may not exceed the size repodata gives. The file must hash to the wanted SHA-256 (else
 //!   to the repodata's); on a mismatch the part is deleted and the next offer tried. A
-//!   verified file is fsynced and renamed to `<name>.rpm`, which a later run reuses after
-//!   re-hashing it.
+//!   verified file is fsynced and renamed to `<name>.rpm` (and the directory fsynced, through
+//!   `rejig_store::durable`), which a later run reuses after re-hashing it.
 //!
 //! Downloads run `FetchOptions::jobs` at a time; one file name is only ever written by one
 //! of them.
@@ -24,12 +24,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use rayon::prelude::*;
-use rejig_store::manifest::Nevra;
-use rejig_store::Progress;
+use rejig_format::manifest::Nevra;
+use rejig_format::{FileSha256, HeaderSha256, PackageBinding};
+use rejig_store::{durable, Progress};
 use sha2::{Digest, Sha256};
 
 use super::http::{backoff, Client, Failure, Reply};
-use super::{key, Catalog, FetchOptions, Fetched, Location, Offer, Wanted};
+use super::{key, Catalog, FetchOptions, Fetched, Location, Offer};
 use crate::error::{Error, Result};
 
 /// The largest download when no source gives the size.
@@ -43,7 +44,7 @@ const CHUNK: usize = 256 * 1024;
 /// per package.
 pub fn fetch(
     catalog: &Catalog,
-    wanted: &[Wanted],
+    wanted: &[PackageBinding],
     download_dir: &Path,
     options: &FetchOptions,
     progress: &dyn Progress,
@@ -51,13 +52,13 @@ pub fn fetch(
     let client = Client::new(options);
     let names = Names::default();
     // The same package wanted twice is fetched once.
-    let mut first: HashMap<(Nevra, [u8; 32]), usize> = HashMap::new();
+    let mut first: HashMap<(Nevra, HeaderSha256), usize> = HashMap::new();
     let mut unique = Vec::new();
     let slots: Vec<usize> = wanted
         .iter()
         .enumerate()
         .map(|(index, w)| {
-            *first.entry((key(&w.nevra), w.header_sha256)).or_insert_with(|| {
+            *first.entry((key(&w.nevra), w.header)).or_insert_with(|| {
                 unique.push(index);
                 index
             })
@@ -109,7 +110,13 @@ impl Names {
     }
 }
 
-fn fetch_one(catalog: &Catalog, wanted: &Wanted, dir: &Path, client: &Client, names: &Names) -> Result<Fetched> {
+fn fetch_one(
+    catalog: &Catalog,
+    wanted: &PackageBinding,
+    dir: &Path,
+    client: &Client,
+    names: &Names,
+) -> Result<Fetched> {
     let fail = |detail: String| Error::Fetch { package: wanted.nevra.to_string(), detail };
     let offers = catalog.offers(&wanted.nevra);
     if offers.is_empty() {
@@ -119,7 +126,7 @@ fn fetch_one(catalog: &Catalog, wanted: &Wanted, dir: &Path, client: &Client, na
     let mut skipped = 0usize;
     for offer in offers {
         let source = catalog.source(offer.source).map(ToString::to_string).unwrap_or_default();
-        if let Some(reason) = wanted.mismatch(offer) {
+        if let Some(reason) = offer.mismatch(wanted) {
             skipped += 1;
             tried.push(format!("{} (from {source}): skipped: {reason}", offer.location));
             continue;
@@ -168,9 +175,9 @@ fn local(path: &Path, offer: &Offer) -> std::result::Result<u64, String> {
 }
 
 /// The file name (without `.rpm`) a download is kept under.
-fn download_name(wanted: &Wanted, expected: Option<[u8; 32]>) -> String {
+fn download_name(wanted: &PackageBinding, expected: Option<FileSha256>) -> String {
     match expected {
-        Some(sha) => hex::encode(sha),
+        Some(sha) => sha.to_hex(),
         None => {
             let nevra: String = wanted
                 .nevra
@@ -178,7 +185,7 @@ fn download_name(wanted: &Wanted, expected: Option<[u8; 32]>) -> String {
                 .chars()
                 .map(|c| if c.is_ascii_alphanumeric() || "._+-".contains(c) { c } else { '_' })
                 .collect();
-            let header = hex::encode(wanted.header_sha256);
+            let header = wanted.header.to_hex();
             format!("{nevra}-{}", header.get(..16).unwrap_or(&header))
         }
     }
@@ -188,12 +195,12 @@ fn download_name(wanted: &Wanted, expected: Option<[u8; 32]>) -> String {
 fn download(
     client: &Client,
     url: &str,
-    wanted: &Wanted,
+    wanted: &PackageBinding,
     offer: &Offer,
     dir: &Path,
     names: &Names,
 ) -> std::result::Result<(PathBuf, u64, u64), String> {
-    let expected = wanted.file_sha256.or(offer.file_sha256);
+    let expected = wanted.file.or(offer.file_sha256);
     let name = download_name(wanted, expected);
     let target = dir.join(format!("{name}.rpm"));
     let part = dir.join(format!("{name}.rpm.part"));
@@ -218,12 +225,10 @@ fn download(
                     }
                     return Err(format!(
                         "SHA-256 mismatch: the file hashes to {}, but {} is wanted; the mirror holds another file",
-                        hex::encode(done.sha256),
-                        hex::encode(expected)
+                        done.sha256, expected
                     ));
                 }
-                std::fs::rename(&part, &target)
-                    .map_err(|e| format!("renaming {} to {}: {e}", part.display(), target.display()))?;
+                durable::rename(&part, &target).map_err(|e| format!("renaming {}: {e}", part.display()))?;
                 return Ok((target, done.size, transferred));
             }
             Err(failure) if failure.retry && attempt < client.attempts => {
@@ -242,13 +247,13 @@ fn download(
 /// file that cannot be verified or does not match is removed.
 fn finished_earlier(
     target: &Path,
-    expected: Option<[u8; 32]>,
+    expected: Option<FileSha256>,
     size: Option<u64>,
 ) -> std::result::Result<Option<u64>, String> {
     let Ok(file) = File::open(target) else { return Ok(None) };
     if let Some(expected) = expected {
         let (length, sha256) = hash_prefix(&file, u64::MAX).map_err(|e| format!("{}: {e}", target.display()))?;
-        if <[u8; 32]>::from(sha256.finalize()) == expected && size.is_none_or(|s| s == length) {
+        if FileSha256::from_bytes(sha256.finalize().into()) == expected && size.is_none_or(|s| s == length) {
             return Ok(Some(length));
         }
     }
@@ -267,7 +272,7 @@ fn remove(path: &Path) -> std::result::Result<(), String> {
 /// A complete, durable `.part`.
 struct Done {
     size: u64,
-    sha256: [u8; 32],
+    sha256: FileSha256,
     /// Bytes kept from before this attempt.
     resumed_from: u64,
 }
@@ -301,6 +306,7 @@ fn attempt_download(
     transferred: &mut u64,
 ) -> std::result::Result<Done, Failure> {
     let disk = |e: std::io::Error| Failure { retry: false, detail: format!("{}: {e}", part.display()) };
+    let synced = |e: rejig_store::Error| Failure { retry: false, detail: e.to_string() };
     let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(part).map_err(disk)?;
     let mut have = file.metadata().map_err(disk)?.len();
     if size.is_some_and(|s| have > s) {
@@ -313,8 +319,8 @@ fn attempt_download(
     }
     let resumed_from = have;
     if have > 0 && size == Some(have) {
-        file.sync_all().map_err(disk)?;
-        return Ok(Done { size: have, sha256: sha.finalize().into(), resumed_from });
+        durable::sync_file(&file, part).map_err(synced)?;
+        return Ok(Done { size: have, sha256: FileSha256::from_bytes(sha.finalize().into()), resumed_from });
     }
     let restart = |file: &File, have: &mut u64, sha: &mut Sha256| -> std::result::Result<(), Failure> {
         file.set_len(0).map_err(disk)?;
@@ -344,8 +350,8 @@ fn attempt_download(
         }
         Reply::PastEnd { total } => {
             if total == Some(have) && size.is_none_or(|s| s == have) {
-                file.sync_all().map_err(disk)?;
-                return Ok(Done { size: have, sha256: sha.finalize().into(), resumed_from });
+                durable::sync_file(&file, part).map_err(synced)?;
+                return Ok(Done { size: have, sha256: FileSha256::from_bytes(sha.finalize().into()), resumed_from });
             }
             restart(&file, &mut have, &mut sha)?;
             return Err(Failure { retry: true, detail: "HTTP 416 (range not satisfiable); restarting".to_owned() });
@@ -380,16 +386,16 @@ fn attempt_download(
     if let Some(size) = size.filter(|&s| s != have) {
         return Err(Failure { retry: true, detail: format!("the transfer ended after {have} of {size} bytes") });
     }
-    file.sync_all().map_err(disk)?;
-    Ok(Done { size: have, sha256: sha.finalize().into(), resumed_from })
+    durable::sync_file(&file, part).map_err(synced)?;
+    Ok(Done { size: have, sha256: FileSha256::from_bytes(sha.finalize().into()), resumed_from })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn wanted(file: Option<[u8; 32]>) -> Wanted {
-        Wanted {
+    fn wanted(file: Option<[u8; 32]>) -> PackageBinding {
+        PackageBinding {
             nevra: Nevra {
                 name: "a".into(),
                 epoch: Some(2),
@@ -397,14 +403,14 @@ mod tests {
                 release: "1".into(),
                 arch: "x86_64".into(),
             },
-            header_sha256: [0xab; 32],
-            file_sha256: file,
+            header: HeaderSha256::from_bytes([0xab; 32]),
+            file: file.map(FileSha256::from_bytes),
         }
     }
 
     #[test]
     fn download_names() {
-        assert_eq!(download_name(&wanted(None), Some([1; 32])), "01".repeat(32));
+        assert_eq!(download_name(&wanted(None), Some(FileSha256::from_bytes([1; 32]))), "01".repeat(32));
         assert_eq!(download_name(&wanted(None), None), "a-2_1-1.x86_64-abababababababab");
     }
 }

@@ -25,7 +25,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rejig_store::manifest::Nevra;
+use rejig_format::manifest::Nevra;
+use rejig_format::{FileSha256, HeaderSha256, PackageBinding};
 use rejig_store::Progress;
 
 use crate::error::{Error, Result};
@@ -165,9 +166,9 @@ pub struct Offer {
     /// The file's size, when the source says (a directory's file size, repodata's `size package`).
     pub size: Option<u64>,
     /// SHA-256 of the whole file, when repodata gives it (`checksum type="sha256" pkgid="YES"`).
-    pub file_sha256: Option<[u8; 32]>,
+    pub file_sha256: Option<FileSha256>,
     /// SHA-256 of the main header, when the header was read (directory sources).
-    pub header_sha256: Option<[u8; 32]>,
+    pub header_sha256: Option<HeaderSha256>,
     /// Index of the source in the list given to [`Catalog::load`].
     pub source: usize,
 }
@@ -272,52 +273,36 @@ struct Loaded {
     warnings: Vec<String>,
 }
 
-/// A package to fetch, with the identity the jigdo binds it to.
-#[derive(Clone, Debug)]
-pub struct Wanted {
-    /// The package.
-    pub nevra: Nevra,
-    /// SHA-256 of its main header (the jigdo's package table).
-    pub header_sha256: [u8; 32],
-    /// SHA-256 of the whole file, when the jigdo records it: downloads are checked against it.
-    pub file_sha256: Option<[u8; 32]>,
-}
-
-impl Wanted {
-    /// Why `offer` cannot be this package, judging by what the source says of it: a file
+impl Offer {
+    /// Why this offer cannot be `wanted`, judging by what the source says of it: a file
     /// SHA-256 other than the one the jigdo binds, or a header SHA-256 other than the wanted
-    /// one. `None` means the offer may be it (what is fetched is checked again anyway). This is
-    /// the one rule: `plan` and [`fetch`] both pick offers by it.
-    pub fn mismatch(&self, offer: &Offer) -> Option<String> {
-        if let (Some(offered), Some(want)) = (offer.file_sha256, self.file_sha256) {
+    /// one. `None` means it may be (what is fetched is checked again anyway). This is the one
+    /// rule: `plan` and [`fetch`] both pick offers by it.
+    pub fn mismatch(&self, wanted: &PackageBinding) -> Option<String> {
+        if let (Some(offered), Some(want)) = (self.file_sha256, wanted.file) {
             if offered != want {
-                return Some(format!(
-                    "the source gives file SHA-256 {}, but {} is wanted",
-                    hex::encode(offered),
-                    hex::encode(want)
-                ));
+                return Some(format!("the source gives file SHA-256 {offered}, but {want} is wanted"));
             }
         }
-        match offer.header_sha256 {
-            Some(offered) if offered != self.header_sha256 => Some(format!(
-                "its header SHA-256 is {}, but {} is wanted",
-                hex::encode(offered),
-                hex::encode(self.header_sha256)
-            )),
+        match self.header_sha256 {
+            Some(offered) if offered != wanted.header => {
+                Some(format!("its header SHA-256 is {offered}, but {} is wanted", wanted.header))
+            }
             _ => None,
         }
     }
 
-    /// True when `offer` may be this package ([`Wanted::mismatch`] finds nothing against it).
-    pub fn accepts(&self, offer: &Offer) -> bool {
-        self.mismatch(offer).is_none()
+    /// True when this offer may be `wanted` ([`Offer::mismatch`] finds nothing against it).
+    pub fn may_be(&self, wanted: &PackageBinding) -> bool {
+        self.mismatch(wanted).is_none()
     }
 }
 
 impl Catalog {
-    /// The first offer, in source order, that [`Wanted::accepts`]: the one a fetch tries first.
-    pub fn first_match(&self, wanted: &Wanted) -> Option<&Offer> {
-        self.offers(&wanted.nevra).iter().find(|offer| wanted.accepts(offer))
+    /// The first offer, in source order, that [`Offer::may_be`] `wanted`: the one a fetch
+    /// tries first.
+    pub fn first_match(&self, wanted: &PackageBinding) -> Option<&Offer> {
+        self.offers(&wanted.nevra).iter().find(|offer| offer.may_be(wanted))
     }
 }
 
@@ -402,8 +387,8 @@ mod tests {
         assert!(catalog.offers(&nevra(Some(1))).is_empty());
     }
 
-    fn wanted(file: Option<[u8; 32]>) -> Wanted {
-        Wanted {
+    fn wanted(file: Option<[u8; 32]>) -> PackageBinding {
+        PackageBinding {
             nevra: Nevra {
                 name: "a".into(),
                 epoch: Some(2),
@@ -411,8 +396,8 @@ mod tests {
                 release: "1".into(),
                 arch: "x86_64".into(),
             },
-            header_sha256: [0xab; 32],
-            file_sha256: file,
+            header: HeaderSha256::from_bytes([0xab; 32]),
+            file: file.map(FileSha256::from_bytes),
         }
     }
 
@@ -421,21 +406,21 @@ mod tests {
             nevra: wanted(None).nevra,
             location: Location::Local(format!("/{source}.rpm").into()),
             size: None,
-            file_sha256: file,
-            header_sha256: header,
+            file_sha256: file.map(FileSha256::from_bytes),
+            header_sha256: header.map(HeaderSha256::from_bytes),
             source,
         }
     }
 
     #[test]
     fn offers_with_other_digests_are_ruled_out() {
-        assert!(wanted(Some([1; 32])).mismatch(&offer(Some([2; 32]), None, 0)).is_some());
-        assert!(wanted(Some([1; 32])).mismatch(&offer(Some([1; 32]), None, 0)).is_none());
-        assert!(wanted(None).mismatch(&offer(Some([2; 32]), None, 0)).is_none());
-        assert!(wanted(None).mismatch(&offer(None, Some([0xcd; 32]), 0)).is_some());
-        assert!(wanted(None).mismatch(&offer(None, Some([0xab; 32]), 0)).is_none());
-        assert!(wanted(Some([1; 32])).mismatch(&offer(Some([1; 32]), Some([0xcd; 32]), 0)).is_some());
-        assert!(wanted(Some([1; 32])).accepts(&offer(Some([1; 32]), Some([0xab; 32]), 0)));
+        assert!(offer(Some([2; 32]), None, 0).mismatch(&wanted(Some([1; 32]))).is_some());
+        assert!(offer(Some([1; 32]), None, 0).mismatch(&wanted(Some([1; 32]))).is_none());
+        assert!(offer(Some([2; 32]), None, 0).mismatch(&wanted(None)).is_none());
+        assert!(offer(None, Some([0xcd; 32]), 0).mismatch(&wanted(None)).is_some());
+        assert!(offer(None, Some([0xab; 32]), 0).mismatch(&wanted(None)).is_none());
+        assert!(offer(Some([1; 32]), Some([0xcd; 32]), 0).mismatch(&wanted(Some([1; 32]))).is_some());
+        assert!(offer(Some([1; 32]), Some([0xab; 32]), 0).may_be(&wanted(Some([1; 32]))));
     }
 
     #[test]

@@ -26,7 +26,8 @@ use std::path::Path;
 
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::XmlVersion;
-use rejig_store::manifest::Nevra;
+use rejig_format::manifest::Nevra;
+use rejig_format::FileSha256;
 use sha2::{Digest, Sha256, Sha512};
 
 use super::http::{self, Client};
@@ -346,7 +347,7 @@ impl PrimaryPackage {
                 let mut digest = [0u8; 32];
                 hex::decode_to_slice(&checksum.hex, &mut digest)
                     .map_err(|_| format!("checksum {:?} is not a SHA-256", checksum.hex))?;
-                Some(digest)
+                Some(FileSha256::from_bytes(digest))
             }
             _ => None,
         };
@@ -693,7 +694,7 @@ mod tests {
         assert_eq!(a.nevra.to_string(), "a&b-3:1.0-2.x86_64");
         assert_eq!(a.location, Location::Local("/repo/Packages/a.rpm".into()));
         assert_eq!(a.size, Some(1234));
-        assert_eq!(a.file_sha256.map(hex::encode).unwrap(), &PRIMARY[PRIMARY.find("0011").unwrap()..][..64]);
+        assert_eq!(a.file_sha256.map(|d| d.to_hex()).unwrap(), &PRIMARY[PRIMARY.find("0011").unwrap()..][..64]);
         assert_eq!(a.source, 7);
         let b = packages[1].offer(&root, 0).unwrap();
         assert_eq!(b.nevra.to_string(), "b-1-1.noarch");

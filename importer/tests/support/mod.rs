@@ -11,10 +11,10 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use rejig_format::manifest::Nevra;
+use rejig_format::{FileSha256, HeaderSha256, PackageBinding};
 use rejig_importer::package::nevra_of;
 use rejig_importer::rpm::package::Package;
-use rejig_importer::source::Wanted;
-use rejig_store::manifest::Nevra;
 use rpm::{BuildConfig, CompressionWithLevel, FileOptions, PackageBuilder};
 use sha2::{Digest, Sha256};
 
@@ -28,17 +28,17 @@ pub struct Built {
     /// Its identity, as rejig reads it.
     pub nevra: Nevra,
     /// Main-header SHA-256.
-    pub header_sha256: [u8; 32],
+    pub header_sha256: HeaderSha256,
     /// SHA-256 of the file.
-    pub file_sha256: [u8; 32],
+    pub file_sha256: FileSha256,
     /// The file's bytes.
     pub bytes: Vec<u8>,
 }
 
 impl Built {
     /// What a jigdo would ask for to get this package.
-    pub fn wanted(&self) -> Wanted {
-        Wanted { nevra: self.nevra.clone(), header_sha256: self.header_sha256, file_sha256: Some(self.file_sha256) }
+    pub fn wanted(&self) -> PackageBinding {
+        PackageBinding { nevra: self.nevra.clone(), header: self.header_sha256, file: Some(self.file_sha256) }
     }
 }
 
@@ -133,7 +133,7 @@ pub fn build(tree: &Path, spec: &Spec) -> Built {
         relative,
         nevra,
         header_sha256: package.header_sha256,
-        file_sha256: Sha256::digest(&bytes).into(),
+        file_sha256: FileSha256::from_bytes(Sha256::digest(&bytes).into()),
         bytes,
     }
 }

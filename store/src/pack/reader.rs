@@ -7,9 +7,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::error::{Error, IoContext, Result};
-use crate::id::{BlobId, PackId};
-use crate::pack::trailer::Trailer;
-use crate::pack::{BlobLocation, Codec, END_MAGIC, MAGIC};
+use crate::pack::BlobLocation;
+use rejig_format::id::{BlobId, PackId};
+use rejig_format::pack::trailer::Trailer;
+use rejig_format::pack::{Codec, END_MAGIC, MAGIC};
 
 /// Reads and verifies a pack's trailer.
 pub fn read_trailer(file: &File, path: &Path) -> Result<(Trailer, PackId)> {

@@ -10,11 +10,13 @@ use std::io::{Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
+use crate::durable;
 use crate::error::{Error, IoContext, Result};
-use crate::id::{BlobId, ObjectKey, PackId};
-use crate::pack::trailer::{BlobEntry, Trailer};
-use crate::pack::{Codec, END_MAGIC, MAGIC};
-use crate::record::ObjectRecord;
+use rejig_format::digest::HeaderSha256;
+use rejig_format::id::{BlobId, ObjectKey, PackId};
+use rejig_format::pack::trailer::{BlobEntry, Trailer};
+use rejig_format::pack::{Codec, END_MAGIC, MAGIC};
+use rejig_format::record::ObjectRecord;
 
 /// zstd level for blobs: fast enough to keep up with SHA-256, a good ratio on binaries.
 pub const ZSTD_LEVEL: i32 = 3;
@@ -181,7 +183,7 @@ impl PackWriter {
     }
 
     /// Records a package and the blob holding its manifest.
-    pub fn add_package(&mut self, header_sha256: [u8; 32], manifest: BlobId) {
+    pub fn add_package(&mut self, header_sha256: HeaderSha256, manifest: BlobId) {
         self.trailer.packages.push((header_sha256, manifest));
     }
 
@@ -191,11 +193,6 @@ impl PackWriter {
             && self.trailer.objects.is_empty()
             && self.trailer.roots.is_empty()
             && self.trailer.packages.is_empty()
-    }
-
-    /// Bytes of blob data so far.
-    pub fn data_len(&self) -> u64 {
-        self.offset
     }
 
     /// Writes the trailer, fsyncs, renames into `packs/` and fsyncs the directory.
@@ -212,17 +209,16 @@ impl PackWriter {
         self.file.write_all_at(&tail, self.offset).at(&self.tmp_path)?;
         let size = self.offset + tail.len() as u64;
         self.file.set_len(size).at(&self.tmp_path)?;
-        self.file.sync_all().at(&self.tmp_path)?;
+        durable::sync_file(&self.file, &self.tmp_path)?;
         let final_path = pack_path(&self.packs_dir, &id);
         if final_path.exists() {
             // The same entries are already under this name, renamed there by a run that may
             // have died before fsyncing the directory: fsync it before the index names the
             // pack. Drop removes this copy.
-            sync_dir(&self.packs_dir)?;
+            durable::sync_dir(&self.packs_dir)?;
             return Ok(Some(FinishedPack { id, trailer: std::mem::take(&mut self.trailer), size }));
         } else {
-            std::fs::rename(&self.tmp_path, &final_path).at(&final_path)?;
-            sync_dir(&self.packs_dir)?;
+            durable::rename(&self.tmp_path, &final_path)?;
         }
         self.finished = true;
         Ok(Some(FinishedPack { id, trailer: std::mem::take(&mut self.trailer), size }))
@@ -241,11 +237,6 @@ impl Drop for PackWriter {
 /// The file of pack `id` in `packs_dir`.
 pub fn pack_path(packs_dir: &Path, id: &PackId) -> PathBuf {
     packs_dir.join(format!("{id}.pack"))
-}
-
-/// fsyncs a directory so that renames into it are durable.
-pub fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir).and_then(|d| d.sync_all()).at(dir)
 }
 
 fn rand_u64() -> u64 {

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 fn replay(target: &str, check: fn(&[u8])) -> usize {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/regressions").join(target);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/regressions").join(target);
     let mut count = 0;
     for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
         let path = entry.unwrap().path();
@@ -20,15 +20,15 @@ fn replay(target: &str, check: fn(&[u8])) -> usize {
 
 #[test]
 fn ostree_object_inputs_replay() {
-    assert!(replay("ostree_objects", rejig_store::fuzzing::ostree_objects) > 0, "no kept inputs to replay");
+    assert!(replay("ostree_objects", rejig_format::fuzzing::ostree_objects) > 0, "no kept inputs to replay");
 }
 
 #[test]
 fn pack_trailer_inputs_replay() {
-    assert!(replay("pack_trailer", rejig_store::fuzzing::pack_trailer) > 0, "no kept inputs to replay");
+    assert!(replay("pack_trailer", rejig_format::fuzzing::pack_trailer) > 0, "no kept inputs to replay");
 }
 
 #[test]
 fn jigdo_tables_inputs_replay() {
-    assert!(replay("jigdo_tables", rejig_store::fuzzing::jigdo_tables) > 0, "no kept inputs to replay");
+    assert!(replay("jigdo_tables", rejig_format::fuzzing::jigdo_tables) > 0, "no kept inputs to replay");
 }

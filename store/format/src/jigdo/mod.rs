@@ -1,5 +1,5 @@
 //! The jigdo model: a commit described by the packages its content comes from, plus what no
-//! package holds (DESIGN.md "The jigdo"). It lives in the store so that the side that writes
+//! package holds (DESIGN.md "The jigdo"). It lives in rejig-format so that the side that writes
 //! jigdos (exporter) and the side that reads them (importer) share one definition.
 //!
 //! A jigdo's tables are one file (`tables`, encoded by [`Jigdo::encode`]); each new content
@@ -12,4 +12,4 @@ pub mod rpm_names;
 pub mod tables;
 
 pub use rpm_names::{commit_provide, package_requirement, parse_commit_provide, payload_dir, JIGDO_PROVIDE};
-pub use tables::{ContentEntry, ContentSource, Jigdo, JigdoPackage, TABLES_VERSION};
+pub use tables::{ContentEntry, ContentSource, Jigdo, TABLES_VERSION};

@@ -1,5 +1,6 @@
 //! The properties the fuzz targets check, callable from stable `cargo test` so that every
-//! input a fuzzer ever found is replayed on each test run (`store/tests/fuzz_regressions.rs`).
+//! input a fuzzer ever found is replayed on each test run
+//! (`store/format/tests/fuzz_regressions.rs`).
 
 use crate::jigdo::Jigdo;
 use crate::object::{Commit, DirMeta, DirTree, FileHeader, VariantDict, XattrSet};

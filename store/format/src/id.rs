@@ -2,7 +2,6 @@
 //! checksum can never be passed where a BLAKE3 blob key is expected.
 
 use std::fmt;
-use std::str::FromStr;
 
 use crate::error::{Error, Result};
 
@@ -19,9 +18,9 @@ macro_rules! digest_id {
             }
 
             /// Takes the id from a slice that must be exactly 32 bytes long.
-            pub fn from_slice(bytes: &[u8]) -> Result<Self> {
+            pub fn from_slice(bytes: &[u8]) -> $crate::error::Result<Self> {
                 let array: [u8; 32] = bytes.try_into().map_err(|_| {
-                    Error::malformed(stringify!($name), format!("expected 32 bytes, got {}", bytes.len()))
+                    $crate::error::Error::malformed(stringify!($name), format!("expected 32 bytes, got {}", bytes.len()))
                 })?;
                 Ok(Self(array))
             }
@@ -37,35 +36,50 @@ macro_rules! digest_id {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        #[cfg(feature = "serde")]
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> ::std::result::Result<S::Ok, S::Error> {
+                serializer.serialize_str(&self.to_hex())
+            }
+        }
+
+        impl AsRef<[u8]> for $name {
+            fn as_ref(&self) -> &[u8] {
+                &self.0
+            }
+        }
+
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(&self.to_hex())
             }
         }
 
-        impl fmt::Debug for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 write!(f, "{}({})", stringify!($name), self.to_hex())
             }
         }
 
-        impl FromStr for $name {
-            type Err = Error;
-            fn from_str(s: &str) -> Result<Self> {
+        impl ::std::str::FromStr for $name {
+            type Err = $crate::error::Error;
+            fn from_str(s: &str) -> $crate::error::Result<Self> {
                 if s.len() != 64 || !s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
-                    return Err(Error::malformed(
+                    return Err($crate::error::Error::malformed(
                         stringify!($name),
                         format!("{s:?} is not 64 lowercase hex characters"),
                     ));
                 }
                 let mut bytes = [0u8; 32];
                 hex::decode_to_slice(s, &mut bytes)
-                    .map_err(|e| Error::malformed(stringify!($name), e.to_string()))?;
+                    .map_err(|e| $crate::error::Error::malformed(stringify!($name), e.to_string()))?;
                 Ok(Self(bytes))
             }
         }
     };
 }
+
+pub(crate) use digest_id;
 
 digest_id!(
     /// An OSTree object checksum: SHA-256 of the object's canonical bytes.

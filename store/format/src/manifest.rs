@@ -5,6 +5,7 @@
 use std::fmt;
 
 use crate::bounded::Cursor;
+use crate::digest::{FileSha256, HeaderSha256};
 use crate::error::{Error, Result};
 use crate::id::BlobId;
 
@@ -78,9 +79,9 @@ pub struct PackageManifest {
     /// Identity.
     pub nevra: Nevra,
     /// SHA-256 of the main header: the store's key for this package.
-    pub header_sha256: [u8; 32],
+    pub header_sha256: HeaderSha256,
     /// SHA-256 of the whole package file, when it was read from one.
-    pub file_sha256: Option<[u8; 32]>,
+    pub file_sha256: Option<FileSha256>,
     /// The file digest algorithm's rpm name (`sha256`, `md5`...).
     pub digest_algo: String,
     /// The payload compressor (`zstd`, `xz`...).
@@ -111,11 +112,11 @@ impl PackageManifest {
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer(MAGIC.to_vec());
         w.0.push(VERSION);
-        w.0.extend_from_slice(&self.header_sha256);
+        w.0.extend_from_slice(self.header_sha256.as_bytes());
         match &self.file_sha256 {
             Some(d) => {
                 w.0.push(1);
-                w.0.extend_from_slice(d);
+                w.0.extend_from_slice(d.as_bytes());
             }
             None => w.0.push(0),
         }
@@ -171,8 +172,8 @@ impl PackageManifest {
         if r.take(4)? != MAGIC || r.u8()? != VERSION {
             return Err(Error::malformed("package manifest", "bad magic or version"));
         }
-        let header_sha256 = r.array()?;
-        let file_sha256 = if r.flag()? { Some(r.array()?) } else { None };
+        let header_sha256 = HeaderSha256::from_bytes(r.array()?);
+        let file_sha256 = if r.flag()? { Some(FileSha256::from_bytes(r.array()?)) } else { None };
         let name = string(&mut r)?;
         let epoch = if r.flag()? { Some(r.u32()?) } else { None };
         let (version, release, arch) = (string(&mut r)?, string(&mut r)?, string(&mut r)?);
@@ -233,7 +234,7 @@ mod tests {
                 release: "1".into(),
                 arch: "noarch".into(),
             },
-            header_sha256: [7; 32],
+            header_sha256: HeaderSha256::from_bytes([7; 32]),
             file_sha256: None,
             digest_algo: "sha256".into(),
             compression: "zstd".into(),

@@ -5,6 +5,7 @@
 use std::io::Read;
 
 use crate::bounded::Cursor;
+use crate::digest::{FileSha256, HeaderSha256, PackageBinding};
 use crate::error::{Error, Result};
 use crate::id::{BlobId, ObjectId};
 use crate::manifest::Nevra;
@@ -15,17 +16,6 @@ pub const TABLES_VERSION: u32 = 1;
 const MAGIC: &[u8; 8] = b"RJJIGDO\x01";
 /// Decoded tables larger than this are refused (a commit of a million files is ~100 MiB).
 const MAX_TABLES_SIZE: u64 = 256 << 20;
-
-/// A package the commit's content comes from, bound by digests.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct JigdoPackage {
-    /// Its identity, which also gives the `Requires:` of the jigdo RPM.
-    pub nevra: Nevra,
-    /// SHA-256 of its main header: the store's key for it.
-    pub header_sha256: [u8; 32],
-    /// SHA-256 of the package file, when the builder had the file.
-    pub file_sha256: Option<[u8; 32]>,
-}
 
 /// Where a content object's bytes come from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,7 +61,7 @@ pub struct Jigdo {
     /// Every dirmeta object the commit reaches.
     pub dirmetas: Vec<Vec<u8>>,
     /// The packages content comes from.
-    pub packages: Vec<JigdoPackage>,
+    pub packages: Vec<PackageBinding>,
     /// Interned file metadata (owner, group, permission bits, xattrs).
     pub metadata: Vec<FileMeta>,
     /// One entry per content object.
@@ -124,11 +114,11 @@ impl Jigdo {
                 }
                 None => out.push(0),
             }
-            out.extend_from_slice(&package.header_sha256);
-            match &package.file_sha256 {
+            out.extend_from_slice(package.header.as_bytes());
+            match &package.file {
                 Some(digest) => {
                     out.push(1);
-                    out.extend_from_slice(digest);
+                    out.extend_from_slice(digest.as_bytes());
                 }
                 None => out.push(0),
             }
@@ -165,7 +155,7 @@ impl Jigdo {
     pub fn encode(&self) -> Result<Vec<u8>> {
         let raw = self.encode_raw();
         let mut out = (raw.len() as u64).to_le_bytes().to_vec();
-        out.extend(zstd::bulk::compress(&raw, 19).map_err(|e| Error::io("<jigdo tables>", e))?);
+        out.extend(zstd::bulk::compress(&raw, 19).map_err(|e| Error::Compress { what: "jigdo tables", error: e })?);
         Ok(out)
     }
 
@@ -228,13 +218,9 @@ impl Jigdo {
         for _ in 0..n {
             let (name, version, release, arch) = (text(&mut r)?, text(&mut r)?, text(&mut r)?, text(&mut r)?);
             let epoch = if r.flag()? { Some(r.u32()?) } else { None };
-            let header_sha256 = r.array()?;
-            let file_sha256 = if r.flag()? { Some(r.array()?) } else { None };
-            packages.push(JigdoPackage {
-                nevra: Nevra { name, epoch, version, release, arch },
-                header_sha256,
-                file_sha256,
-            });
+            let header = HeaderSha256::from_bytes(r.array()?);
+            let file = if r.flag()? { Some(FileSha256::from_bytes(r.array()?)) } else { None };
+            packages.push(PackageBinding { nevra: Nevra { name, epoch, version, release, arch }, header, file });
         }
         let n = r.count(4 * 3 + 4)?;
         let mut metadata = Vec::with_capacity(n);
@@ -412,7 +398,7 @@ mod tests {
             commitmeta: None,
             dirtrees: vec![root, sub],
             dirmetas: vec![dirmeta],
-            packages: vec![JigdoPackage {
+            packages: vec![PackageBinding {
                 nevra: Nevra {
                     name: "p".into(),
                     epoch: None,
@@ -420,8 +406,8 @@ mod tests {
                     release: "1".into(),
                     arch: "noarch".into(),
                 },
-                header_sha256: [1; 32],
-                file_sha256: Some([2; 32]),
+                header: HeaderSha256::from_bytes([1; 32]),
+                file: Some(FileSha256::from_bytes([2; 32])),
             }],
             metadata: vec![file_meta, link_meta],
             content: vec![

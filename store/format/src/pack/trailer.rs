@@ -1,6 +1,7 @@
 //! The pack trailer: what a pack holds, readable without the index.
 
 use crate::bounded::Cursor;
+use crate::digest::HeaderSha256;
 use crate::error::{Error, Result};
 use crate::id::{BlobId, ObjectKey, PackId};
 use crate::pack::{Codec, VERSION};
@@ -30,7 +31,7 @@ pub struct Trailer {
     /// Roots (commits) the import that wrote this pack asked to keep.
     pub roots: Vec<ObjectKey>,
     /// Packages: main-header SHA-256 and the blob holding the manifest.
-    pub packages: Vec<([u8; 32], BlobId)>,
+    pub packages: Vec<(HeaderSha256, BlobId)>,
 }
 
 const BLOB_ENTRY_LEN: usize = 32 + 8 + 8 + 8 + 1;
@@ -73,7 +74,7 @@ impl Trailer {
             out.push(TAG_PACKAGES);
             out.extend_from_slice(&count(self.packages.len()));
             for (header, manifest) in &self.packages {
-                out.extend_from_slice(header);
+                out.extend_from_slice(header.as_bytes());
                 out.extend_from_slice(manifest.as_bytes());
             }
         }
@@ -137,7 +138,9 @@ impl Trailer {
                         trailer.objects.push((key, cursor.bytes()?.to_vec()));
                     }
                     TAG_ROOTS => trailer.roots.push(ObjectKey::from_bytes(&cursor.array()?)?),
-                    _ => trailer.packages.push((cursor.array()?, BlobId::from_bytes(cursor.array()?))),
+                    _ => trailer
+                        .packages
+                        .push((HeaderSha256::from_bytes(cursor.array()?), BlobId::from_bytes(cursor.array()?))),
                 }
             }
         }
@@ -155,7 +158,7 @@ mod tests {
             blobs: vec![BlobEntry { id: BlobId::of(b"x"), offset: 8, stored_len: 1, raw_len: 1, codec: Codec::Raw }],
             objects: vec![(ObjectKey::new(ObjectId::from_bytes([1; 32]), ObjectType::DirTree), vec![3; 33])],
             roots: vec![ObjectKey::new(ObjectId::from_bytes([2; 32]), ObjectType::Commit)],
-            packages: vec![([9; 32], BlobId::of(b"x"))],
+            packages: vec![(HeaderSha256::from_bytes([9; 32]), BlobId::of(b"x"))],
         }
     }
 
