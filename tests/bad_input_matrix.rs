@@ -15,11 +15,6 @@
 
 mod util;
 
-// The loopback HTTP server with switchable faults that the importer's source tests use.
-#[allow(dead_code, clippy::unwrap_used)]
-#[path = "../importer/tests/support/server.rs"]
-mod server;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::os::unix::fs::FileTypeExt;
@@ -32,6 +27,8 @@ use rejig_store::jigdo::{commit_provide, ContentSource, Jigdo, JIGDO_PROVIDE};
 use rejig_store::object::{metadata_checksum, Commit, DirTree};
 use rejig_store::ObjectId;
 use rejig_test_support::corpus::package as corpus_package;
+// The loopback HTTP server with switchable faults that the importer's source tests use.
+use rejig_test_support::server;
 use sha2::{Digest, Sha256};
 use util::jigdo_fixture::{new_files, rand_suffix, Fixture};
 use util::rpm_bytes::{self, FILEMODES, FILESIZES, PAYLOADDIGEST};
