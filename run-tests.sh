@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs rejig's whole test suite. It first installs the system tools the tests use as
 # oracles (the real ostree CLI, setfattr, rpm, rpmbuild, createrepo_c, gpg) with apt-get when they are missing.
+# The test data comes from package registries at test time (apt-get source, cargo), so the
+# first run needs the network; later runs use the cache under target/test-data/.
 # The end-to-end tests chown files and write bare repositories, so run it as root
 # (or in a throwaway VM/container).
 set -euo pipefail
@@ -16,6 +18,7 @@ command -v createrepo_c >/dev/null || missing+=(createrepo-c)
 command -v gpg >/dev/null || missing+=(gnupg)         # rpmsign signs with a throwaway key
 command -v setcap >/dev/null || missing+=(libcap2-bin)
 command -v strace >/dev/null || missing+=(strace)     # crash matrix kill points, durability order
+command -v xz >/dev/null || missing+=(xz-utils)        # tar -xJ of the source packages the test data comes from
 if ((${#missing[@]})); then
     mapfile -t missing < <(printf "%s\n" "${missing[@]}" | sort -u)
     echo "run-tests: installing ${missing[*]}"
@@ -25,6 +28,15 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 [ "$(id -u)" = 0 ] || echo "run-tests: warning: not root; tests that chown files or write bare repositories will fail" >&2
+
+# The tests fetch real packages (rpm's and libarchive's Debian source packages, the rpm
+# crate's assets; see tests/support) into target/test-data/ on their first run. A corpus of
+# distribution packages beside the repository, when there is one, is read too.
+if [ -d ../shared/corpus/rpms ]; then
+    REJIG_TEST_CORPUS=$(cd ../shared/corpus/rpms && pwd)
+    export REJIG_TEST_CORPUS
+    echo "run-tests: also reading the extra corpus $REJIG_TEST_CORPUS"
+fi
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings

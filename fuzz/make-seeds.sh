@@ -1,16 +1,31 @@
 #!/usr/bin/env bash
-# Regenerates the committed seeds of the rpm-md and jigdo targets from two tiny packages
-# built here (nothing from the shared corpus):
+# Writes the fuzz targets' packages and seeds.
+#
+# fuzz/make-seeds.sh packages
+#   Only fuzz/packages/ (not committed): every package the tests fetch from registries and
+#   build with rpmbuild (tests/support, `rejig-test-data copy`), pinned and cached under
+#   target/test-data/. rpm_payload reads its four packages from there, and fuzz/run.sh seeds
+#   rpm_package with the small ones. Needs what the tests need: apt-get, tar, xz, rpmbuild.
+#
+# fuzz/make-seeds.sh
+#   Also regenerates the committed seeds of the rpm-md and jigdo targets from two tiny packages
+#   built here:
 # - regressions/repomd_xml/seed-*:  repomd.xml as createrepo_c writes it;
 # - regressions/primary_xml/seed-*: the primary metadata, gzip, xz, zstd, bzip2 and plain;
 # - regressions/jigdo_rpm/seed-*:   a jigdo RPM written by `rejig build` for a commit of the
 #   two packages plus one new file, and the same package with its digests renamed away and
 #   its payload decompressed, so that mutations get past the digests and the decompressor.
 # Needs rpmbuild, createrepo_c, ostree, rpm2cpio, cpio, zstd and python3.
-# Usage: fuzz/make-seeds.sh
+# Usage: fuzz/make-seeds.sh [packages]
 set -euo pipefail
 cd "$(dirname "$0")"
 FUZZ=$PWD
+
+rm -rf packages
+(cd .. && cargo run --quiet -p rejig-test-support --bin rejig-test-data -- copy fuzz/packages)
+echo "fuzz/packages: $(find packages -name '*.rpm' | wc -l) packages"
+[ "${1:-}" != packages ] || exit 0
+
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export SOURCE_DATE_EPOCH=1700000000

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs every fuzz target (or the ones named) for N seconds each, two at a time under nice -n 10
 # (the machine is shared), seeded from fuzz/regressions/<target>/ (kept crashes and the seeds
-# fuzz/make-seeds.sh writes) and, for whole packages, the shared corpus. Needs cargo-fuzz and a
-# nightly toolchain (`cargo install cargo-fuzz`; sanitizer flags are nightly-only).
+# fuzz/make-seeds.sh writes) and, for whole packages, the packages the tests fetch and build
+# (fuzz/packages/, written first by `fuzz/make-seeds.sh packages`) and the extra corpus that
+# REJIG_TEST_CORPUS names, when it is set. Needs cargo-fuzz and a nightly toolchain
+# (`cargo install cargo-fuzz`; sanitizer flags are nightly-only).
 # Usage: fuzz/run.sh [SECONDS] [TARGET...]      (default 600 seconds, every target)
 # A crash stops its target and leaves the input in fuzz/artifacts/<target>/: fix the bug, then
 # copy the input into fuzz/regressions/<target>/ so that `cargo test` replays it on stable.
@@ -13,6 +15,7 @@ shift || true
 TARGETS=("$@")
 [ ${#TARGETS[@]} -gt 0 ] || mapfile -t TARGETS < <(cargo +nightly fuzz list)
 mkdir -p logs
+./make-seeds.sh packages
 nice -n 10 cargo +nightly fuzz build -O 2>&1 | tail -1
 for target in "${TARGETS[@]}"; do
     mkdir -p "corpus/$target"
@@ -20,7 +23,8 @@ for target in "${TARGETS[@]}"; do
 done
 if [[ " ${TARGETS[*]} " == *" rpm_package "* ]]; then
     # Small packages only, and not the sparse 4 GiB one: each run must stay fast.
-    find ../../shared/corpus/rpms -name '*.rpm' -size -200k ! -name '*bigfile*' -exec cp -n {} corpus/rpm_package/ \;
+    find packages ${REJIG_TEST_CORPUS:+"$REJIG_TEST_CORPUS"} -name '*.rpm' -size -200k ! -name '*bigfile*' \
+        -exec cp -n {} corpus/rpm_package/ \;
 fi
 declare -A START
 for target in "${TARGETS[@]}"; do

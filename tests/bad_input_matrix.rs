@@ -15,11 +15,6 @@
 
 mod util;
 
-// The loopback HTTP server with switchable faults that the importer's source tests use.
-#[allow(dead_code, clippy::unwrap_used)]
-#[path = "../importer/tests/support/server.rs"]
-mod server;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::os::unix::fs::FileTypeExt;
@@ -31,8 +26,11 @@ use rejig_format::gvariant::encode::{variable_array, TupleWriter};
 use rejig_format::jigdo::{commit_provide, ContentSource, Jigdo, JIGDO_PROVIDE};
 use rejig_format::object::{metadata_checksum, Commit, DirTree};
 use rejig_format::ObjectId;
+use rejig_test_support::corpus::package as corpus_package;
+// The loopback HTTP server with switchable faults that the importer's source tests use.
+use rejig_test_support::server;
 use sha2::{Digest, Sha256};
-use util::jigdo_fixture::{corpus_package, new_files, rand_suffix, Fixture};
+use util::jigdo_fixture::{new_files, rand_suffix, Fixture};
 use util::rpm_bytes::{self, FILEMODES, FILESIZES, PAYLOADDIGEST};
 use util::*;
 
@@ -194,7 +192,8 @@ fn assert_store_unchanged(before: &StoreState, after: &StoreState, allow: Allow,
 /// A store holding one unrelated package, so that "unchanged" compares against something.
 fn seeded_store() -> Rejig {
     let rejig = Rejig::new();
-    let seed = corpus_package("edge-cases/hello-2.0-1.x86_64.rpm");
+    // Shares no content with the jigdo fixture's packages.
+    let seed = corpus_package("rpm/RPMS/capstest-1.0-1.noarch.rpm");
     let v = rejig.json(&["import", p(&seed)]);
     assert_eq!(num(&v, "packages_imported"), 1, "the seed package imports: {v}");
     rejig
@@ -257,9 +256,9 @@ fn write_package(dir: &Path, label: &str, bytes: &[u8]) -> PathBuf {
     path
 }
 
-/// A copy of a corpus package with `damage` applied.
-fn damaged(dir: &Path, relative: &str, label: &str, damage: impl FnOnce(&mut Vec<u8>)) -> PathBuf {
-    let mut bytes = fs::read(corpus_package(relative)).expect("read corpus package");
+/// A copy of a test package (a key of `rejig_test_support::corpus`) with `damage` applied.
+fn damaged(dir: &Path, key: &str, label: &str, damage: impl FnOnce(&mut Vec<u8>)) -> PathBuf {
+    let mut bytes = fs::read(corpus_package(key)).expect("read the test package");
     damage(&mut bytes);
     write_package(dir, label, &bytes)
 }
@@ -292,7 +291,7 @@ fn built(items: &[Item<'_>]) -> Vec<u8> {
 
 const ZSTD: &str = "generated/ostree-fixture-1.0-1.w19.zstdio.noarch.rpm";
 const UNCOMPRESSED: &str = "generated/ostree-fixture-1.0-1.w0.ufdio.noarch.rpm";
-const STRIPPED: &str = "v6-stripped/rpm-file-types-1.0-1.noarch.rpm";
+const STRIPPED: &str = "rpm-crate/RPMS/v6/rpm-file-types-1.0-1.noarch.rpm";
 /// SUMMARY, a string whose bytes no check but the header digest covers.
 const SUMMARY: u32 = 1004;
 
@@ -877,10 +876,16 @@ fn edit_primary(tree: &Path, edit: impl FnOnce(&str) -> String) {
     fs::write(&repomd_path, repomd).unwrap();
 }
 
-/// The fixture's package the matrix attacks over the network: the first of its table.
+/// The fixture's package the matrix attacks over the network: the largest in its table, so
+/// that cut and stalled transfers leave some of it behind.
 fn network_victim(fixture: &Fixture) -> (String, String) {
     let (jigdo, _) = fixture.parts();
-    let nevra = jigdo.packages[0].nevra.to_string();
+    let nevra = jigdo
+        .packages
+        .iter()
+        .map(|package| package.nevra.to_string())
+        .max_by_key(|nevra| fs::metadata(fixture.packages.join(format!("{nevra}.rpm"))).unwrap().len())
+        .unwrap();
     (nevra.clone(), format!("{nevra}.rpm"))
 }
 
@@ -1183,7 +1188,7 @@ fn contention_two_rejig_processes_on_one_store() {
     });
 
     let started = Instant::now();
-    let second = rejig.run(&["import", p(&corpus_package("edge-cases/simple-1.0.1-1.i386.rpm"))]);
+    let second = rejig.run(&["import", p(&corpus_package("rpm/RPMS/hello-1.0-1.i386.rpm"))]);
     let took = started.elapsed();
     assert!(second.status.success(), "the second rejig fails:\n{}", report("rejig import", &second));
     let waited = String::from_utf8_lossy(&second.stderr);

@@ -2,7 +2,7 @@
 //! wrong, and leave the target repository as it was (here: not created, or without the ref).
 //!
 //! The fixture is real (`util::jigdo_fixture`, shared with `bad_input_matrix.rs`): packages
-//! from the corpus, extracted with `rpm2cpio | cpio`, committed with `ostree commit`, described
+//! fetched from registries, extracted with `rpm2cpio | cpio`, committed with `ostree commit`, described
 //! by `rejig build`. Hostile variants are re-wrapped with the rpm crate's builder from the
 //! real jigdo's extracted payload.
 #![allow(clippy::unwrap_used)]

@@ -1,4 +1,4 @@
-//! Every package in the shared corpus: lead, signature header and main header parse, and the
+//! Every package of the test corpus (`common::corpus`): lead, signature header and main header parse, and the
 //! main header's SHA-256 matches signature tag 273 wherever the package carries it.
 
 #![allow(clippy::unwrap_used)]

@@ -1,4 +1,4 @@
-//! Every package in the shared corpus, read by our payload walker, against librpm's own
+//! Every package of the test corpus (`common::corpus`), read by our payload walker, against librpm's own
 //! extraction (`rpm2cpio | cpio`, or `rpm2archive` for stripped payloads): every regular
 //! file's bytes, mode, size and every symlink's target must agree.
 

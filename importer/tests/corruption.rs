@@ -3,15 +3,11 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
+use rejig_test_support::corpus;
 
-fn corpus(relative: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/rpms").join(relative)
-}
-
-/// Writes a damaged copy of a corpus package and imports it into a fresh store.
-fn import_damaged(relative: &str, damage: impl Fn(&mut Vec<u8>)) -> String {
-    let mut bytes = std::fs::read(corpus(relative)).unwrap();
+/// Writes a damaged copy of a test package and imports it into a fresh store.
+fn import_damaged(key: &str, damage: impl Fn(&mut Vec<u8>)) -> String {
+    let mut bytes = std::fs::read(corpus::package(key)).unwrap();
     damage(&mut bytes);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("damaged.rpm");

@@ -44,16 +44,11 @@ fn rpm_package_inputs_replay() {
 
 #[test]
 fn rpm_payload_inputs_replay() {
-    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/rpms");
-    let packages: Vec<Vec<u8>> = [
-        "generated/ostree-fixture-1.0-1.w0.ufdio.noarch.rpm",
-        "edge-cases/hlinktest-1.0-1.noarch.rpm",
-        "v6-stripped/rpm-hardlinks-1.0-1.noarch.rpm",
-        "rhel-centos/crypto-policies-20210617-1.gitc776d3e.el8.noarch.rpm",
-    ]
-    .iter()
-    .map(|p| std::fs::read(corpus.join(p)).unwrap())
-    .collect();
+    // The packages of the fuzz target, in its order (`fuzz/fuzz_targets/rpm_payload.rs`).
+    let packages: Vec<Vec<u8>> = rejig_test_support::corpus::RPM_PAYLOAD_PACKAGES
+        .iter()
+        .map(|key| std::fs::read(rejig_test_support::corpus::package(key)).unwrap())
+        .collect();
     replay("rpm_payload", |data| {
         if let Some((&pick, archive)) = data.split_first() {
             rejig_importer::fuzzing::rpm_payload(&packages[usize::from(pick) % packages.len()], archive);

@@ -1,10 +1,8 @@
-//! The sparse 4 GiB package of the shared corpus imports with bounded memory: its content
+//! The sparse 4 GiB package (built with rpmbuild by the test support) imports with bounded memory: its content
 //! streams through the decompressor, the digests and the pack writer and is never held.
 //! This file holds one test so that the process's peak RSS (VmHWM) is the import's.
 
 #![allow(clippy::unwrap_used)]
-
-use std::path::Path;
 
 fn peak_rss_kib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
@@ -14,8 +12,7 @@ fn peak_rss_kib() -> u64 {
 
 #[test]
 fn four_gib_package_imports_under_100_mb() {
-    let package = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/corpus/rpms/generated/ostree-fixture-bigfile-1.0-1.noarch.rpm");
+    let package = rejig_test_support::corpus::package("generated/ostree-fixture-bigfile-1.0-1.noarch.rpm");
     let dir = tempfile::tempdir().unwrap();
     let store = rejig_store::Store::open(dir.path(), &|_| {}).unwrap();
     let import = rejig_importer::package::import_package(&store, &package).unwrap();

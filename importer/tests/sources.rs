@@ -4,8 +4,6 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod support;
-
 use std::fs;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,8 +15,8 @@ use rejig_importer::source::{
 };
 use rejig_importer::Error;
 use rejig_store::{NoProgress, Progress};
-use support::server::{Fault, Server};
-use support::{build, build_standard, createrepo, Built, Spec};
+use rejig_test_support::rpm_builder::{self as support, build, build_standard, createrepo, Built, Spec};
+use rejig_test_support::server::{Fault, Server};
 
 fn options() -> FetchOptions {
     FetchOptions {

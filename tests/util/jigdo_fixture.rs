@@ -1,4 +1,5 @@
-//! A real jigdo to attack: packages from the corpus, extracted with `rpm2cpio | cpio`,
+//! A real jigdo to attack: real packages fetched from registries (`rejig_test_support::corpus`),
+//! extracted with `rpm2cpio | cpio`,
 //! committed with `ostree commit`, described by `rejig build`; and the means to re-wrap its
 //! tables and new content into hostile variants with the rpm crate's builder, the way `build`
 //! wraps them. Used by `jigdo_hostile.rs` and `bad_input_matrix.rs`.
@@ -12,22 +13,18 @@ use tempfile::TempDir;
 
 use super::{assert_stderr_mentions, num, ostree_commit, ostree_init, p, report, run, text, Rejig};
 
-/// The corpus, relative to the workspace root.
-pub const CORPUS: &str = "../shared/corpus/rpms";
-/// The packages the fixture's commit is composed from.
+/// The packages the fixture's commit is composed from (keys of `rejig_test_support::corpus`):
+/// two of rpm's test packages and two built with rpmbuild, with gzip, uncompressed, xz and
+/// zstd payloads, hardlinks, symlinks, ghosts and directories under `/etc`. Each owns a
+/// directory, and one is larger than 10 kB (for the network faults that cut transfers).
 pub const PACKAGES: [&str; 4] = [
-    "fedora/ngircd-22-2.fc22.x86_64.rpm",
-    "fedora/iok-1.3.11-1.fc14.i686.rpm",
-    "opensuse/asm-1.5.3-0.noarch.rpm",
-    "opensuse/python39-evtx-0.7.4-29.1.noarch.rpm",
+    "rpm/RPMS/hello-2.0-1.i686.rpm",
+    "rpm/RPMS/hlinktest-1.0-1.noarch.rpm",
+    "generated/rejig-linkfarm-20210617-1.noarch.rpm",
+    "generated/rejig-manyfiles-1.0-1.noarch.rpm",
 ];
 /// The jigdo's name.
 pub const NAME: &str = "hostile";
-
-/// A corpus package by its path below [`CORPUS`].
-pub fn corpus_package(relative: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(CORPUS).join(relative)
-}
 
 /// The compose, its commit and its jigdo, in a temp dir.
 pub struct Fixture {
@@ -53,8 +50,10 @@ impl Fixture {
         fs::create_dir_all(&packages).unwrap();
         fs::create_dir_all(&root).unwrap();
         for package in PACKAGES {
-            let from = corpus_package(package);
-            let to = packages.join(Path::new(package).file_name().unwrap());
+            // Named by NEVRA, as a repository names them and as the tests look them up.
+            let from = rejig_test_support::corpus::package(package);
+            let nevra = super::rpmbuild::rpm_query(&from, &["--qf", "%{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}"]);
+            let to = packages.join(format!("{nevra}.rpm"));
             fs::copy(&from, &to).unwrap_or_else(|e| panic!("{}: {e}", from.display()));
             let out = run(Command::new("sh")
                 .current_dir(&root)

@@ -2,30 +2,15 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-/// The shared corpus directory (`../shared/corpus/rpms` beside the repository).
-pub fn corpus_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/rpms")
-}
+use rejig_test_support::corpus;
 
-/// Every `.rpm` of the shared corpus, sorted.
+/// Every package the corpus-wide tests read, sorted within each part: the packages fetched
+/// from registries and built with rpmbuild (always), then the extra corpus (when
+/// `REJIG_TEST_CORPUS` names it).
 pub fn corpus() -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![corpus_dir()];
-    while let Some(dir) = stack.pop() {
-        for entry in
-            std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e} (the shared corpus is missing)", dir.display()))
-        {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "rpm") {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    assert!(out.len() >= 40, "the shared corpus is missing: {} packages", out.len());
-    out
+    let fetched = corpus::fetch().packages();
+    assert!(fetched.len() >= 40, "the fetched and generated test packages are too few: {}", fetched.len());
+    corpus::all_packages()
 }

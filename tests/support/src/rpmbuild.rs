@@ -22,7 +22,11 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::{chmod, chown, is_checksum, p, relative_paths, report, run, set_xattr, Rng, TIMESTAMP};
+use crate::files::{chmod, chown, set_xattr};
+use crate::ostree::{is_checksum, TIMESTAMP};
+use crate::process::{p, report, run};
+use crate::rng::Rng;
+use crate::tree::relative_paths;
 
 /// Runs a command, requires success, returns stdout.
 pub fn run_ok(cmd: &mut Command) -> String {

@@ -1,10 +1,6 @@
 //! Fixtures for the package-source tests: small real packages built with the `rpm` crate,
-//! repositories made by the real `createrepo_c` (or written by hand, for hostile metadata),
-//! and an HTTP/1.1 server on loopback with switchable faults.
-
-#![allow(dead_code, clippy::unwrap_used)]
-
-pub mod server;
+//! and repositories of them made by the real `createrepo_c` (or written by hand, for hostile
+//! metadata). The server they are served from is [`crate::server`].
 
 use std::fs;
 use std::io::{Read, Write};
