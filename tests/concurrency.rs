@@ -2,7 +2,7 @@
 //! second writer wait) and exports of the same commit into one repository (no-replace writes:
 //! whoever loses a race reuses the winner's object). All must succeed and leave sound results.
 
-mod util;
+use crate::util;
 
 use std::path::Path;
 

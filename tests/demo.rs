@@ -3,7 +3,7 @@
 //! separate client store from the jigdo and the packages, and fetch only the two changed
 //! packages for the update.
 
-mod util;
+use crate::util;
 
 use util::{num, text, Rejig};
 

@@ -4,7 +4,7 @@
 //! within 10% of a fresh store that only ever rebuilt those two.
 #![allow(clippy::unwrap_used)]
 
-mod util;
+use crate::util;
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! ostree accepts what it makes, and the oracles used by the other suites really fail on
 //! damaged repos and differing trees, so a passing round trip means something.
 
-mod util;
+use crate::util;
 
 use std::fs;
 use std::panic::{catch_unwind, AssertUnwindSafe};

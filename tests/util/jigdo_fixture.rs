@@ -2,7 +2,7 @@
 //! extracted with `rpm2cpio | cpio`,
 //! committed with `ostree commit`, described by `rejig build`; and the means to re-wrap its
 //! tables and new content into hostile variants with the rpm crate's builder, the way `build`
-//! wraps them. Used by `jigdo_hostile.rs` and `bad_input_matrix.rs`.
+//! wraps them. Used by the `bad_input` module and its `lying_jigdo` rows.
 
 use std::fs;
 use std::path::{Path, PathBuf};

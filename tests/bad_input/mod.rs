@@ -1,4 +1,4 @@
-//! The bad-input matrix (issue 5, "Reliability" §3): every row is a test that runs the real
+//! The bad-input matrix (RELIABILITY.md, "Bad input: 25 cases"): every row is a test that runs the real
 //! `rejig` CLI on hostile or broken input and requires
 //! (a) a non-zero exit, no panic, and an error on stderr that names the file, package or
 //!     object at fault and what is wrong with it, and
@@ -9,11 +9,14 @@
 //!     resumable downloads ([`Allow::JigdoNewContent`]).
 //!
 //! Rows: damaged RPMs, hostile paths, lying packages, hostile jigdos (the rows
-//! `jigdo_hostile.rs` does not cover), network faults against a loopback HTTP server, a full
+//! `lying_jigdo.rs` does not cover), network faults against a loopback HTTP server, a full
 //! disk, and contention on the repository lock and the store lock.
 #![allow(clippy::unwrap_used)]
 
-mod util;
+mod lying_jigdo;
+mod source_repo;
+
+use crate::util;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -505,7 +508,7 @@ fn import_says_why_a_package_failed_on_stderr() {
 }
 
 // ----------------------------------------------------------------------------------------
-// Hostile jigdos (the rows jigdo_hostile.rs does not cover)
+// Hostile jigdos (the rows lying_jigdo.rs does not cover)
 
 /// A zstd frame of stored (raw) blocks: what the zstd decoder reads, without a compressor,
 /// so that tables can be wrapped exactly as they are patched.

@@ -1,13 +1,13 @@
 //! Jigdos and package sources that lie: each must fail with a clear error that names what is
 //! wrong, and leave the target repository as it was (here: not created, or without the ref).
 //!
-//! The fixture is real (`util::jigdo_fixture`, shared with `bad_input_matrix.rs`): packages
+//! The fixture is real (`util::jigdo_fixture`, shared with the rest of `bad_input`): packages
 //! fetched from registries, extracted with `rpm2cpio | cpio`, committed with `ostree commit`, described
 //! by `rejig build`. Hostile variants are re-wrapped with the rpm crate's builder from the
 //! real jigdo's extracted payload.
 #![allow(clippy::unwrap_used)]
 
-mod util;
+use crate::util;
 
 use std::fs;
 

@@ -4,7 +4,7 @@
 //! and check out to the same tree (owners, modes, xattrs, content, symlinks). Also the
 //! incremental export counts, refs, default modes, repeated imports and the store's fsck.
 
-mod util;
+use crate::util;
 
 use std::fs;
 use std::path::Path;

@@ -19,7 +19,7 @@
 //! repositories, and `export JIGDO.rpm` (both sides at once) into a new bare-user repository.
 #![allow(clippy::unwrap_used)]
 
-mod util;
+use crate::util;
 
 use std::fmt::Write as _;
 use std::fs;

@@ -3,7 +3,7 @@
 //! and importable, and the target repository must stay usable: a second export completes it
 //! and `ostree fsck` passes, with objects laid out as `ostree commit` lays them out.
 
-mod util;
+use crate::util;
 
 use std::path::Path;
 use std::time::Duration;

@@ -9,7 +9,7 @@
 //! has v1, and v3 (the same files, relabelled) must fetch nothing.
 #![allow(clippy::unwrap_used)]
 
-mod util;
+use crate::util;
 
 use std::collections::BTreeSet;
 use std::fs;

@@ -30,7 +30,10 @@
 //! and its parameters; `CRASH_MATRIX_ONLY=3,17` re-runs just those trials.
 #![allow(clippy::unwrap_used)]
 
-mod util;
+mod durability_order;
+mod kill;
+
+use crate::util;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

@@ -4,7 +4,7 @@
 //! unused packages are left out of the table and the Requires.
 #![allow(clippy::unwrap_used)]
 
-mod util;
+use crate::util;
 
 use std::collections::HashMap;
 use std::fs;

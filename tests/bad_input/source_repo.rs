@@ -2,7 +2,7 @@
 //! revs and commits. Each must fail with a non-zero exit and a message naming the culprit, and
 //! leave the store sound and without any object of the refused commit.
 
-mod util;
+use crate::util;
 
 use std::fs;
 use std::path::{Path, PathBuf};

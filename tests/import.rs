@@ -2,7 +2,7 @@
 //! from registries and fixtures built with rpmbuild (`rejig_test_support::corpus`): what a
 //! user and a script see.
 
-mod util;
+use crate::util;
 
 use std::path::PathBuf;
 
