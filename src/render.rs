@@ -84,11 +84,12 @@ pub fn export(report: &ExportCommitReport) -> String {
 
 /// `rejig fsck [--repair]`.
 pub fn fsck(report: &FsckReport) -> String {
+    let check = &report.check;
     let mut text = String::new();
     if let Some(repair) = &report.repaired {
         text.push_str(&format!(
             "rebuilt the index from {} packs: {} objects, {} blobs, {} roots\n",
-            repair.packs_indexed, repair.objects, repair.blobs, repair.roots
+            repair.packs_indexed, repair.stats.objects, repair.stats.blobs, repair.stats.roots
         ));
         for skipped in &repair.packs_skipped {
             text.push_str(&format!("  skipped unreadable pack: {skipped}\n"));
@@ -96,23 +97,23 @@ pub fn fsck(report: &FsckReport) -> String {
     }
     text.push_str(&format!(
         "checked {} packs, {} blobs, {} objects, {} package manifests ({})",
-        report.packs,
-        report.blobs,
-        report.objects,
-        report.packages,
-        human_bytes(report.bytes)
+        check.packs,
+        check.blobs,
+        check.objects,
+        check.packages,
+        human_bytes(check.bytes)
     ));
-    if !report.unreferenced_packs.is_empty() {
+    if !check.unreferenced_packs.is_empty() {
         text.push_str(&format!(
             "\n  {} pack(s) not in the index (left by an interrupted write; `rejig fsck --repair` indexes them)",
-            report.unreferenced_packs.len()
+            check.unreferenced_packs.len()
         ));
     }
-    if report.problems.is_empty() {
+    if check.problems.is_empty() {
         text.push_str("\n  no problems found");
     } else {
-        text.push_str(&format!("\n  {} problem(s):", report.problems.len()));
-        for problem in &report.problems {
+        text.push_str(&format!("\n  {} problem(s):", check.problems.len()));
+        for problem in &check.problems {
             text.push_str(&format!("\n  - {problem}"));
         }
     }
@@ -127,10 +128,10 @@ pub fn import_packages(report: &ImportPackagesReport) -> String {
         report.packages_skipped,
         human_bytes(report.raw_bytes_written),
         human_bytes(report.bytes_stored),
-        report.seconds
+        report.imported.seconds
     );
-    for failure in &report.failures {
-        text.push_str(&format!("\n  failed: {}", failure.error));
+    for (_, error) in &report.imported.failures {
+        text.push_str(&format!("\n  failed: {error}"));
     }
     text
 }
@@ -255,23 +256,24 @@ pub fn plan(report: &PlanReport) -> String {
 
 /// `rejig gc`.
 pub fn gc(report: &GcReport) -> String {
+    let gc = &report.collected;
     let mut text = format!(
         "freed {} ({} of packs left): kept {} roots, dropped {}\n  removed {} objects, {} blobs, {} packages; {} packs rewritten, {} deleted; {:.2}s",
         human_bytes(report.bytes_freed),
-        human_bytes(report.bytes_after),
-        report.roots_kept.len(),
-        report.roots_dropped.len() + report.roots_broken.len(),
-        report.objects_removed,
-        report.blobs_removed,
-        report.packages_removed,
-        report.packs_rewritten,
-        report.packs_deleted,
+        human_bytes(gc.bytes_after),
+        gc.roots_kept.len(),
+        gc.roots_dropped.len() + gc.roots_broken.len(),
+        gc.objects_removed,
+        gc.blobs_removed,
+        gc.packages_removed,
+        gc.packs_rewritten,
+        gc.packs_deleted,
         report.seconds
     );
-    for broken in &report.roots_broken {
-        text.push_str(&format!("\n  dropped incomplete root {}: {}", broken.root, broken.error));
+    for (root, error) in &gc.roots_broken {
+        text.push_str(&format!("\n  dropped incomplete root {}: {error}", root.id));
     }
-    if report.over_budget {
+    if gc.over_budget {
         text.push_str("\n  the newest root alone needs more than --max-size; it was kept");
     }
     text

@@ -23,12 +23,14 @@ use crate::rpm::files::{is_source_package, RpmFile, S_IFDIR, S_IFLNK, S_IFREG};
 use crate::rpm::package::{HashingReader, Package};
 use crate::rpm::tags::tag;
 
-/// What happened to one package.
-#[derive(Clone, Debug)]
+/// What happened to one package. In JSON, the NEVRA is its display form and the digest hex;
+/// the byte counts are named as the import report names its totals.
+#[derive(Clone, Debug, serde::Serialize)]
 pub struct PackageImport {
     /// The file.
     pub path: PathBuf,
     /// Its identity.
+    #[serde(serialize_with = "rejig_format::report::display")]
     pub nevra: Nevra,
     /// Main-header SHA-256.
     pub header_sha256: HeaderSha256,
@@ -37,22 +39,39 @@ pub struct PackageImport {
     /// Files in the header.
     pub files: u64,
     /// Raw bytes of new blobs.
+    #[serde(rename = "raw_bytes_written")]
     pub raw_bytes: u64,
     /// Bytes of the new pack.
+    #[serde(rename = "bytes_stored")]
     pub pack_bytes: u64,
     /// Content objects recorded for a [`PackageDemand`].
+    #[serde(skip)]
     pub objects: u64,
 }
 
-/// What an import of several packages did.
-#[derive(Clone, Debug, Default)]
+/// What an import of several packages did. In JSON, a failure is `{"path", "error"}`.
+#[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct PackagesReport {
     /// Packages imported or skipped.
     pub packages: Vec<PackageImport>,
     /// Packages that failed, with the reason. Nothing of them was recorded.
+    #[serde(serialize_with = "failures")]
     pub failures: Vec<(PathBuf, String)>,
     /// Wall time.
     pub seconds: f64,
+}
+
+/// Serialises failures as `{"path", "error"}`.
+fn failures<S: serde::Serializer>(
+    failures: &[(PathBuf, String)],
+    serializer: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    #[derive(serde::Serialize)]
+    struct Failure<'a> {
+        path: &'a Path,
+        error: &'a str,
+    }
+    serializer.collect_seq(failures.iter().map(|(path, error)| Failure { path, error }))
 }
 
 /// Expands directories (recursively) into the `.rpm` files below them, sorted.
