@@ -244,8 +244,8 @@ mod tests {
             panic!("a jigdo inspected as a package");
         };
         assert_eq!(summary.commit, built.commit);
-        assert_eq!(summary.packages.len(), built.packages_used);
-        assert_eq!(summary.objects_total as u64, built.objects_total);
+        assert_eq!(summary.packages.len(), built.stats.packages_used.len());
+        assert_eq!(summary.objects_total as u64, built.stats.objects_total);
         assert_eq!(summary.version.as_deref(), Some("1"));
         let json = serde_json::to_value(InspectReport::Jigdo(summary)).unwrap();
         assert_eq!(json["kind"], "jigdo");

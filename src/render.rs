@@ -201,14 +201,14 @@ pub fn build(report: &BuildReport) -> String {
         report.output.display(),
         human_bytes(report.jigdo_bytes),
         report.commit,
-        report.objects_total,
-        report.objects_from_packages,
-        report.objects_new,
-        report.objects_symlink,
-        human_bytes(report.bytes_from_packages),
-        human_bytes(report.bytes_new),
-        report.packages_used,
-        report.packages_unused,
+        report.stats.objects_total,
+        report.stats.objects_from_packages,
+        report.stats.objects_new,
+        report.stats.objects_symlink,
+        human_bytes(report.stats.bytes_from_packages),
+        human_bytes(report.stats.bytes_new),
+        report.stats.packages_used.len(),
+        report.stats.packages_unused.len(),
         report.packages_offered,
         report.seconds
     )
@@ -285,11 +285,11 @@ fn describe(build: &BuildReport) -> String {
         "jigdo {} ({}): {} content objects, {} from {} packages, {} carried new, {} symlinks",
         build.output.display(),
         human_bytes(build.jigdo_bytes),
-        build.objects_total,
-        build.objects_from_packages,
-        build.packages_used,
-        build.objects_new,
-        build.objects_symlink
+        build.stats.objects_total,
+        build.stats.objects_from_packages,
+        build.stats.packages_used.len(),
+        build.stats.objects_new,
+        build.stats.objects_symlink
     )
 }
 
@@ -342,7 +342,7 @@ pub fn demo(report: &DemoReport) -> String {
             got2.packages_total,
             human_bytes(got2.bytes_fetched),
             got2.objects_present,
-            jigdo2.objects_total,
+            jigdo2.stats.objects_total,
             got2.export.objects_written,
             human_bytes(got2.export.bytes_written)
         ),
