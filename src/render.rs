@@ -8,7 +8,7 @@ use rejig::export::ExportCommitReport;
 use rejig::fsck::FsckReport;
 use rejig::gc::GcReport;
 use rejig::import::{ImportCommitReport, ImportPackagesReport};
-use rejig::inspect::{DigestStatus, InspectReport, JigdoSummary, PackageSummary};
+use rejig::inspect::{InspectReport, JigdoSummary, PackageSummary};
 use rejig::rebuild::{PlanReport, RebuildReport};
 use serde::Serialize;
 use serde_json::Value;
@@ -144,21 +144,22 @@ pub fn inspect(report: &InspectReport) -> String {
     }
 }
 
-fn inspect_package(info: &PackageSummary) -> String {
-    let status = |status: DigestStatus, otherwise: &str| match status {
-        DigestStatus::Verified => "verified".to_owned(),
-        _ => otherwise.to_owned(),
+fn inspect_package(summary: &PackageSummary) -> String {
+    let info = &summary.info;
+    let status = |verified: bool, otherwise: &str| match verified {
+        true => "verified".to_owned(),
+        false => otherwise.to_owned(),
     };
     let files = &info.files;
     format!(
         "{}\n  header sha256 {} ({})\n  payload: {}, {} in the file, {} unpacked; payload digest {}\n  files: {} regular, {} directories, {} symlinks, {} ghosts, {} special, {} hardlink sets; {} installed\n  file digests: {} {} verified",
         info.nevra,
         info.header_sha256,
-        status(info.header_digest, "computed; the package records none"),
+        status(info.header_digest_verified, "computed; the package records none"),
         info.compression,
         human_bytes(info.file_bytes),
         human_bytes(info.archive_bytes),
-        status(info.payload_digest, "absent"),
+        status(info.payload_digest_verified, "absent"),
         files.regular,
         files.directories,
         files.symlinks,
