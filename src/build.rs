@@ -164,6 +164,10 @@ mod tests {
         assert_eq!(report.commit, commit);
         // The tree shares no content with the packages: every package is unused.
         assert_eq!((report.stats.packages_used.len(), report.stats.packages_unused.len()), (0, 12));
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!((&json["packages_used"], &json["packages_unused"]), (&0.into(), &12.into()));
+        let names: Vec<String> = report.stats.packages_unused.iter().map(ToString::to_string).collect();
+        assert_eq!(json["unused"], serde_json::json!(names));
         assert_eq!(report.stats.objects_from_packages, 0);
 
         let bad = BuildOptions { name: "no/slash".into(), ..options };

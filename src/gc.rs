@@ -62,6 +62,13 @@ mod tests {
         let json = serde_json::to_value(&report).unwrap();
         assert_eq!(json["roots_kept"][0], commit.to_hex());
 
+        // A broken root shows as its checksum and what it lacks.
+        let mut broken = report.clone();
+        let key = report.collected.roots_kept[0].0;
+        broken.collected.roots_broken = vec![(key, "missing dirtree".into())];
+        let json = serde_json::to_value(&broken).unwrap();
+        assert_eq!(json["roots_broken"], serde_json::json!([{"root": commit.to_hex(), "error": "missing dirtree"}]));
+
         let none = gc(&store, &GcOptions { keep: Some(0), max_size: None }, &NoProgress).unwrap();
         assert!(none.collected.roots_kept.len() <= 1, "{:?}", none.collected.roots_kept);
     }

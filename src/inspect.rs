@@ -148,6 +148,12 @@ mod tests {
         assert_eq!(json["header_digest"], "verified");
         assert_eq!(json["files"]["regular"], 3);
         assert!(json["epoch"].is_null());
+
+        // A package that records neither digest.
+        let mut older = summary.clone();
+        (older.info.header_digest_verified, older.info.payload_digest_verified) = (false, false);
+        let json = serde_json::to_value(&older).unwrap();
+        assert_eq!((&json["header_digest"], &json["payload_digest"]), (&"computed".into(), &"absent".into()));
     }
 
     #[test]
