@@ -3,6 +3,8 @@
 //! tables are decoded with bounds and validated, and each new content file must hash to the
 //! BLAKE3 it is named by.
 
+#![deny(clippy::indexing_slicing)]
+
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufReader, Read};

@@ -19,6 +19,8 @@
 //! metadata must not point a client at arbitrary local files. Anything malformed fails the
 //! whole source, naming the file and the package.
 
+#![deny(clippy::indexing_slicing)]
+
 use std::borrow::Cow;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};

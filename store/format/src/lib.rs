@@ -7,6 +7,8 @@
 //! the lock) is `rejig-store`, which depends on this crate, much as gitoxide's object database
 //! depends on its object crate.
 
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 pub mod bounded;
 pub mod digest;
 pub mod error;
