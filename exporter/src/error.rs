@@ -18,11 +18,12 @@ pub enum Error {
     #[error(transparent)]
     Format(#[from] rejig_format::Error),
     /// An I/O failure on a named file.
-    #[error("{path}: {error}")]
+    #[error("{path}")]
     Io {
         /// The file.
         path: PathBuf,
         /// The underlying error.
+        #[source]
         error: std::io::Error,
     },
     /// The target repository cannot be used as asked.

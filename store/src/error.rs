@@ -50,20 +50,22 @@ pub enum Error {
         detail: String,
     },
     /// An I/O failure on a named file.
-    #[error("{path}: {error}")]
+    #[error("{path}")]
     Io {
         /// The file or directory.
         path: PathBuf,
         /// The underlying error.
+        #[source]
         error: std::io::Error,
     },
     /// The index database failed.
-    #[error("store index {path}: {detail}")]
+    #[error("store index {path}")]
     Index {
         /// The index file.
         path: PathBuf,
         /// What redb reported.
-        detail: String,
+        #[source]
+        error: redb::Error,
     },
 }
 

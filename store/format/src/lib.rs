@@ -22,7 +22,7 @@ pub mod record;
 pub mod repo_mode;
 
 pub use digest::{FileSha256, HeaderSha256, PackageBinding};
-pub use error::{Error, Result};
+pub use error::{chain, Error, Result};
 pub use id::{BlobId, ObjectId, ObjectKey, ObjectType, PackId};
 pub use record::ObjectRecord;
 pub use repo_mode::RepoMode;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, IoContext, Result};
 use crate::pack::BlobLocation;
+use rejig_format::chain;
 use rejig_format::id::{BlobId, PackId};
 use rejig_format::pack::trailer::Trailer;
 use rejig_format::pack::{Codec, END_MAGIC, MAGIC};
@@ -39,7 +40,7 @@ pub fn read_trailer(file: &File, path: &Path) -> Result<(Trailer, PackId)> {
     let trailer_len = usize::try_from(trailer_len).map_err(|_| bad("trailer too large"))?;
     let mut bytes = vec![0u8; trailer_len];
     file.read_exact_at(&mut bytes, data_end).at(path)?;
-    Trailer::decode(&bytes, data_end).map_err(|e| bad(&e.to_string()))
+    Trailer::decode(&bytes, data_end).map_err(|e| bad(&chain(&e)))
 }
 
 /// Reads `len` bytes from `offset` of a shared file without seeking.
@@ -96,7 +97,7 @@ impl BlobReader {
             Codec::Raw => Source::Raw(raw),
             Codec::Zstd => {
                 let decoder =
-                    zstd::stream::read::Decoder::new(raw).map_err(|e| corrupt(id, &location, e.to_string()))?;
+                    zstd::stream::read::Decoder::new(raw).map_err(|e| corrupt(id, &location, chain(&e)))?;
                 Source::Zstd(Box::new(decoder))
             }
         };
@@ -120,7 +121,7 @@ impl BlobReader {
         }
         let capacity = usize::try_from(self.location.raw_len.min(64 << 20)).unwrap_or(0);
         let mut out = Vec::with_capacity(capacity);
-        self.read_to_end(&mut out).map_err(|e| corrupt(self.id, &self.location, e.to_string()))?;
+        self.read_to_end(&mut out).map_err(|e| corrupt(self.id, &self.location, chain(&e)))?;
         Ok(out)
     }
 }
@@ -138,13 +139,13 @@ fn read_small(file: &File, id: BlobId, location: &BlobLocation) -> Result<Vec<u8
     let stored_len = usize::try_from(location.stored_len).map_err(|_| corrupt(id, location, "too large".into()))?;
     let raw_len = usize::try_from(location.raw_len).map_err(|_| corrupt(id, location, "too large".into()))?;
     let mut stored = vec![0u8; stored_len];
-    file.read_exact_at(&mut stored, location.offset).map_err(|e| corrupt(id, location, e.to_string()))?;
+    file.read_exact_at(&mut stored, location.offset).map_err(|e| corrupt(id, location, chain(&e)))?;
     let raw = match location.codec {
         Codec::Raw => stored,
         Codec::Zstd => DECOMPRESSOR.with(|slot| {
             let mut slot = slot.borrow_mut();
             if slot.is_none() {
-                *slot = Some(zstd::bulk::Decompressor::new().map_err(|e| corrupt(id, location, e.to_string()))?);
+                *slot = Some(zstd::bulk::Decompressor::new().map_err(|e| corrupt(id, location, chain(&e)))?);
             }
             let decompressor = slot.as_mut().ok_or_else(|| corrupt(id, location, "no zstd context".into()))?;
             // The capacity bounds the output: a longer blob is an error, not an allocation.
