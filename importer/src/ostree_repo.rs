@@ -15,7 +15,7 @@ use rejig_format::object::dirmeta::decode_owner_mode_xattrs;
 use rejig_format::object::meta::{S_IFLNK, S_IFREG};
 use rejig_format::object::{metadata_checksum, Commit, DirMeta, DirTree, FileHeader, FileMeta, VariantDict, XattrSet};
 use rejig_format::repo_mode::mode_from_config;
-use rejig_format::{ObjectId, ObjectKey, ObjectType, RepoMode};
+use rejig_format::{chain, ObjectId, ObjectKey, ObjectType, RepoMode};
 use rejig_store::{Batch, Progress, Store};
 
 use crate::content::store_content;
@@ -142,8 +142,8 @@ impl SourceRepo {
         let path = self.object_path(&key);
         let bad = |detail: String| Error::BadObject { key, path: path.clone(), detail };
         let (header, payload) = self.open_content(&path).map_err(|e| match e {
-            Error::Store(inner) => bad(inner.to_string()),
-            Error::Format(inner) => bad(inner.to_string()),
+            Error::Store(inner) => bad(chain(&inner)),
+            Error::Format(inner) => bad(chain(&inner)),
             Error::Io { error, .. } => bad(error.to_string()),
             other => other,
         })?;

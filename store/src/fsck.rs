@@ -101,7 +101,10 @@ fn check_object(
     let found = |what: String| ObjectProblem::Found { key, what };
     let failed = |error: Error| ObjectProblem::Failed { key, error: Box::new(error) };
     let location = |blob: BlobId| {
-        reader.blob(&blob).map_err(|e| ObjectProblem::Index(Box::new(e)))?.ok_or_else(|| found(format!("its blob {blob} is not in the index")))
+        reader
+            .blob(&blob)
+            .map_err(|e| ObjectProblem::Index(Box::new(e)))?
+            .ok_or_else(|| found(format!("its blob {blob} is not in the index")))
     };
     match record {
         ObjectRecord::Symlink { header } => {
@@ -114,8 +117,8 @@ fn check_object(
         ObjectRecord::Regular { header, blob } => {
             let mut hasher = header.hasher();
             let mut stream = store.open_blob(*blob, location(*blob)?).map_err(failed)?;
-            let n = drain(&mut stream, |chunk| hasher.update(chunk))
-                .map_err(|error| ObjectProblem::Read { key, error })?;
+            let n =
+                drain(&mut stream, |chunk| hasher.update(chunk)).map_err(|error| ObjectProblem::Read { key, error })?;
             let actual = hasher.finish();
             if actual != key.id {
                 return Err(found(format!("content hashes to {actual}")));

@@ -74,8 +74,7 @@ impl Index {
     }
 
     fn open_existing(path: &Path) -> Result<Self> {
-        let db =
-            Database::create(path).map_err(|e| Error::Index { path: path.to_path_buf(), error: e.into() })?;
+        let db = Database::create(path).map_err(|e| Error::Index { path: path.to_path_buf(), error: e.into() })?;
         let index = Self { db, path: path.to_path_buf() };
         let txn = index.db.begin_write().map_err(|e| index.err(e))?;
         txn.open_table(OBJECTS).map_err(|e| index.err(e))?;

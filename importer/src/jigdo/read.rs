@@ -142,7 +142,7 @@ pub fn read_jigdo_from(
         })
         .map_err(|e| match e {
             Error::Package { .. } => e,
-            other => Error::Package { path: path.to_path_buf(), detail: other.to_string() },
+            other => Error::Package { path: path.to_path_buf(), detail: rejig_format::chain(&other) },
         })?;
 
     drop(reader);

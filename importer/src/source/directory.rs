@@ -17,7 +17,7 @@ use crate::rpm::package::Package;
 
 /// The offers of the packages below `root`.
 pub(super) fn offers(root: &Path, source: usize) -> Result<Loaded, String> {
-    let files = collect_rpms(&[root.to_path_buf()]).map_err(|e| e.to_string())?;
+    let files = collect_rpms(&[root.to_path_buf()]).map_err(|e| rejig_format::chain(&e))?;
     let read: Vec<Result<Offer, String>> = files.par_iter().map(|path| offer(path, source)).collect();
     let mut loaded = Loaded::default();
     for result in read {
@@ -35,7 +35,7 @@ fn offer(path: &PathBuf, source: usize) -> Result<Offer, String> {
     let size = file.metadata().map_err(|e| fail(e.to_string()))?.len();
     let mut reader = BufReader::with_capacity(64 * 1024, file);
     let package = Package::read_headers(&mut reader).map_err(|e| fail(e.to_string()))?;
-    let nevra = nevra_of(&package).map_err(|e| fail(e.to_string()))?;
+    let nevra = nevra_of(&package).map_err(|e| fail(rejig_format::chain(&e)))?;
     Ok(Offer {
         nevra,
         location: Location::Local(path.clone()),

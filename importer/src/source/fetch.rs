@@ -89,7 +89,7 @@ pub fn fetch(
                 Err(Error::Fetch { detail, .. }) => {
                     Err(Error::Fetch { package: w.nevra.to_string(), detail: detail.clone() })
                 }
-                Err(e) => Err(Error::Fetch { package: w.nevra.to_string(), detail: e.to_string() }),
+                Err(e) => Err(Error::Fetch { package: w.nevra.to_string(), detail: rejig_format::chain(e) }),
             })
         };
         out.push(result.unwrap_or_else(|| {
@@ -228,7 +228,8 @@ fn download(
                         done.sha256, expected
                     ));
                 }
-                durable::rename(&part, &target).map_err(|e| format!("renaming {}: {e}", part.display()))?;
+                durable::rename(&part, &target)
+                    .map_err(|e| format!("renaming {}: {}", part.display(), rejig_format::chain(&e)))?;
                 return Ok((target, done.size, transferred));
             }
             Err(failure) if failure.retry && attempt < client.attempts => {
@@ -306,7 +307,7 @@ fn attempt_download(
     transferred: &mut u64,
 ) -> std::result::Result<Done, Failure> {
     let disk = |e: std::io::Error| Failure { retry: false, detail: format!("{}: {e}", part.display()) };
-    let synced = |e: rejig_store::Error| Failure { retry: false, detail: e.to_string() };
+    let synced = |e: rejig_store::Error| Failure { retry: false, detail: rejig_format::chain(&e) };
     let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(part).map_err(disk)?;
     let mut have = file.metadata().map_err(disk)?.len();
     if size.is_some_and(|s| have > s) {

@@ -96,8 +96,7 @@ impl BlobReader {
         let source = match location.codec {
             Codec::Raw => Source::Raw(raw),
             Codec::Zstd => {
-                let decoder =
-                    zstd::stream::read::Decoder::new(raw).map_err(|e| corrupt(id, &location, chain(&e)))?;
+                let decoder = zstd::stream::read::Decoder::new(raw).map_err(|e| corrupt(id, &location, chain(&e)))?;
                 Source::Zstd(Box::new(decoder))
             }
         };
