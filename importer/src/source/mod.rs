@@ -194,7 +194,9 @@ impl Catalog {
         for (index, source) in sources.iter().enumerate() {
             let loaded = match source {
                 PackageSource::Directory(path) => directory::offers(path, index),
-                PackageSource::Repository(location) => repomd::offers(location, &client, index),
+                PackageSource::Repository(location) => {
+                    repomd::offers(location, &client, index).map_err(|e| rejig_format::chain(&e))
+                }
             };
             match loaded {
                 Ok(loaded) => {
