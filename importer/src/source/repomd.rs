@@ -33,7 +33,7 @@ use rejig_format::FileSha256;
 use sha2::{Digest, Sha256, Sha512};
 
 use super::http::{self, Client};
-use super::{Loaded, Location, Offer, RepoLocation, MAX_PRIMARY_BYTES, MAX_REPOMD_BYTES};
+use super::{refused, Loaded, Location, Offer, Problem, RepoLocation, MAX_PRIMARY_BYTES, MAX_REPOMD_BYTES};
 
 /// The largest single XML event (a tag with its attributes, or a run of text).
 pub const MAX_EVENT_BYTES: u64 = 16 << 20;
@@ -49,60 +49,14 @@ const LZMA_MEMLIMIT: u64 = 100 << 20;
 /// zstd's largest window (2^27), as rpm's.
 const ZSTD_WINDOW_LOG_MAX: u32 = 27;
 
-/// What is wrong with an rpm-md repository or its metadata, or why it cannot be read. The
-/// message names the file and, for a package entry, the entry; the cause follows it in the
-/// chain ([`rejig_format::chain`]).
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum MdError {
-    /// What rejig refuses or found inconsistent: a bound, a mismatch, a malformed value.
-    #[error("{0}")]
-    Refused(String),
-    /// A remote file that could not be fetched; the message names the URL and the tries.
-    #[error("{0}")]
-    Remote(String),
-    /// A local file that cannot be read.
-    #[error(transparent)]
-    Io(#[from] std::io::Error),
-    /// XML that does not parse. quick-xml's error is printed here rather than chained, since
-    /// its message already repeats its own cause.
-    #[error("malformed XML after byte {position}: {error}")]
-    Xml {
-        /// Where the event that failed starts.
-        position: u64,
-        /// What quick-xml reported.
-        error: quick_xml::Error,
-    },
-    /// A failure inside a named part: a file, a package entry, the decompressed data.
-    #[error("{context}")]
-    In {
-        /// The part.
-        context: String,
-        /// What is wrong inside it.
-        #[source]
-        error: Box<MdError>,
-    },
-}
-
-impl MdError {
-    /// This failure, as inside `context`.
-    fn within(self, context: impl Into<String>) -> Self {
-        MdError::In { context: context.into(), error: Box::new(self) }
-    }
-}
-
-/// A refusal with its message.
-fn refused(message: impl Into<String>) -> MdError {
-    MdError::Refused(message.into())
-}
-
 /// The offers of the repository at `location`.
-pub(super) fn offers(location: &RepoLocation, client: &Client, source: usize) -> Result<Loaded, MdError> {
+pub(super) fn offers(location: &RepoLocation, client: &Client, source: usize) -> Result<Loaded, Problem> {
     let repomd_path = "repodata/repomd.xml";
     let repomd = read_file(location, client, repomd_path, MAX_REPOMD_BYTES)?;
     let primary = parse_repomd(&repomd).map_err(|e| e.within(repomd_path))?;
     let primary_path = relative_path(&primary.href).map_err(|e| e.within("primary location").within(repomd_path))?;
     let mut loaded = Loaded::default();
-    let in_primary = |e: MdError| e.within(primary_path.clone());
+    let in_primary = |e: Problem| e.within(primary_path.clone());
     let limit = match primary.size {
         Some(size) if size > MAX_PRIMARY_BYTES => {
             return Err(in_primary(refused(format!(
@@ -137,14 +91,14 @@ pub(super) fn offers(location: &RepoLocation, client: &Client, source: usize) ->
 }
 
 /// Reads a file of the repository, at most `limit` bytes.
-fn read_file(location: &RepoLocation, client: &Client, path: &str, limit: u64) -> Result<Vec<u8>, MdError> {
+fn read_file(location: &RepoLocation, client: &Client, path: &str, limit: u64) -> Result<Vec<u8>, Problem> {
     match location {
         RepoLocation::Local(root) => read_local(&root.join(path), limit).map_err(|e| e.within(path)),
-        RepoLocation::Remote(base) => client.get_bounded(&http::join(base, path), limit).map_err(MdError::Remote),
+        RepoLocation::Remote(base) => client.get_bounded(&http::join(base, path), limit),
     }
 }
 
-fn read_local(path: &Path, limit: u64) -> Result<Vec<u8>, MdError> {
+fn read_local(path: &Path, limit: u64) -> Result<Vec<u8>, Problem> {
     let file = File::open(path)?;
     let size = file.metadata()?.len();
     if size > limit {
@@ -170,7 +124,7 @@ pub(super) struct Checksum {
 impl Checksum {
     /// Ok(true) when checked and matching, Ok(false) when the algorithm is one not checked,
     /// Err on a mismatch.
-    fn verify(&self, data: &[u8]) -> Result<bool, MdError> {
+    fn verify(&self, data: &[u8]) -> Result<bool, Problem> {
         let actual = match self.kind.as_str() {
             "sha256" => hex::encode(Sha256::digest(data)),
             "sha512" => hex::encode(Sha512::digest(data)),
@@ -212,10 +166,10 @@ impl<R: BufRead> Xml<R> {
 
     /// The next event with the depth of its element: a start or end tag's own depth, the
     /// enclosing element's for anything else.
-    fn next(&mut self) -> Result<(usize, Event<'_>), MdError> {
+    fn next(&mut self) -> Result<(usize, Event<'_>), Problem> {
         self.buf.clear();
         let position = self.reader.buffer_position();
-        let event = self.reader.read_event_into(&mut self.buf).map_err(|error| MdError::Xml { position, error })?;
+        let event = self.reader.read_event_into(&mut self.buf).map_err(|error| Problem::Xml { position, error })?;
         self.reader.get_mut().consumed = 0;
         let depth = match &event {
             Event::Start(_) => {
@@ -237,7 +191,7 @@ impl<R: BufRead> Xml<R> {
 }
 
 /// Text carried by an event (text, CDATA, or a character or predefined entity reference).
-fn text_of<'a>(event: &'a Event<'_>) -> Result<Option<Cow<'a, str>>, MdError> {
+fn text_of<'a>(event: &'a Event<'_>) -> Result<Option<Cow<'a, str>>, Problem> {
     Ok(match event {
         Event::Text(text) => Some(Cow::Borrowed(&**text)),
         Event::CData(text) => Some(Cow::Borrowed(&**text)),
@@ -253,7 +207,7 @@ fn text_of<'a>(event: &'a Event<'_>) -> Result<Option<Cow<'a, str>>, MdError> {
 }
 
 /// Appends `piece` to a field, bounded.
-fn append(field: &mut String, piece: &str) -> Result<(), MdError> {
+fn append(field: &mut String, piece: &str) -> Result<(), Problem> {
     if field.len().saturating_add(piece.len()) > MAX_FIELD_BYTES {
         return Err(refused(format!("a text field longer than {MAX_FIELD_BYTES} bytes")));
     }
@@ -262,7 +216,7 @@ fn append(field: &mut String, piece: &str) -> Result<(), MdError> {
 }
 
 /// An attribute's value, entities resolved.
-fn attribute(element: &BytesStart<'_>, name: &str) -> Result<Option<String>, MdError> {
+fn attribute(element: &BytesStart<'_>, name: &str) -> Result<Option<String>, Problem> {
     for attr in element.attributes() {
         let attr = attr.map_err(|e| refused(format!("<{}>: malformed attribute: {e}", element.name().as_ref())))?;
         if attr.key.as_ref() == name {
@@ -275,18 +229,18 @@ fn attribute(element: &BytesStart<'_>, name: &str) -> Result<Option<String>, MdE
     Ok(None)
 }
 
-fn number(text: &str, what: &str) -> Result<u64, MdError> {
+fn number(text: &str, what: &str) -> Result<u64, Problem> {
     text.trim().parse().map_err(|_| refused(format!("{what} {text:?} is not a number")))
 }
 
-fn checksum(element: &BytesStart<'_>) -> Result<Checksum, MdError> {
+fn checksum(element: &BytesStart<'_>) -> Result<Checksum, Problem> {
     let kind =
         attribute(element, "type")?.ok_or_else(|| refused(format!("<{}> without a type", element.name().as_ref())))?;
     Ok(Checksum { kind: kind.to_ascii_lowercase(), hex: String::new() })
 }
 
 /// Finds the primary metadata in repomd.xml.
-pub(super) fn parse_repomd(bytes: &[u8]) -> Result<PrimaryRef, MdError> {
+pub(super) fn parse_repomd(bytes: &[u8]) -> Result<PrimaryRef, Problem> {
     let mut xml = Xml::new(bytes);
     let mut primary: Option<PrimaryRef> = None;
     let mut done = false;
@@ -378,7 +332,7 @@ impl PrimaryPackage {
     }
 
     /// The offer this entry makes, its location resolved against the repository.
-    fn offer(&self, repo: &RepoLocation, source: usize) -> Result<Offer, MdError> {
+    fn offer(&self, repo: &RepoLocation, source: usize) -> Result<Offer, Problem> {
         if self.name.trim().is_empty() || self.arch.trim().is_empty() {
             return Err(refused("no <name> or no <arch>"));
         }
@@ -410,7 +364,7 @@ impl PrimaryPackage {
                 if !matches!(scheme.as_deref(), Some("http" | "https")) {
                     return Err(refused(format!("xml:base {base:?} is not an http(s):// URL; refused")));
                 }
-                Location::Remote(remote_url(&http::base_url(base).map_err(MdError::Refused)?, href)?)
+                Location::Remote(remote_url(&http::base_url(base)?, href)?)
             }
             (None, RepoLocation::Local(root)) => Location::Local(root.join(relative_path(href)?)),
             (None, RepoLocation::Remote(base)) => Location::Remote(remote_url(base, href)?),
@@ -421,7 +375,7 @@ impl PrimaryPackage {
 
 /// A NEVRA field as rpm writes one: not empty, without whitespace or control characters (XML
 /// text may carry both, and a name is printed in messages).
-fn nevra_field(value: &str, what: &str) -> Result<String, MdError> {
+fn nevra_field(value: &str, what: &str) -> Result<String, Problem> {
     if value.is_empty() || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(refused(format!("{what} {value:?} is empty or holds whitespace or a control character")));
     }
@@ -434,7 +388,7 @@ pub(super) fn parse_primary(
     compressed: &[u8],
     open_size: Option<u64>,
     open_checksum: Option<&Checksum>,
-) -> Result<Vec<PrimaryPackage>, MdError> {
+) -> Result<Vec<PrimaryPackage>, Problem> {
     let limit = match open_size {
         Some(size) if size > MAX_PRIMARY_BYTES => {
             return Err(refused(format!(
@@ -447,7 +401,7 @@ pub(super) fn parse_primary(
     let (compression, decoder) = decompressor(compressed)?;
     let measured = Measured { inner: decoder, sha256: Sha256::new(), total: 0, limit };
     let mut xml = Xml::new(BufReader::with_capacity(256 * 1024, measured));
-    let in_data = |e: MdError| e.within(format!("{compression} data"));
+    let in_data = |e: Problem| e.within(format!("{compression} data"));
     let packages = read_packages(&mut xml).map_err(in_data)?;
     let mut rest = xml.reader.into_inner().inner;
     std::io::copy(&mut rest, &mut std::io::sink()).map_err(|e| in_data(refused(e.to_string())))?;
@@ -467,7 +421,7 @@ pub(super) fn parse_primary(
     Ok(packages)
 }
 
-fn read_packages<R: BufRead>(xml: &mut Xml<R>) -> Result<Vec<PrimaryPackage>, MdError> {
+fn read_packages<R: BufRead>(xml: &mut Xml<R>) -> Result<Vec<PrimaryPackage>, Problem> {
     let mut packages = Vec::new();
     // The package being read: its depth, whether it is an rpm, and what is known of it.
     let mut current: Option<(usize, bool, PrimaryPackage)> = None;
@@ -532,7 +486,7 @@ fn read_packages<R: BufRead>(xml: &mut Xml<R>) -> Result<Vec<PrimaryPackage>, Md
 
 /// A decompressor chosen by the data's first bytes; data that starts with none of the magic
 /// numbers is taken as plain XML.
-fn decompressor(data: &[u8]) -> Result<(&'static str, Box<dyn Read + '_>), MdError> {
+fn decompressor(data: &[u8]) -> Result<(&'static str, Box<dyn Read + '_>), Problem> {
     Ok(match data {
         [0x1f, 0x8b, ..] => ("gzip", Box::new(flate2::bufread::MultiGzDecoder::new(data))),
         [0xfd, b'7', b'z', b'X', b'Z', 0x00, ..] => {
@@ -611,7 +565,7 @@ impl<R: BufRead> BufRead for EventBound<R> {
 /// A location as a normalised relative path inside its base: `/`-separated, `.` and empty
 /// segments dropped. Refused when absolute, when it has a scheme, a backslash or a control
 /// character, or when `..` climbs out of the base.
-pub(super) fn relative_path(href: &str) -> Result<String, MdError> {
+pub(super) fn relative_path(href: &str) -> Result<String, Problem> {
     if href.starts_with('/') || href.contains("://") {
         return Err(refused(format!("location {href:?} is not a relative path; refused")));
     }
@@ -638,7 +592,7 @@ pub(super) fn relative_path(href: &str) -> Result<String, MdError> {
 
 /// A remote location: `href` (relative, `..` allowed as far up as the base URL's own root)
 /// joined onto `base` (as [`http::base_url`] makes it).
-fn remote_url(base: &str, href: &str) -> Result<String, MdError> {
+fn remote_url(base: &str, href: &str) -> Result<String, Problem> {
     let (scheme, rest) = base.split_once("://").ok_or_else(|| refused(format!("{base:?} is not a URL")))?;
     let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
     let combined = format!("{path}{href}");
@@ -652,7 +606,7 @@ fn remote_url(base: &str, href: &str) -> Result<String, MdError> {
 impl crate::fuzzing::RpmMd {
     /// repomd.xml's primary entry as [`offers`] takes it: the primary's normalised path inside
     /// the repository, its declared `size` and `open-size`.
-    pub(crate) fn primary_entry(repomd: &[u8]) -> Result<(String, Option<u64>, Option<u64>), MdError> {
+    pub(crate) fn primary_entry(repomd: &[u8]) -> Result<(String, Option<u64>, Option<u64>), Problem> {
         let primary = parse_repomd(repomd)?;
         Ok((relative_path(&primary.href)?, primary.size, primary.open_size))
     }
@@ -662,7 +616,7 @@ impl crate::fuzzing::RpmMd {
     pub(crate) fn package_offers(
         primary: &[u8],
         repos: &[&RepoLocation],
-    ) -> Result<Vec<Vec<Result<Offer, MdError>>>, MdError> {
+    ) -> Result<Vec<Vec<Result<Offer, Problem>>>, Problem> {
         let packages = parse_primary(primary, None, None)?;
         Ok(packages.iter().map(|package| repos.iter().map(|repo| package.offer(repo, 0)).collect()).collect())
     }
