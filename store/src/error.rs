@@ -103,3 +103,16 @@ impl<T> IoContext<T> for rustix::io::Result<T> {
         self.map_err(|e| Error::io(path, e.into()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_errors_keep_their_cause_as_the_source() {
+        let error = Error::io("/store/packs", std::io::Error::other("disk on fire"));
+        assert_eq!(error.to_string(), "/store/packs");
+        assert!(std::error::Error::source(&error).is_some());
+        assert_eq!(rejig_format::chain(&error), "/store/packs: disk on fire");
+    }
+}

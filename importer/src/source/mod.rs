@@ -402,6 +402,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_problem_prints_its_context_then_its_cause() {
+        let missing = || std::io::Error::from(std::io::ErrorKind::NotFound);
+        let problem = Problem::from(missing()).within("repodata/primary.xml.gz");
+        assert_eq!(problem.to_string(), "repodata/primary.xml.gz");
+        assert_eq!(rejig_format::chain(&problem), format!("repodata/primary.xml.gz: {}", missing()));
+        let nested = refused("no <name> or no <arch>").within("package #2 (a-1-1.x86_64)").within("primary.xml");
+        assert_eq!(rejig_format::chain(&nested), "primary.xml: package #2 (a-1-1.x86_64): no <name> or no <arch>");
+    }
+
+    #[test]
     fn file_urls() {
         assert_eq!(file_url_path("file:///srv/repo").unwrap(), PathBuf::from("/srv/repo"));
         assert_eq!(file_url_path("file://localhost/srv/a%20b").unwrap(), PathBuf::from("/srv/a b"));
