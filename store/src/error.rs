@@ -35,6 +35,17 @@ pub enum Error {
         /// What was wrong.
         detail: String,
     },
+    /// A blob whose stored bytes cannot be read or decompressed.
+    #[error("blob {blob} in pack {pack}")]
+    BlobRead {
+        /// The blob.
+        blob: BlobId,
+        /// The pack it was read from.
+        pack: PackId,
+        /// What the read or the decompressor reported.
+        #[source]
+        error: std::io::Error,
+    },
     /// An object the store does not hold.
     #[error("the store has no object {0}")]
     MissingObject(ObjectKey),
@@ -48,6 +59,15 @@ pub enum Error {
         path: PathBuf,
         /// What was wrong.
         detail: String,
+    },
+    /// A pack whose trailer does not decode.
+    #[error("pack {path}")]
+    Trailer {
+        /// The pack file.
+        path: PathBuf,
+        /// What the decoder refused.
+        #[source]
+        error: rejig_format::Error,
     },
     /// An I/O failure on a named file.
     #[error("{path}")]
