@@ -34,6 +34,15 @@ pub enum Error {
         /// Why.
         detail: String,
     },
+    /// The repository's config does not give a mode rejig can read.
+    #[error("{path}: not a readable OSTree repository")]
+    RepoConfig {
+        /// The repository path.
+        path: PathBuf,
+        /// What is wrong with the config.
+        #[source]
+        error: rejig_format::Error,
+    },
     /// The revision names no commit.
     #[error("{repo}: no ref or commit named {rev:?} (try `ostree refs --repo={repo}`)")]
     UnknownRev {
@@ -51,6 +60,17 @@ pub enum Error {
         path: PathBuf,
         /// What is wrong.
         detail: String,
+    },
+    /// An object in the source repository whose bytes do not decode.
+    #[error("object {key} at {path}")]
+    UndecodableObject {
+        /// The object.
+        key: ObjectKey,
+        /// Its file.
+        path: PathBuf,
+        /// What the decoder refused.
+        #[source]
+        error: rejig_format::Error,
     },
     /// A package that cannot be read or imported.
     #[error("{path}: {detail}")]
