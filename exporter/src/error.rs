@@ -18,12 +18,23 @@ pub enum Error {
     #[error(transparent)]
     Format(#[from] rejig_format::Error),
     /// An I/O failure on a named file.
-    #[error("{path}: {error}")]
+    #[error("{path}")]
     Io {
         /// The file.
         path: PathBuf,
         /// The underlying error.
+        #[source]
         error: std::io::Error,
+    },
+    /// Content whose source delivered another size than it declared.
+    #[error("{path}: wrote {written} bytes where {expected} were expected")]
+    Size {
+        /// The file being written.
+        path: PathBuf,
+        /// Bytes the source delivered.
+        written: u64,
+        /// Bytes it declared.
+        expected: u64,
     },
     /// The target repository cannot be used as asked.
     #[error("repository {path}: {detail}")]
@@ -32,6 +43,15 @@ pub enum Error {
         path: PathBuf,
         /// Why, and what to do.
         detail: String,
+    },
+    /// A ref name the target repository would refuse.
+    #[error("repository {path}")]
+    Ref {
+        /// The repository.
+        path: PathBuf,
+        /// The name and why it is refused.
+        #[source]
+        error: crate::ostree::repo::BadRef,
     },
     /// An object the target mode cannot represent.
     #[error("object {key} cannot be stored in a {mode} repository: {detail}")]

@@ -141,7 +141,7 @@ fn check_representable(mode: RepoMode, closure: &CommitClosure, tasks: &[Content
 /// repository has or will be created with. Nothing is created.
 pub fn check_target(repo_path: &Path, options: &ExportOptions) -> Result<RepoMode> {
     if let Some(name) = &options.ref_name {
-        validate_ref(name).map_err(|detail| Error::Repo { path: repo_path.into(), detail })?;
+        validate_ref(name).map_err(|error| Error::Ref { path: repo_path.into(), error })?;
     }
     if options.canonicalize && options.mode.is_some_and(|m| m != RepoMode::BareUserOnly) {
         return Err(Error::Repo {

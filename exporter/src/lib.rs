@@ -2,6 +2,8 @@
 //! mode (archive, bare-user, bare-user-only, bare), and jigdo RPMs that describe a commit by
 //! the packages its content comes from.
 
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 pub mod error;
 pub mod export;
 pub mod jigdo;

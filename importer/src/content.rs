@@ -26,7 +26,7 @@ pub enum ContentError {
 impl std::fmt::Display for ContentError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ContentError::Failed(e) => write!(f, "{e}"),
+            ContentError::Failed(e) => f.write_str(&rejig_format::chain(e)),
             ContentError::Size { read, declared } if read > declared => {
                 write!(f, "content is longer than the declared {declared} bytes")
             }

@@ -18,11 +18,12 @@ pub enum Error {
     #[error(transparent)]
     Format(#[from] rejig_format::Error),
     /// An I/O failure on a named file.
-    #[error("{path}: {error}")]
+    #[error("{path}")]
     Io {
         /// The file.
         path: PathBuf,
         /// The underlying error.
+        #[source]
         error: std::io::Error,
     },
     /// The path is not an OSTree repository rejig can read.
@@ -32,6 +33,15 @@ pub enum Error {
         path: PathBuf,
         /// Why.
         detail: String,
+    },
+    /// The repository's config does not give a mode rejig can read.
+    #[error("{path}: not a readable OSTree repository")]
+    RepoConfig {
+        /// The repository path.
+        path: PathBuf,
+        /// What is wrong with the config.
+        #[source]
+        error: rejig_format::Error,
     },
     /// The revision names no commit.
     #[error("{repo}: no ref or commit named {rev:?} (try `ostree refs --repo={repo}`)")]
@@ -50,6 +60,17 @@ pub enum Error {
         path: PathBuf,
         /// What is wrong.
         detail: String,
+    },
+    /// An object in the source repository whose bytes do not decode.
+    #[error("object {key} at {path}")]
+    UndecodableObject {
+        /// The object.
+        key: ObjectKey,
+        /// Its file.
+        path: PathBuf,
+        /// What the decoder refused.
+        #[source]
+        error: rejig_format::Error,
     },
     /// A package that cannot be read or imported.
     #[error("{path}: {detail}")]

@@ -1,6 +1,8 @@
 //! Everything that comes into the rejig store: commits read out of OSTree repositories,
 //! and directory trees committed directly. RPM packages and jigdos come later.
 
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 pub mod content;
 pub mod error;
 pub mod jigdo;

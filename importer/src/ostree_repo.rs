@@ -15,7 +15,7 @@ use rejig_format::object::dirmeta::decode_owner_mode_xattrs;
 use rejig_format::object::meta::{S_IFLNK, S_IFREG};
 use rejig_format::object::{metadata_checksum, Commit, DirMeta, DirTree, FileHeader, FileMeta, VariantDict, XattrSet};
 use rejig_format::repo_mode::mode_from_config;
-use rejig_format::{ObjectId, ObjectKey, ObjectType, RepoMode};
+use rejig_format::{chain, ObjectId, ObjectKey, ObjectType, RepoMode};
 use rejig_store::{Batch, Progress, Store};
 
 use crate::content::store_content;
@@ -74,8 +74,7 @@ impl SourceRepo {
         let config_path = path.join("config");
         let config = std::fs::read_to_string(&config_path)
             .map_err(|e| Error::NotARepo { path: path.to_path_buf(), detail: format!("cannot read config: {e}") })?;
-        let mode = mode_from_config(&config)
-            .map_err(|e| Error::NotARepo { path: path.to_path_buf(), detail: e.to_string() })?;
+        let mode = mode_from_config(&config).map_err(|error| Error::RepoConfig { path: path.to_path_buf(), error })?;
         Ok(Self { path: path.to_path_buf(), mode })
     }
 
@@ -127,7 +126,7 @@ impl SourceRepo {
         let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
         file.take(MAX_METADATA_SIZE).read_to_end(&mut bytes).at(&path)?;
         if key.kind == ObjectType::CommitMeta {
-            VariantDict::decode(&bytes).map_err(|e| bad(e.to_string()))?;
+            VariantDict::decode(&bytes).map_err(|error| Error::UndecodableObject { key, path: path.clone(), error })?;
         } else {
             let actual = metadata_checksum(&bytes);
             if actual != key.id {
@@ -143,8 +142,8 @@ impl SourceRepo {
         let path = self.object_path(&key);
         let bad = |detail: String| Error::BadObject { key, path: path.clone(), detail };
         let (header, payload) = self.open_content(&path).map_err(|e| match e {
-            Error::Store(inner) => bad(inner.to_string()),
-            Error::Format(inner) => bad(inner.to_string()),
+            Error::Store(inner) => bad(chain(&inner)),
+            Error::Format(error) => Error::UndecodableObject { key, path: path.clone(), error },
             Error::Io { error, .. } => bad(error.to_string()),
             other => other,
         })?;
@@ -249,10 +248,10 @@ pub fn import_commit(store: &Store, repo: &Path, rev: &str, progress: &dyn Progr
 
     let commit_key = ObjectKey::new(commit_id, ObjectType::Commit);
     let commit_bytes = source.read_metadata(commit_key)?;
-    let commit = Commit::decode(&commit_bytes).map_err(|e| Error::BadObject {
+    let commit = Commit::decode(&commit_bytes).map_err(|error| Error::UndecodableObject {
         key: commit_key,
         path: source.object_path(&commit_key),
-        detail: e.to_string(),
+        error,
     })?;
     let mut metadata = vec![(commit_key, commit_bytes)];
     let meta_key = ObjectKey::new(commit_id, ObjectType::CommitMeta);
@@ -268,10 +267,10 @@ pub fn import_commit(store: &Store, repo: &Path, rev: &str, progress: &dyn Progr
         let meta_key = ObjectKey::new(meta, ObjectType::DirMeta);
         if seen.insert(meta_key) {
             let bytes = source.read_metadata(meta_key)?;
-            DirMeta::decode(&bytes).map_err(|e| Error::BadObject {
+            DirMeta::decode(&bytes).map_err(|error| Error::UndecodableObject {
                 key: meta_key,
                 path: source.object_path(&meta_key),
-                detail: e.to_string(),
+                error,
             })?;
             metadata.push((meta_key, bytes));
         }
@@ -280,10 +279,10 @@ pub fn import_commit(store: &Store, repo: &Path, rev: &str, progress: &dyn Progr
             continue;
         }
         let bytes = source.read_metadata(tree_key)?;
-        let listing = DirTree::decode(&bytes).map_err(|e| Error::BadObject {
+        let listing = DirTree::decode(&bytes).map_err(|error| Error::UndecodableObject {
             key: tree_key,
             path: source.object_path(&tree_key),
-            detail: e.to_string(),
+            error,
         })?;
         for file in listing.files() {
             if seen.insert(ObjectKey::new(file.content, ObjectType::File)) {

@@ -166,7 +166,7 @@ pub fn import_package_for(store: &Store, path: &Path, demand: &PackageDemand) ->
 fn in_package(path: &Path, error: Error) -> Error {
     match error {
         Error::Package { .. } => error,
-        other => Error::Package { path: path.to_path_buf(), detail: other.to_string() },
+        other => Error::Package { path: path.to_path_buf(), detail: rejig_format::chain(&other) },
     }
 }
 
@@ -320,7 +320,7 @@ pub fn import_packages(store: &Store, paths: &[PathBuf], progress: &dyn Progress
     for (path, result) in results {
         match result {
             Ok(import) => report.packages.push(import),
-            Err(e) => report.failures.push((path, e.to_string())),
+            Err(e) => report.failures.push((path, rejig_format::chain(&e))),
         }
     }
     report.seconds = started.elapsed().as_secs_f64();

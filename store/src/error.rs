@@ -35,6 +35,17 @@ pub enum Error {
         /// What was wrong.
         detail: String,
     },
+    /// A blob whose stored bytes cannot be read or decompressed.
+    #[error("blob {blob} in pack {pack}")]
+    BlobRead {
+        /// The blob.
+        blob: BlobId,
+        /// The pack it was read from.
+        pack: PackId,
+        /// What the read or the decompressor reported.
+        #[source]
+        error: std::io::Error,
+    },
     /// An object the store does not hold.
     #[error("the store has no object {0}")]
     MissingObject(ObjectKey),
@@ -49,21 +60,32 @@ pub enum Error {
         /// What was wrong.
         detail: String,
     },
+    /// A pack whose trailer does not decode.
+    #[error("pack {path}")]
+    Trailer {
+        /// The pack file.
+        path: PathBuf,
+        /// What the decoder refused.
+        #[source]
+        error: rejig_format::Error,
+    },
     /// An I/O failure on a named file.
-    #[error("{path}: {error}")]
+    #[error("{path}")]
     Io {
         /// The file or directory.
         path: PathBuf,
         /// The underlying error.
+        #[source]
         error: std::io::Error,
     },
     /// The index database failed.
-    #[error("store index {path}: {detail}")]
+    #[error("store index {path}")]
     Index {
         /// The index file.
         path: PathBuf,
         /// What redb reported.
-        detail: String,
+        #[source]
+        error: redb::Error,
     },
 }
 
@@ -99,5 +121,18 @@ impl<T> IoContext<T> for std::io::Result<T> {
 impl<T> IoContext<T> for rustix::io::Result<T> {
     fn at(self, path: impl Into<PathBuf>) -> Result<T> {
         self.map_err(|e| Error::io(path, e.into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_errors_keep_their_cause_as_the_source() {
+        let error = Error::io("/store/packs", std::io::Error::other("disk on fire"));
+        assert_eq!(error.to_string(), "/store/packs");
+        assert!(std::error::Error::source(&error).is_some());
+        assert_eq!(rejig_format::chain(&error), "/store/packs: disk on fire");
     }
 }

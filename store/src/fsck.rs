@@ -7,12 +7,13 @@ use std::io::Read;
 
 use rayon::prelude::*;
 
-use crate::error::{IoContext, Result};
-use crate::index::IndexStats;
+use crate::error::{Error, IoContext, Result};
+use crate::index::{IndexReader, IndexStats};
 use crate::pack::reader::read_trailer;
 use crate::pack::writer::FinishedPack;
 use crate::store::Store;
-use rejig_format::id::{BlobId, ObjectType, PackId};
+use rejig_format::chain;
+use rejig_format::id::{BlobId, ObjectKey, ObjectType, PackId};
 use rejig_format::object::{metadata_checksum, Commit, DirMeta, DirTree};
 use rejig_format::record::ObjectRecord;
 
@@ -65,6 +66,83 @@ fn drain(reader: &mut dyn Read, mut sink: impl FnMut(&[u8])) -> std::io::Result<
     }
 }
 
+/// What is wrong with one object, as fsck lists it.
+#[derive(Debug, thiserror::Error)]
+enum ObjectProblem {
+    /// The index failed.
+    #[error(transparent)]
+    Index(Box<Error>),
+    /// The object's bytes are not what its name says.
+    #[error("{key}: {what}")]
+    Found { key: ObjectKey, what: String },
+    /// The object's blob fails while being read.
+    #[error("{key}")]
+    Read {
+        key: ObjectKey,
+        #[source]
+        error: std::io::Error,
+    },
+    /// The object's blob cannot be opened, or its bytes do not decode.
+    #[error("{key}")]
+    Failed {
+        key: ObjectKey,
+        #[source]
+        error: Box<Error>,
+    },
+}
+
+/// Reads one object back and checks that it hashes to its name, returning its byte count.
+fn check_object(
+    store: &Store,
+    reader: &IndexReader<'_>,
+    key: ObjectKey,
+    record: &ObjectRecord,
+) -> std::result::Result<u64, ObjectProblem> {
+    let found = |what: String| ObjectProblem::Found { key, what };
+    let failed = |error: Error| ObjectProblem::Failed { key, error: Box::new(error) };
+    let location = |blob: BlobId| {
+        reader
+            .blob(&blob)
+            .map_err(|e| ObjectProblem::Index(Box::new(e)))?
+            .ok_or_else(|| found(format!("its blob {blob} is not in the index")))
+    };
+    match record {
+        ObjectRecord::Symlink { header } => {
+            let actual = header.checksum(b"");
+            if actual != key.id {
+                return Err(found(format!("symlink header hashes to {actual}")));
+            }
+            Ok(0)
+        }
+        ObjectRecord::Regular { header, blob } => {
+            let mut hasher = header.hasher();
+            let mut stream = store.open_blob(*blob, location(*blob)?).map_err(failed)?;
+            let n =
+                drain(&mut stream, |chunk| hasher.update(chunk)).map_err(|error| ObjectProblem::Read { key, error })?;
+            let actual = hasher.finish();
+            if actual != key.id {
+                return Err(found(format!("content hashes to {actual}")));
+            }
+            Ok(n)
+        }
+        ObjectRecord::Metadata { blob } => {
+            let bytes = store.open_blob(*blob, location(*blob)?).and_then(|b| b.read_all()).map_err(failed)?;
+            let decoded = match key.kind {
+                ObjectType::Commit => Commit::decode(&bytes).map(drop),
+                ObjectType::DirTree => DirTree::decode(&bytes).map(drop),
+                ObjectType::DirMeta => DirMeta::decode(&bytes).map(drop),
+                ObjectType::CommitMeta => rejig_format::object::VariantDict::decode(&bytes).map(drop),
+                ObjectType::File => Err(rejig_format::Error::invalid("record", "file object stored as metadata")),
+            };
+            decoded.map_err(|e| failed(e.into()))?;
+            if key.kind != ObjectType::CommitMeta && metadata_checksum(&bytes) != key.id {
+                return Err(found(format!("bytes hash to {}", metadata_checksum(&bytes))));
+            }
+            Ok(bytes.len() as u64)
+        }
+    }
+}
+
 /// Verifies the whole store.
 pub fn fsck(store: &Store) -> Result<FsckReport> {
     let reader = store.reader()?;
@@ -81,7 +159,7 @@ pub fn fsck(store: &Store) -> Result<FsckReport> {
                 report.problems.push(format!("pack {id}: its trailer hashes to {actual}"))
             }
             Ok(_) => {}
-            Err(e) => report.problems.push(e.to_string()),
+            Err(e) => report.problems.push(chain(&e)),
         }
         if !indexed_packs.contains(&id) {
             report.unreferenced_packs.push(id);
@@ -93,63 +171,15 @@ pub fn fsck(store: &Store) -> Result<FsckReport> {
 
     let objects = reader.objects()?;
     let referenced: HashSet<BlobId> = objects.iter().filter_map(|(_, r)| r.blob()).collect();
-    let results: Vec<std::result::Result<u64, String>> = objects
-        .par_iter()
-        .map(|(key, record)| {
-            let location = |blob: BlobId| {
-                reader
-                    .blob(&blob)
-                    .map_err(|e| e.to_string())?
-                    .ok_or(format!("{key}: its blob {blob} is not in the index"))
-            };
-            match record {
-                ObjectRecord::Symlink { header } => {
-                    let actual = header.checksum(b"");
-                    if actual != key.id {
-                        return Err(format!("{key}: symlink header hashes to {actual}"));
-                    }
-                    Ok(0)
-                }
-                ObjectRecord::Regular { header, blob } => {
-                    let mut hasher = header.hasher();
-                    let mut stream = store.open_blob(*blob, location(*blob)?).map_err(|e| format!("{key}: {e}"))?;
-                    let n = drain(&mut stream, |chunk| hasher.update(chunk)).map_err(|e| format!("{key}: {e}"))?;
-                    let actual = hasher.finish();
-                    if actual != key.id {
-                        return Err(format!("{key}: content hashes to {actual}"));
-                    }
-                    Ok(n)
-                }
-                ObjectRecord::Metadata { blob } => {
-                    let bytes = store
-                        .open_blob(*blob, location(*blob)?)
-                        .and_then(|b| b.read_all())
-                        .map_err(|e| format!("{key}: {e}"))?;
-                    let decoded = match key.kind {
-                        ObjectType::Commit => Commit::decode(&bytes).map(drop),
-                        ObjectType::DirTree => DirTree::decode(&bytes).map(drop),
-                        ObjectType::DirMeta => DirMeta::decode(&bytes).map(drop),
-                        ObjectType::CommitMeta => rejig_format::object::VariantDict::decode(&bytes).map(drop),
-                        ObjectType::File => {
-                            Err(rejig_format::Error::invalid("record", "file object stored as metadata"))
-                        }
-                    };
-                    decoded.map_err(|e| format!("{key}: {e}"))?;
-                    if key.kind != ObjectType::CommitMeta && metadata_checksum(&bytes) != key.id {
-                        return Err(format!("{key}: bytes hash to {}", metadata_checksum(&bytes)));
-                    }
-                    Ok(bytes.len() as u64)
-                }
-            }
-        })
-        .collect();
+    let results: Vec<std::result::Result<u64, ObjectProblem>> =
+        objects.par_iter().map(|(key, record)| check_object(store, &reader, *key, record)).collect();
     for result in results {
         match result {
             Ok(bytes) => {
                 report.objects += 1;
                 report.bytes += bytes;
             }
-            Err(problem) => report.problems.push(problem),
+            Err(problem) => report.problems.push(chain(&problem)),
         }
     }
 
@@ -173,7 +203,7 @@ pub fn fsck(store: &Store) -> Result<FsckReport> {
                 }
                 report.packages += 1;
             }
-            Err(e) => report.problems.push(format!("package {name}: {e}")),
+            Err(e) => report.problems.push(format!("package {name}: {}", chain(&e))),
         }
     }
 
@@ -184,7 +214,7 @@ pub fn fsck(store: &Store) -> Result<FsckReport> {
         .par_iter()
         .filter_map(|(id, location)| {
             let outcome = store.open_blob(*id, *location).and_then(|mut s| drain(&mut s, |_| {}).at("<blob>"));
-            outcome.err().map(|e| e.to_string())
+            outcome.err().map(|e| chain(&e))
         })
         .collect();
     report.problems.extend(problems);
@@ -219,7 +249,7 @@ pub fn repair(store: &Store) -> Result<RepairReport> {
                 report.packs_indexed += 1;
             }
             Ok((_, actual)) => report.packs_skipped.push(format!("pack {id}: its trailer hashes to {actual}")),
-            Err(e) => report.packs_skipped.push(e.to_string()),
+            Err(e) => report.packs_skipped.push(chain(&e)),
         }
     }
     // Packs a collection kept as they were still list entries it dropped.

@@ -209,7 +209,7 @@ pub fn gc(store: &Store, options: &GcOptions, progress: &dyn Progress) -> Result
             bytes: live.bytes,
         };
         if let Err(e) = mark(store, &reader, root, &locations, &mut candidate) {
-            report.roots_broken.push((root, e.to_string()));
+            report.roots_broken.push((root, rejig_format::chain(&e)));
             continue;
         }
         keep_whole_packages(&packages, &locations, &mut candidate);

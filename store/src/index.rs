@@ -57,7 +57,7 @@ fn use_stamp(roots: &redb::Table<'_, [u8; 33], u64>) -> std::result::Result<u64,
 
 impl Index {
     fn err(&self, e: impl Into<redb::Error>) -> Error {
-        Error::Index { path: self.path.clone(), detail: e.into().to_string() }
+        Error::Index { path: self.path.clone(), error: e.into() }
     }
 
     /// Opens the index, creating it if missing. A new index is built under a temporary name
@@ -74,8 +74,7 @@ impl Index {
     }
 
     fn open_existing(path: &Path) -> Result<Self> {
-        let db =
-            Database::create(path).map_err(|e| Error::Index { path: path.to_path_buf(), detail: e.to_string() })?;
+        let db = Database::create(path).map_err(|e| Error::Index { path: path.to_path_buf(), error: e.into() })?;
         let index = Self { db, path: path.to_path_buf() };
         let txn = index.db.begin_write().map_err(|e| index.err(e))?;
         txn.open_table(OBJECTS).map_err(|e| index.err(e))?;

@@ -8,6 +8,8 @@
 //! snapshot and [`BlobReader`] streams, and run [`gc`] and [`fsck`]. Packs and the index
 //! themselves are private; [`durable`] is the one way any part of rejig publishes a file.
 
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 pub mod durable;
 pub mod error;
 pub mod fsck;

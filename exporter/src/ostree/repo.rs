@@ -49,8 +49,13 @@ pub struct Written {
     pub bytes: u64,
 }
 
+/// A ref name that ostree would refuse.
+#[derive(Debug, thiserror::Error)]
+#[error("{0:?} is not a valid ref name (letters, digits, '-', '.', '_' and '/' separators)")]
+pub struct BadRef(pub String);
+
 /// Validates a ref name as ostree does: `([\w\d][-._\w\d]*/)*[\w\d][-._\w\d]*`.
-pub fn validate_ref(name: &str) -> std::result::Result<(), String> {
+pub fn validate_ref(name: &str) -> std::result::Result<(), BadRef> {
     let ok = !name.is_empty()
         && name.split('/').all(|part| {
             let mut chars = part.chars();
@@ -60,7 +65,7 @@ pub fn validate_ref(name: &str) -> std::result::Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!("{name:?} is not a valid ref name (letters, digits, '-', '.', '_' and '/' separators)"))
+        Err(BadRef(name.to_owned()))
     }
 }
 
@@ -251,10 +256,7 @@ impl OstreeRepo {
         let mut written = 0u64;
         let check = |written: u64, hasher: ContentHasher, path: &Path| -> Result<ObjectKey> {
             if written != size {
-                return Err(Error::Io {
-                    path: path.to_path_buf(),
-                    error: std::io::Error::other(format!("wrote {written} bytes where {size} were expected")),
-                });
+                return Err(Error::Size { path: path.to_path_buf(), written, expected: size });
             }
             let id = hasher.finish();
             match expected {
@@ -361,7 +363,7 @@ impl OstreeRepo {
 
     /// Points `refs/heads/<name>` at `commit`: temp file, fsync, rename, fsync the directory.
     pub fn set_ref(&self, name: &str, commit: &ObjectId) -> Result<()> {
-        validate_ref(name).map_err(|detail| Error::Repo { path: self.path.clone(), detail })?;
+        validate_ref(name).map_err(|error| Error::Ref { path: self.path.clone(), error })?;
         let target = self.path.join("refs/heads").join(name);
         let dir = target.parent().unwrap_or(&self.path).to_path_buf();
         std::fs::create_dir_all(&dir).at(&dir)?;

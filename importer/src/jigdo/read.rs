@@ -3,6 +3,8 @@
 //! tables are decoded with bounds and validated, and each new content file must hash to the
 //! BLAKE3 it is named by.
 
+#![deny(clippy::indexing_slicing)]
+
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufReader, Read};
@@ -140,7 +142,7 @@ pub fn read_jigdo_from(
         })
         .map_err(|e| match e {
             Error::Package { .. } => e,
-            other => Error::Package { path: path.to_path_buf(), detail: other.to_string() },
+            other => Error::Package { path: path.to_path_buf(), detail: rejig_format::chain(&other) },
         })?;
 
     drop(reader);

@@ -2,6 +2,8 @@
 //! librpm's validation rules, never panics on input and never allocates from an unchecked
 //! count.
 
+#![deny(clippy::indexing_slicing)]
+
 pub mod caps;
 pub mod cpio;
 pub mod decompress;

@@ -11,31 +11,31 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use super::{Loaded, Location, Offer};
+use super::{refused, Loaded, Location, Offer, Problem};
 use crate::package::{collect_rpms, nevra_of};
 use crate::rpm::package::Package;
 
 /// The offers of the packages below `root`.
-pub(super) fn offers(root: &Path, source: usize) -> Result<Loaded, String> {
-    let files = collect_rpms(&[root.to_path_buf()]).map_err(|e| e.to_string())?;
-    let read: Vec<Result<Offer, String>> = files.par_iter().map(|path| offer(path, source)).collect();
+pub(super) fn offers(root: &Path, source: usize) -> Result<Loaded, Problem> {
+    let files = collect_rpms(&[root.to_path_buf()]).map_err(|e| Problem::Importer(Box::new(e)))?;
+    let read: Vec<Result<Offer, Problem>> = files.par_iter().map(|path| offer(path, source)).collect();
     let mut loaded = Loaded::default();
     for result in read {
         match result {
             Ok(offer) => loaded.offers.push(offer),
-            Err(warning) => loaded.warnings.push(warning),
+            Err(warning) => loaded.warnings.push(rejig_format::chain(&warning)),
         }
     }
     Ok(loaded)
 }
 
-fn offer(path: &PathBuf, source: usize) -> Result<Offer, String> {
-    let fail = |detail: String| format!("{}: not a usable package, skipped: {detail}", path.display());
-    let file = File::open(path).map_err(|e| fail(e.to_string()))?;
-    let size = file.metadata().map_err(|e| fail(e.to_string()))?.len();
+fn offer(path: &PathBuf, source: usize) -> Result<Offer, Problem> {
+    let fail = |problem: Problem| problem.within(format!("{}: not a usable package, skipped", path.display()));
+    let file = File::open(path).map_err(|e| fail(e.into()))?;
+    let size = file.metadata().map_err(|e| fail(e.into()))?.len();
     let mut reader = BufReader::with_capacity(64 * 1024, file);
-    let package = Package::read_headers(&mut reader).map_err(|e| fail(e.to_string()))?;
-    let nevra = nevra_of(&package).map_err(|e| fail(e.to_string()))?;
+    let package = Package::read_headers(&mut reader).map_err(|e| fail(refused(e.to_string())))?;
+    let nevra = nevra_of(&package).map_err(|e| fail(Problem::Importer(Box::new(e))))?;
     Ok(Offer {
         nevra,
         location: Location::Local(path.clone()),

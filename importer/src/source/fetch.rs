@@ -30,7 +30,7 @@ use rejig_store::{durable, Progress};
 use sha2::{Digest, Sha256};
 
 use super::http::{backoff, Client, Failure, Reply};
-use super::{key, Catalog, FetchOptions, Fetched, Location, Offer};
+use super::{key, refused, Catalog, FetchOptions, Fetched, Location, Offer, Problem};
 use crate::error::{Error, Result};
 
 /// The largest download when no source gives the size.
@@ -89,7 +89,7 @@ pub fn fetch(
                 Err(Error::Fetch { detail, .. }) => {
                     Err(Error::Fetch { package: w.nevra.to_string(), detail: detail.clone() })
                 }
-                Err(e) => Err(Error::Fetch { package: w.nevra.to_string(), detail: e.to_string() }),
+                Err(e) => Err(Error::Fetch { package: w.nevra.to_string(), detail: rejig_format::chain(e) }),
             })
         };
         out.push(result.unwrap_or_else(|| {
@@ -151,7 +151,9 @@ fn fetch_one(
         };
         match result {
             Ok(fetched) => return Ok(fetched),
-            Err(detail) => tried.push(format!("{} (from {source}): {detail}", offer.location)),
+            Err(problem) => {
+                tried.push(format!("{} (from {source}): {}", offer.location, rejig_format::chain(&problem)))
+            }
         }
     }
     let hint = if skipped == offers.len() {
@@ -163,13 +165,13 @@ fn fetch_one(
 }
 
 /// A local offer's size, after checking it is a file of the size the source says.
-fn local(path: &Path, offer: &Offer) -> std::result::Result<u64, String> {
-    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+fn local(path: &Path, offer: &Offer) -> std::result::Result<u64, Problem> {
+    let meta = std::fs::metadata(path)?;
     if !meta.is_file() {
-        return Err("not a regular file".to_owned());
+        return Err(refused("not a regular file"));
     }
     match offer.size {
-        Some(size) if size != meta.len() => Err(format!("{} bytes, but the source says {size}", meta.len())),
+        Some(size) if size != meta.len() => Err(refused(format!("{} bytes, but the source says {size}", meta.len()))),
         _ => Ok(meta.len()),
     }
 }
@@ -199,12 +201,12 @@ fn download(
     offer: &Offer,
     dir: &Path,
     names: &Names,
-) -> std::result::Result<(PathBuf, u64, u64), String> {
+) -> std::result::Result<(PathBuf, u64, u64), Problem> {
     let expected = wanted.file.or(offer.file_sha256);
     let name = download_name(wanted, expected);
     let target = dir.join(format!("{name}.rpm"));
     let part = dir.join(format!("{name}.rpm.part"));
-    std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(dir).map_err(|e| Problem::from(e).within(format!("creating {}", dir.display())))?;
     let lock = names.lock(&name);
     let _held = lock.lock().unwrap_or_else(PoisonError::into_inner);
     if let Some(size) = finished_earlier(&target, expected, offer.size)? {
@@ -223,12 +225,14 @@ fn download(
                         restarted = true;
                         continue;
                     }
-                    return Err(format!(
+                    return Err(refused(format!(
                         "SHA-256 mismatch: the file hashes to {}, but {} is wanted; the mirror holds another file",
                         done.sha256, expected
-                    ));
+                    )));
                 }
-                durable::rename(&part, &target).map_err(|e| format!("renaming {}: {e}", part.display()))?;
+                durable::rename(&part, &target).map_err(|e| {
+                    Problem::Importer(Box::new(e.into())).within(format!("renaming {}", part.display()))
+                })?;
                 return Ok((target, done.size, transferred));
             }
             Err(failure) if failure.retry && attempt < client.attempts => {
@@ -237,7 +241,7 @@ fn download(
             }
             Err(failure) => {
                 let tries = if attempt > 1 { format!(" (after {attempt} attempts)") } else { String::new() };
-                return Err(format!("{}{tries}", failure.detail));
+                return Err(Problem::Remote(format!("{}{tries}", failure.detail)));
             }
         }
     }
@@ -249,10 +253,11 @@ fn finished_earlier(
     target: &Path,
     expected: Option<FileSha256>,
     size: Option<u64>,
-) -> std::result::Result<Option<u64>, String> {
+) -> std::result::Result<Option<u64>, Problem> {
     let Ok(file) = File::open(target) else { return Ok(None) };
     if let Some(expected) = expected {
-        let (length, sha256) = hash_prefix(&file, u64::MAX).map_err(|e| format!("{}: {e}", target.display()))?;
+        let (length, sha256) =
+            hash_prefix(&file, u64::MAX).map_err(|e| Problem::from(e).within(target.display().to_string()))?;
         if FileSha256::from_bytes(sha256.finalize().into()) == expected && size.is_none_or(|s| s == length) {
             return Ok(Some(length));
         }
@@ -261,11 +266,11 @@ fn finished_earlier(
     Ok(None)
 }
 
-fn remove(path: &Path) -> std::result::Result<(), String> {
+fn remove(path: &Path) -> std::result::Result<(), Problem> {
     match std::fs::remove_file(path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(format!("removing {}: {e}", path.display())),
+        Err(e) => Err(Problem::from(e).within(format!("removing {}", path.display()))),
     }
 }
 
@@ -306,7 +311,7 @@ fn attempt_download(
     transferred: &mut u64,
 ) -> std::result::Result<Done, Failure> {
     let disk = |e: std::io::Error| Failure { retry: false, detail: format!("{}: {e}", part.display()) };
-    let synced = |e: rejig_store::Error| Failure { retry: false, detail: e.to_string() };
+    let synced = |e: rejig_store::Error| Failure { retry: false, detail: rejig_format::chain(&e) };
     let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(part).map_err(disk)?;
     let mut have = file.metadata().map_err(disk)?.len();
     if size.is_some_and(|s| have > s) {

@@ -11,7 +11,7 @@
 use std::io::Read;
 use std::time::Duration;
 
-use super::FetchOptions;
+use super::{refused, FetchOptions, Problem};
 
 /// Talks HTTP with bounded waits.
 pub(super) struct Client {
@@ -100,7 +100,7 @@ impl Client {
     }
 
     /// GETs a whole file of at most `limit` bytes into memory, retrying transient failures.
-    pub(super) fn get_bounded(&self, url: &str, limit: u64) -> Result<Vec<u8>, String> {
+    pub(super) fn get_bounded(&self, url: &str, limit: u64) -> Result<Vec<u8>, Problem> {
         let mut attempt = 1;
         loop {
             match self.get_bounded_once(url, limit) {
@@ -111,7 +111,7 @@ impl Client {
                 }
                 Err(failure) => {
                     let tries = if attempt > 1 { format!(" (after {attempt} attempts)") } else { String::new() };
-                    return Err(format!("{url}: {}{tries}", failure.detail));
+                    return Err(Problem::Remote(format!("{url}: {}{tries}", failure.detail)));
                 }
             }
         }
@@ -180,14 +180,14 @@ fn content_range_total(value: &str) -> Option<u64> {
 
 /// A repository's base URL: scheme lowercased, host required, no query, fragment or
 /// whitespace, and a trailing `/` so that relative locations join onto it.
-pub(super) fn base_url(spec: &str) -> Result<String, String> {
-    let (scheme, rest) = spec.split_once("://").ok_or_else(|| "not a URL".to_owned())?;
+pub(super) fn base_url(spec: &str) -> Result<String, Problem> {
+    let (scheme, rest) = spec.split_once("://").ok_or_else(|| refused("not a URL"))?;
     let host = rest.split('/').next().unwrap_or_default();
     if host.is_empty() {
-        return Err("the URL names no host".to_owned());
+        return Err(refused("the URL names no host"));
     }
     if rest.contains(['?', '#']) || rest.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err("a repository URL may not have a query, a fragment, spaces or control characters".to_owned());
+        return Err(refused("a repository URL may not have a query, a fragment, spaces or control characters"));
     }
     let mut url = format!("{}://{rest}", scheme.to_ascii_lowercase());
     if !url.ends_with('/') {

@@ -33,6 +33,57 @@ use crate::error::{Error, Result};
 
 pub use fetch::fetch;
 
+/// Why a source, one of its files, one of its packages or one offer cannot be used. The
+/// message names the file and, for a package, the package; the cause follows it in the chain,
+/// and [`rejig_format::chain`] makes the whole of it the detail of an [`Error::Source`] or
+/// [`Error::Fetch`], or a warning.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Problem {
+    /// What rejig refuses or found inconsistent: a bound, a mismatch, a malformed value.
+    #[error("{0}")]
+    Refused(String),
+    /// A remote file that could not be fetched; the message names the URL and the tries.
+    #[error("{0}")]
+    Remote(String),
+    /// A local file that cannot be read.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// The importer or the store failed (listing a directory, reading a package's NEVRA,
+    /// syncing a download).
+    #[error(transparent)]
+    Importer(Box<Error>),
+    /// XML that does not parse. quick-xml's error is printed here rather than chained, since
+    /// its message already repeats its own cause.
+    #[error("malformed XML after byte {position}: {error}")]
+    Xml {
+        /// Where the event that failed starts.
+        position: u64,
+        /// What quick-xml reported.
+        error: quick_xml::Error,
+    },
+    /// A failure inside a named part: a file, a package entry, the decompressed data.
+    #[error("{context}")]
+    In {
+        /// The part.
+        context: String,
+        /// What is wrong inside it.
+        #[source]
+        error: Box<Problem>,
+    },
+}
+
+impl Problem {
+    /// This failure, as inside `context`.
+    pub(crate) fn within(self, context: impl Into<String>) -> Self {
+        Problem::In { context: context.into(), error: Box::new(self) }
+    }
+}
+
+/// A refusal with its message.
+pub(crate) fn refused(message: impl Into<String>) -> Problem {
+    Problem::Refused(message.into())
+}
+
 /// The largest repomd.xml read. Real ones are a few KiB; this bounds a hostile one.
 pub const MAX_REPOMD_BYTES: u64 = 16 << 20;
 /// The largest primary metadata read, compressed or not, whatever repomd.xml declares.
@@ -67,10 +118,10 @@ impl PackageSource {
         let error = |detail: String| Error::Source { origin: spec.to_owned(), detail };
         let scheme = spec.split_once("://").map(|(scheme, _)| scheme.to_ascii_lowercase());
         match scheme.as_deref() {
-            Some("http" | "https") => {
-                Ok(PackageSource::Repository(RepoLocation::Remote(http::base_url(spec).map_err(error)?)))
-            }
-            Some("file") => Self::local(&file_url_path(spec).map_err(error)?),
+            Some("http" | "https") => Ok(PackageSource::Repository(RepoLocation::Remote(
+                http::base_url(spec).map_err(|e| error(rejig_format::chain(&e)))?,
+            ))),
+            Some("file") => Self::local(&file_url_path(spec).map_err(|e| error(rejig_format::chain(&e)))?),
             Some(other) => Err(error(format!(
                 "unsupported URL scheme {other:?}: give a path, or a file://, http:// or https:// URL"
             ))),
@@ -105,18 +156,18 @@ impl fmt::Display for PackageSource {
 
 /// The local path of a `file://` URL: `file:///abs` or `file://localhost/abs`, with `%XX`
 /// escapes decoded.
-fn file_url_path(url: &str) -> std::result::Result<PathBuf, String> {
+fn file_url_path(url: &str) -> std::result::Result<PathBuf, Problem> {
     use std::os::unix::ffi::OsStringExt;
     let rest = url.get("file://".len()..).unwrap_or_default();
     let path = match rest.strip_prefix("localhost") {
         Some(path) if path.starts_with('/') => path,
         _ if rest.starts_with('/') => rest,
-        _ => return Err("a file:// URL must name an absolute local path (file:///path)".to_owned()),
+        _ => return Err(refused("a file:// URL must name an absolute local path (file:///path)")),
     };
     if path.contains(['?', '#']) {
-        return Err("a file:// URL with a query or fragment is not supported".to_owned());
+        return Err(refused("a file:// URL with a query or fragment is not supported"));
     }
-    let bytes = percent_decode(path).ok_or_else(|| "malformed %-escape in the URL".to_owned())?;
+    let bytes = percent_decode(path).ok_or_else(|| refused("malformed %-escape in the URL"))?;
     Ok(PathBuf::from(std::ffi::OsString::from_vec(bytes)))
 }
 
@@ -203,8 +254,8 @@ impl Catalog {
                         catalog.offers.entry(key(&offer.nevra)).or_default().push(offer);
                     }
                 }
-                Err(detail) => {
-                    let error = Error::Source { origin: source.to_string(), detail };
+                Err(problem) => {
+                    let error = Error::Source { origin: source.to_string(), detail: rejig_format::chain(&problem) };
                     catalog.warnings.push(format!("{error} (source skipped)"));
                     failures.push(error.to_string());
                 }
@@ -349,6 +400,16 @@ pub struct Fetched {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_problem_prints_its_context_then_its_cause() {
+        let missing = || std::io::Error::from(std::io::ErrorKind::NotFound);
+        let problem = Problem::from(missing()).within("repodata/primary.xml.gz");
+        assert_eq!(problem.to_string(), "repodata/primary.xml.gz");
+        assert_eq!(rejig_format::chain(&problem), format!("repodata/primary.xml.gz: {}", missing()));
+        let nested = refused("no <name> or no <arch>").within("package #2 (a-1-1.x86_64)").within("primary.xml");
+        assert_eq!(rejig_format::chain(&nested), "primary.xml: package #2 (a-1-1.x86_64): no <name> or no <arch>");
+    }
 
     #[test]
     fn file_urls() {

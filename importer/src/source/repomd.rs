@@ -19,6 +19,8 @@
 //! metadata must not point a client at arbitrary local files. Anything malformed fails the
 //! whole source, naming the file and the package.
 
+#![deny(clippy::indexing_slicing)]
+
 use std::borrow::Cow;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
@@ -31,7 +33,7 @@ use rejig_format::FileSha256;
 use sha2::{Digest, Sha256, Sha512};
 
 use super::http::{self, Client};
-use super::{Loaded, Location, Offer, RepoLocation, MAX_PRIMARY_BYTES, MAX_REPOMD_BYTES};
+use super::{refused, Loaded, Location, Offer, Problem, RepoLocation, MAX_PRIMARY_BYTES, MAX_REPOMD_BYTES};
 
 /// The largest single XML event (a tag with its attributes, or a run of text).
 pub const MAX_EVENT_BYTES: u64 = 16 << 20;
@@ -48,62 +50,64 @@ const LZMA_MEMLIMIT: u64 = 100 << 20;
 const ZSTD_WINDOW_LOG_MAX: u32 = 27;
 
 /// The offers of the repository at `location`.
-pub(super) fn offers(location: &RepoLocation, client: &Client, source: usize) -> Result<Loaded, String> {
+pub(super) fn offers(location: &RepoLocation, client: &Client, source: usize) -> Result<Loaded, Problem> {
     let repomd_path = "repodata/repomd.xml";
     let repomd = read_file(location, client, repomd_path, MAX_REPOMD_BYTES)?;
-    let primary = parse_repomd(&repomd).map_err(|e| format!("{repomd_path}: {e}"))?;
-    let primary_path = relative_path(&primary.href).map_err(|e| format!("{repomd_path}: primary location: {e}"))?;
+    let primary = parse_repomd(&repomd).map_err(|e| e.within(repomd_path))?;
+    let primary_path = relative_path(&primary.href).map_err(|e| e.within("primary location").within(repomd_path))?;
     let mut loaded = Loaded::default();
-    let in_primary = |e: String| format!("{primary_path}: {e}");
+    let in_primary = |e: Problem| e.within(primary_path.clone());
     let limit = match primary.size {
         Some(size) if size > MAX_PRIMARY_BYTES => {
-            return Err(in_primary(format!(
+            return Err(in_primary(refused(format!(
                 "{repomd_path} declares {size} bytes, more than the {MAX_PRIMARY_BYTES} allowed"
-            )))
+            ))))
         }
         Some(size) => size,
         None => MAX_PRIMARY_BYTES,
     };
     let compressed = read_file(location, client, &primary_path, limit)?;
     if let Some(size) = primary.size.filter(|&s| s != compressed.len() as u64) {
-        return Err(in_primary(format!("{} bytes, but {repomd_path} says {size}", compressed.len())));
+        return Err(in_primary(refused(format!("{} bytes, but {repomd_path} says {size}", compressed.len()))));
     }
     match &primary.checksum {
         Some(checksum) => {
             if !checksum.verify(&compressed).map_err(in_primary)? {
-                loaded.warnings.push(in_primary(format!("not verified: {} checksums are not checked", checksum.kind)));
+                loaded
+                    .warnings
+                    .push(format!("{primary_path}: not verified: {} checksums are not checked", checksum.kind));
             }
         }
-        None => loaded.warnings.push(in_primary(format!("not verified: {repomd_path} gives no checksum"))),
+        None => loaded.warnings.push(format!("{primary_path}: not verified: {repomd_path} gives no checksum")),
     }
     let packages = parse_primary(&compressed, primary.open_size, primary.open_checksum.as_ref()).map_err(in_primary)?;
     for (number, package) in packages.into_iter().enumerate() {
-        let offer = package
-            .offer(location, source)
-            .map_err(|e| in_primary(format!("package #{} ({}): {e}", number.saturating_add(1), package.describe())))?;
+        let offer = package.offer(location, source).map_err(|e| {
+            in_primary(e.within(format!("package #{} ({})", number.saturating_add(1), package.describe())))
+        })?;
         loaded.offers.push(offer);
     }
     Ok(loaded)
 }
 
 /// Reads a file of the repository, at most `limit` bytes.
-fn read_file(location: &RepoLocation, client: &Client, path: &str, limit: u64) -> Result<Vec<u8>, String> {
+fn read_file(location: &RepoLocation, client: &Client, path: &str, limit: u64) -> Result<Vec<u8>, Problem> {
     match location {
-        RepoLocation::Local(root) => read_local(&root.join(path), limit).map_err(|e| format!("{path}: {e}")),
+        RepoLocation::Local(root) => read_local(&root.join(path), limit).map_err(|e| e.within(path)),
         RepoLocation::Remote(base) => client.get_bounded(&http::join(base, path), limit),
     }
 }
 
-fn read_local(path: &Path, limit: u64) -> Result<Vec<u8>, String> {
-    let file = File::open(path).map_err(|e| e.to_string())?;
-    let size = file.metadata().map_err(|e| e.to_string())?.len();
+fn read_local(path: &Path, limit: u64) -> Result<Vec<u8>, Problem> {
+    let file = File::open(path)?;
+    let size = file.metadata()?.len();
     if size > limit {
-        return Err(format!("{size} bytes, more than the {limit} allowed"));
+        return Err(refused(format!("{size} bytes, more than the {limit} allowed")));
     }
     let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-    file.take(limit.saturating_add(1)).read_to_end(&mut bytes).map_err(|e| e.to_string())?;
+    file.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > limit {
-        return Err(format!("grew past the {limit} bytes allowed while being read"));
+        return Err(refused(format!("grew past the {limit} bytes allowed while being read")));
     }
     Ok(bytes)
 }
@@ -120,14 +124,17 @@ pub(super) struct Checksum {
 impl Checksum {
     /// Ok(true) when checked and matching, Ok(false) when the algorithm is one not checked,
     /// Err on a mismatch.
-    fn verify(&self, data: &[u8]) -> Result<bool, String> {
+    fn verify(&self, data: &[u8]) -> Result<bool, Problem> {
         let actual = match self.kind.as_str() {
             "sha256" => hex::encode(Sha256::digest(data)),
             "sha512" => hex::encode(Sha512::digest(data)),
             _ => return Ok(false),
         };
         if actual != self.hex {
-            return Err(format!("{} mismatch: repomd.xml says {}, the data hashes to {actual}", self.kind, self.hex));
+            return Err(refused(format!(
+                "{} mismatch: repomd.xml says {}, the data hashes to {actual}",
+                self.kind, self.hex
+            )));
         }
         Ok(true)
     }
@@ -159,19 +166,16 @@ impl<R: BufRead> Xml<R> {
 
     /// The next event with the depth of its element: a start or end tag's own depth, the
     /// enclosing element's for anything else.
-    fn next(&mut self) -> Result<(usize, Event<'_>), String> {
+    fn next(&mut self) -> Result<(usize, Event<'_>), Problem> {
         self.buf.clear();
         let position = self.reader.buffer_position();
-        let event = self
-            .reader
-            .read_event_into(&mut self.buf)
-            .map_err(|e| format!("malformed XML after byte {position}: {e}"))?;
+        let event = self.reader.read_event_into(&mut self.buf).map_err(|error| Problem::Xml { position, error })?;
         self.reader.get_mut().consumed = 0;
         let depth = match &event {
             Event::Start(_) => {
                 self.depth = self.depth.saturating_add(1);
                 if self.depth > MAX_DEPTH {
-                    return Err(format!("XML nested more than {MAX_DEPTH} deep after byte {position}"));
+                    return Err(refused(format!("XML nested more than {MAX_DEPTH} deep after byte {position}")));
                 }
                 self.depth
             }
@@ -187,15 +191,15 @@ impl<R: BufRead> Xml<R> {
 }
 
 /// Text carried by an event (text, CDATA, or a character or predefined entity reference).
-fn text_of<'a>(event: &'a Event<'_>) -> Result<Option<Cow<'a, str>>, String> {
+fn text_of<'a>(event: &'a Event<'_>) -> Result<Option<Cow<'a, str>>, Problem> {
     Ok(match event {
         Event::Text(text) => Some(Cow::Borrowed(&**text)),
         Event::CData(text) => Some(Cow::Borrowed(&**text)),
-        Event::GeneralRef(reference) => match reference.resolve_char_ref().map_err(|e| e.to_string())? {
+        Event::GeneralRef(reference) => match reference.resolve_char_ref().map_err(|e| refused(e.to_string()))? {
             Some(c) => Some(Cow::Owned(c.to_string())),
             None => Some(Cow::Borrowed(
                 quick_xml::escape::resolve_predefined_entity(reference)
-                    .ok_or_else(|| format!("unknown XML entity &{};", &**reference))?,
+                    .ok_or_else(|| refused(format!("unknown XML entity &{};", &**reference)))?,
             )),
         },
         _ => None,
@@ -203,39 +207,40 @@ fn text_of<'a>(event: &'a Event<'_>) -> Result<Option<Cow<'a, str>>, String> {
 }
 
 /// Appends `piece` to a field, bounded.
-fn append(field: &mut String, piece: &str) -> Result<(), String> {
+fn append(field: &mut String, piece: &str) -> Result<(), Problem> {
     if field.len().saturating_add(piece.len()) > MAX_FIELD_BYTES {
-        return Err(format!("a text field longer than {MAX_FIELD_BYTES} bytes"));
+        return Err(refused(format!("a text field longer than {MAX_FIELD_BYTES} bytes")));
     }
     field.push_str(piece);
     Ok(())
 }
 
 /// An attribute's value, entities resolved.
-fn attribute(element: &BytesStart<'_>, name: &str) -> Result<Option<String>, String> {
+fn attribute(element: &BytesStart<'_>, name: &str) -> Result<Option<String>, Problem> {
     for attr in element.attributes() {
-        let attr = attr.map_err(|e| format!("<{}>: malformed attribute: {e}", element.name().as_ref()))?;
+        let attr = attr.map_err(|e| refused(format!("<{}>: malformed attribute: {e}", element.name().as_ref())))?;
         if attr.key.as_ref() == name {
             let value = attr
                 .normalized_value(XmlVersion::Implicit1_0)
-                .map_err(|e| format!("<{}> {name}: {e}", element.name().as_ref()))?;
+                .map_err(|e| refused(format!("<{}> {name}: {e}", element.name().as_ref())))?;
             return Ok(Some(value.into_owned()));
         }
     }
     Ok(None)
 }
 
-fn number(text: &str, what: &str) -> Result<u64, String> {
-    text.trim().parse().map_err(|_| format!("{what} {text:?} is not a number"))
+fn number(text: &str, what: &str) -> Result<u64, Problem> {
+    text.trim().parse().map_err(|_| refused(format!("{what} {text:?} is not a number")))
 }
 
-fn checksum(element: &BytesStart<'_>) -> Result<Checksum, String> {
-    let kind = attribute(element, "type")?.ok_or_else(|| format!("<{}> without a type", element.name().as_ref()))?;
+fn checksum(element: &BytesStart<'_>) -> Result<Checksum, Problem> {
+    let kind =
+        attribute(element, "type")?.ok_or_else(|| refused(format!("<{}> without a type", element.name().as_ref())))?;
     Ok(Checksum { kind: kind.to_ascii_lowercase(), hex: String::new() })
 }
 
 /// Finds the primary metadata in repomd.xml.
-pub(super) fn parse_repomd(bytes: &[u8]) -> Result<PrimaryRef, String> {
+pub(super) fn parse_repomd(bytes: &[u8]) -> Result<PrimaryRef, Problem> {
     let mut xml = Xml::new(bytes);
     let mut primary: Option<PrimaryRef> = None;
     let mut done = false;
@@ -256,7 +261,7 @@ pub(super) fn parse_repomd(bytes: &[u8]) -> Result<PrimaryRef, String> {
                     match name.as_str() {
                         "location" => {
                             if attribute(element, "xml:base")?.is_some() {
-                                return Err("the primary location has an xml:base, which is not supported".to_owned());
+                                return Err(refused("the primary location has an xml:base, which is not supported"));
                             }
                             primary.href = attribute(element, "href")?.unwrap_or_default();
                         }
@@ -287,9 +292,9 @@ pub(super) fn parse_repomd(bytes: &[u8]) -> Result<PrimaryRef, String> {
             }
         }
     }
-    let primary = primary.ok_or_else(|| "no <data type=\"primary\"> entry".to_owned())?;
+    let primary = primary.ok_or_else(|| refused("no <data type=\"primary\"> entry"))?;
     if primary.href.is_empty() {
-        return Err("the primary entry has no <location href>".to_owned());
+        return Err(refused("the primary entry has no <location href>"));
     }
     Ok(primary)
 }
@@ -327,37 +332,37 @@ impl PrimaryPackage {
     }
 
     /// The offer this entry makes, its location resolved against the repository.
-    fn offer(&self, repo: &RepoLocation, source: usize) -> Result<Offer, String> {
+    fn offer(&self, repo: &RepoLocation, source: usize) -> Result<Offer, Problem> {
         if self.name.trim().is_empty() || self.arch.trim().is_empty() {
-            return Err("no <name> or no <arch>".to_owned());
+            return Err(refused("no <name> or no <arch>"));
         }
         let epoch = match self.epoch.as_deref().map(str::trim) {
             None | Some("") | Some("0") => None,
-            Some(epoch) => Some(epoch.parse::<u32>().map_err(|_| format!("epoch {epoch:?} is not a number"))?),
+            Some(epoch) => Some(epoch.parse::<u32>().map_err(|_| refused(format!("epoch {epoch:?} is not a number")))?),
         };
         let nevra = Nevra {
             name: nevra_field(self.name.trim(), "<name>")?,
             epoch,
-            version: nevra_field(self.version.as_deref().ok_or_else(|| "<version> without ver".to_owned())?, "ver")?,
-            release: nevra_field(self.release.as_deref().ok_or_else(|| "<version> without rel".to_owned())?, "rel")?,
+            version: nevra_field(self.version.as_deref().ok_or_else(|| refused("<version> without ver"))?, "ver")?,
+            release: nevra_field(self.release.as_deref().ok_or_else(|| refused("<version> without rel"))?, "rel")?,
             arch: nevra_field(self.arch.trim(), "<arch>")?,
         };
         let file_sha256 = match &self.checksum {
             Some(checksum) if checksum.kind == "sha256" => {
                 let mut digest = [0u8; 32];
                 hex::decode_to_slice(&checksum.hex, &mut digest)
-                    .map_err(|_| format!("checksum {:?} is not a SHA-256", checksum.hex))?;
+                    .map_err(|_| refused(format!("checksum {:?} is not a SHA-256", checksum.hex)))?;
                 Some(FileSha256::from_bytes(digest))
             }
             _ => None,
         };
         let size = self.size.as_deref().map(|s| number(s, "size package")).transpose()?;
-        let href = self.href.as_deref().ok_or_else(|| "no <location href>".to_owned())?;
+        let href = self.href.as_deref().ok_or_else(|| refused("no <location href>"))?;
         let location = match (&self.base, repo) {
             (Some(base), _) => {
                 let scheme = base.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
                 if !matches!(scheme.as_deref(), Some("http" | "https")) {
-                    return Err(format!("xml:base {base:?} is not an http(s):// URL; refused"));
+                    return Err(refused(format!("xml:base {base:?} is not an http(s):// URL; refused")));
                 }
                 Location::Remote(remote_url(&http::base_url(base)?, href)?)
             }
@@ -370,9 +375,9 @@ impl PrimaryPackage {
 
 /// A NEVRA field as rpm writes one: not empty, without whitespace or control characters (XML
 /// text may carry both, and a name is printed in messages).
-fn nevra_field(value: &str, what: &str) -> Result<String, String> {
+fn nevra_field(value: &str, what: &str) -> Result<String, Problem> {
     if value.is_empty() || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!("{what} {value:?} is empty or holds whitespace or a control character"));
+        return Err(refused(format!("{what} {value:?} is empty or holds whitespace or a control character")));
     }
     Ok(value.to_owned())
 }
@@ -383,12 +388,12 @@ pub(super) fn parse_primary(
     compressed: &[u8],
     open_size: Option<u64>,
     open_checksum: Option<&Checksum>,
-) -> Result<Vec<PrimaryPackage>, String> {
+) -> Result<Vec<PrimaryPackage>, Problem> {
     let limit = match open_size {
         Some(size) if size > MAX_PRIMARY_BYTES => {
-            return Err(format!(
+            return Err(refused(format!(
                 "repomd.xml declares {size} bytes uncompressed, more than the {MAX_PRIMARY_BYTES} allowed"
-            ))
+            )))
         }
         Some(size) => size,
         None => MAX_PRIMARY_BYTES,
@@ -396,26 +401,27 @@ pub(super) fn parse_primary(
     let (compression, decoder) = decompressor(compressed)?;
     let measured = Measured { inner: decoder, sha256: Sha256::new(), total: 0, limit };
     let mut xml = Xml::new(BufReader::with_capacity(256 * 1024, measured));
-    let packages = read_packages(&mut xml).map_err(|e| format!("{compression} data: {e}"))?;
+    let in_data = |e: Problem| e.within(format!("{compression} data"));
+    let packages = read_packages(&mut xml).map_err(in_data)?;
     let mut rest = xml.reader.into_inner().inner;
-    std::io::copy(&mut rest, &mut std::io::sink()).map_err(|e| format!("{compression} data: {e}"))?;
+    std::io::copy(&mut rest, &mut std::io::sink()).map_err(|e| in_data(refused(e.to_string())))?;
     let measured = rest.into_inner();
     if let Some(size) = open_size.filter(|&s| s != measured.total) {
-        return Err(format!("decompresses to {} bytes, but repomd.xml says {size}", measured.total));
+        return Err(refused(format!("decompresses to {} bytes, but repomd.xml says {size}", measured.total)));
     }
     if let Some(checksum) = open_checksum.filter(|c| c.kind == "sha256") {
         let actual = hex::encode(measured.sha256.finalize());
         if actual != checksum.hex {
-            return Err(format!(
+            return Err(refused(format!(
                 "open-checksum mismatch: repomd.xml says {}, the data hashes to {actual}",
                 checksum.hex
-            ));
+            )));
         }
     }
     Ok(packages)
 }
 
-fn read_packages<R: BufRead>(xml: &mut Xml<R>) -> Result<Vec<PrimaryPackage>, String> {
+fn read_packages<R: BufRead>(xml: &mut Xml<R>) -> Result<Vec<PrimaryPackage>, Problem> {
     let mut packages = Vec::new();
     // The package being read: its depth, whether it is an rpm, and what is known of it.
     let mut current: Option<(usize, bool, PrimaryPackage)> = None;
@@ -459,7 +465,7 @@ fn read_packages<R: BufRead>(xml: &mut Xml<R>) -> Result<Vec<PrimaryPackage>, St
             (Event::End(_), Some((package_depth, rpm, package))) if depth == *package_depth => {
                 if *rpm {
                     if packages.len() >= MAX_PACKAGES {
-                        return Err(format!("more than {MAX_PACKAGES} packages"));
+                        return Err(refused(format!("more than {MAX_PACKAGES} packages")));
                     }
                     packages.push(std::mem::take(package));
                 }
@@ -473,25 +479,25 @@ fn read_packages<R: BufRead>(xml: &mut Xml<R>) -> Result<Vec<PrimaryPackage>, St
         }
     }
     if current.is_some() {
-        return Err("the metadata ends inside a <package>".to_owned());
+        return Err(refused("the metadata ends inside a <package>"));
     }
     Ok(packages)
 }
 
 /// A decompressor chosen by the data's first bytes; data that starts with none of the magic
 /// numbers is taken as plain XML.
-fn decompressor(data: &[u8]) -> Result<(&'static str, Box<dyn Read + '_>), String> {
+fn decompressor(data: &[u8]) -> Result<(&'static str, Box<dyn Read + '_>), Problem> {
     Ok(match data {
         [0x1f, 0x8b, ..] => ("gzip", Box::new(flate2::bufread::MultiGzDecoder::new(data))),
         [0xfd, b'7', b'z', b'X', b'Z', 0x00, ..] => {
             let stream = liblzma::stream::Stream::new_stream_decoder(LZMA_MEMLIMIT, liblzma::stream::CONCATENATED)
-                .map_err(|e| format!("xz decoder: {e}"))?;
+                .map_err(|e| refused(format!("xz decoder: {e}")))?;
             ("xz", Box::new(liblzma::bufread::XzDecoder::new_stream(data, stream)))
         }
         [0x28, 0xb5, 0x2f, 0xfd, ..] => {
             let mut decoder =
-                zstd::stream::read::Decoder::with_buffer(data).map_err(|e| format!("zstd decoder: {e}"))?;
-            decoder.window_log_max(ZSTD_WINDOW_LOG_MAX).map_err(|e| format!("zstd decoder: {e}"))?;
+                zstd::stream::read::Decoder::with_buffer(data).map_err(|e| refused(format!("zstd decoder: {e}")))?;
+            decoder.window_log_max(ZSTD_WINDOW_LOG_MAX).map_err(|e| refused(format!("zstd decoder: {e}")))?;
             ("zstd", Box::new(decoder))
         }
         [b'B', b'Z', b'h', ..] => ("bzip2", Box::new(bzip2::bufread::MultiBzDecoder::new(data))),
@@ -559,12 +565,12 @@ impl<R: BufRead> BufRead for EventBound<R> {
 /// A location as a normalised relative path inside its base: `/`-separated, `.` and empty
 /// segments dropped. Refused when absolute, when it has a scheme, a backslash or a control
 /// character, or when `..` climbs out of the base.
-pub(super) fn relative_path(href: &str) -> Result<String, String> {
+pub(super) fn relative_path(href: &str) -> Result<String, Problem> {
     if href.starts_with('/') || href.contains("://") {
-        return Err(format!("location {href:?} is not a relative path; refused"));
+        return Err(refused(format!("location {href:?} is not a relative path; refused")));
     }
     if href.chars().any(|c| c == '\\' || c.is_control()) {
-        return Err(format!("location {href:?} holds a backslash or a control character; refused"));
+        return Err(refused(format!("location {href:?} holds a backslash or a control character; refused")));
     }
     let mut segments: Vec<&str> = Vec::new();
     for segment in href.split('/') {
@@ -572,26 +578,26 @@ pub(super) fn relative_path(href: &str) -> Result<String, String> {
             "" | "." => {}
             ".." => {
                 if segments.pop().is_none() {
-                    return Err(format!("location {href:?} escapes the repository; refused"));
+                    return Err(refused(format!("location {href:?} escapes the repository; refused")));
                 }
             }
             _ => segments.push(segment),
         }
     }
     if segments.is_empty() {
-        return Err(format!("location {href:?} names no file"));
+        return Err(refused(format!("location {href:?} names no file")));
     }
     Ok(segments.join("/"))
 }
 
 /// A remote location: `href` (relative, `..` allowed as far up as the base URL's own root)
 /// joined onto `base` (as [`http::base_url`] makes it).
-fn remote_url(base: &str, href: &str) -> Result<String, String> {
-    let (scheme, rest) = base.split_once("://").ok_or_else(|| format!("{base:?} is not a URL"))?;
+fn remote_url(base: &str, href: &str) -> Result<String, Problem> {
+    let (scheme, rest) = base.split_once("://").ok_or_else(|| refused(format!("{base:?} is not a URL")))?;
     let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
     let combined = format!("{path}{href}");
     let path = relative_path(&combined)
-        .map_err(|_| format!("location {href:?} climbs above the root of {scheme}://{host}/; refused"))?;
+        .map_err(|_| refused(format!("location {href:?} climbs above the root of {scheme}://{host}/; refused")))?;
     Ok(http::join(&format!("{scheme}://{host}/"), &path))
 }
 
@@ -600,7 +606,7 @@ fn remote_url(base: &str, href: &str) -> Result<String, String> {
 impl crate::fuzzing::RpmMd {
     /// repomd.xml's primary entry as [`offers`] takes it: the primary's normalised path inside
     /// the repository, its declared `size` and `open-size`.
-    pub(crate) fn primary_entry(repomd: &[u8]) -> Result<(String, Option<u64>, Option<u64>), String> {
+    pub(crate) fn primary_entry(repomd: &[u8]) -> Result<(String, Option<u64>, Option<u64>), Problem> {
         let primary = parse_repomd(repomd)?;
         Ok((relative_path(&primary.href)?, primary.size, primary.open_size))
     }
@@ -610,7 +616,7 @@ impl crate::fuzzing::RpmMd {
     pub(crate) fn package_offers(
         primary: &[u8],
         repos: &[&RepoLocation],
-    ) -> Result<Vec<Vec<Result<Offer, String>>>, String> {
+    ) -> Result<Vec<Vec<Result<Offer, Problem>>>, Problem> {
         let packages = parse_primary(primary, None, None)?;
         Ok(packages.iter().map(|package| repos.iter().map(|repo| package.offer(repo, 0)).collect()).collect())
     }
@@ -619,6 +625,7 @@ impl crate::fuzzing::RpmMd {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rejig_format::chain;
 
     #[test]
     fn relative_paths() {
@@ -706,13 +713,19 @@ mod tests {
     fn primary_bounds() {
         let len = PRIMARY.len() as u64;
         assert!(parse_primary(PRIMARY.as_bytes(), Some(len), None).is_ok());
-        assert!(parse_primary(PRIMARY.as_bytes(), Some(len - 1), None).unwrap_err().contains("bomb"));
+        assert!(parse_primary(PRIMARY.as_bytes(), Some(len - 1), None)
+            .map_err(|e| chain(&e))
+            .unwrap_err()
+            .contains("bomb"));
         assert!(parse_primary(PRIMARY.as_bytes(), Some(len + 1), None).is_err());
         assert!(parse_primary(PRIMARY.as_bytes(), Some(MAX_PRIMARY_BYTES + 1), None).is_err());
         let wrong = Checksum { kind: "sha256".into(), hex: "00".into() };
-        assert!(parse_primary(PRIMARY.as_bytes(), None, Some(&wrong)).unwrap_err().contains("open-checksum"));
+        assert!(parse_primary(PRIMARY.as_bytes(), None, Some(&wrong))
+            .map_err(|e| chain(&e))
+            .unwrap_err()
+            .contains("open-checksum"));
         let deep = "<a>".repeat(MAX_DEPTH + 1);
-        assert!(parse_primary(deep.as_bytes(), None, None).unwrap_err().contains("nested"));
+        assert!(parse_primary(deep.as_bytes(), None, None).map_err(|e| chain(&e)).unwrap_err().contains("nested"));
         let unterminated = "<metadata><package type=\"rpm\"><name>x</name>";
         assert!(parse_primary(unterminated.as_bytes(), None, None).is_err());
     }
@@ -724,11 +737,11 @@ mod tests {
             let xml = PRIMARY.replace(from, to);
             parse_primary(xml.as_bytes(), None, None).unwrap()[0].offer(&root, 0)
         };
-        assert!(with("a&amp;b", "a\u{1b}[2Jb").unwrap_err().contains("control"));
-        assert!(with("a&amp;b", "a b").unwrap_err().contains("whitespace"));
+        assert!(with("a&amp;b", "a\u{1b}[2Jb").map_err(|e| chain(&e)).unwrap_err().contains("control"));
+        assert!(with("a&amp;b", "a b").map_err(|e| chain(&e)).unwrap_err().contains("whitespace"));
         assert!(with("x86_64", "x86&#9;64").is_err());
-        assert!(with(r#"ver="1.0""#, r#"ver="""#).unwrap_err().contains("ver"));
-        assert!(with(r#"rel="2""#, r#"rel="2&#10;""#).unwrap_err().contains("rel"));
+        assert!(with(r#"ver="1.0""#, r#"ver="""#).map_err(|e| chain(&e)).unwrap_err().contains("ver"));
+        assert!(with(r#"rel="2""#, r#"rel="2&#10;""#).map_err(|e| chain(&e)).unwrap_err().contains("rel"));
         assert!(with("a&amp;b", " a&amp;b\n").is_ok(), "text around a name is trimmed, as before");
     }
 
@@ -739,10 +752,10 @@ mod tests {
             let xml = PRIMARY.replace(r#"<location href="Packages/a.rpm"/>"#, location);
             parse_primary(xml.as_bytes(), None, None).unwrap()[0].offer(&root, 0)
         };
-        assert!(with(r#"<location href="../../etc/passwd"/>"#).unwrap_err().contains("escapes"));
+        assert!(with(r#"<location href="../../etc/passwd"/>"#).map_err(|e| chain(&e)).unwrap_err().contains("escapes"));
         assert!(with(r#"<location href="/etc/passwd"/>"#).is_err());
         assert!(with(r#"<location xml:base="file:///etc" href="passwd"/>"#).is_err());
         assert!(with(r#"<location xml:base="/etc" href="passwd"/>"#).is_err());
-        assert!(with("").unwrap_err().contains("location"));
+        assert!(with("").map_err(|e| chain(&e)).unwrap_err().contains("location"));
     }
 }

@@ -2,6 +2,8 @@
 //! every read is checked against the bytes left, and every declared count is checked against
 //! them before anything is allocated.
 
+#![deny(clippy::indexing_slicing)]
+
 use crate::error::{Error, Result};
 
 /// Reads little-endian fields from a byte slice, failing instead of running past its end.

@@ -26,11 +26,12 @@ pub enum Error {
         detail: String,
     },
     /// A compressor that failed on bytes in memory.
-    #[error("<{what}>: {error}")]
+    #[error("<{what}>")]
     Compress {
         /// The structure being compressed.
         what: &'static str,
         /// What the compressor reported.
+        #[source]
         error: std::io::Error,
     },
 }
@@ -44,5 +45,32 @@ impl Error {
     /// A refused value.
     pub fn invalid(what: &'static str, detail: impl Into<String>) -> Self {
         Error::Invalid { what, detail: detail.into() }
+    }
+}
+
+/// The message of `error` followed by those of its sources, each after ": ", as the binary
+/// prints an error. Use it wherever an error becomes text (a report's failure list, a
+/// problem string, the detail of another error), so that the cause is not lost.
+pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chain_joins_every_source() {
+        let error = Error::Compress { what: "jigdo tables", error: std::io::Error::other("out of memory") };
+        assert_eq!(error.to_string(), "<jigdo tables>");
+        assert_eq!(chain(&error), "<jigdo tables>: out of memory");
+        assert_eq!(chain(&Error::malformed("pack", "short")), "malformed pack: short");
     }
 }

@@ -7,6 +7,8 @@
 //! the lock) is `rejig-store`, which depends on this crate, much as gitoxide's object database
 //! depends on its object crate.
 
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 pub mod bounded;
 pub mod digest;
 pub mod error;
@@ -22,7 +24,7 @@ pub mod repo_mode;
 pub mod report;
 
 pub use digest::{FileSha256, HeaderSha256, PackageBinding};
-pub use error::{Error, Result};
+pub use error::{chain, Error, Result};
 pub use id::{BlobId, ObjectId, ObjectKey, ObjectType, PackId};
 pub use record::ObjectRecord;
 pub use repo_mode::RepoMode;

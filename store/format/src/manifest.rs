@@ -2,6 +2,8 @@
 //! main header (which covers every per-file field and the payload digest). Encoding in
 //! FORMAT.md "package manifests"; the decoder is bounded like every other.
 
+#![deny(clippy::indexing_slicing)]
+
 use std::fmt;
 
 use crate::bounded::Cursor;

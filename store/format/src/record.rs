@@ -6,6 +6,8 @@
 //! - `2` symlink: `(uuuusa(ayay))` header;
 //! - `3` metadata: blob id (32 bytes).
 
+#![deny(clippy::indexing_slicing)]
+
 use crate::error::{Error, Result};
 use crate::id::BlobId;
 use crate::object::{ContentKind, FileHeader};

@@ -39,7 +39,7 @@ pub fn read_trailer(file: &File, path: &Path) -> Result<(Trailer, PackId)> {
     let trailer_len = usize::try_from(trailer_len).map_err(|_| bad("trailer too large"))?;
     let mut bytes = vec![0u8; trailer_len];
     file.read_exact_at(&mut bytes, data_end).at(path)?;
-    Trailer::decode(&bytes, data_end).map_err(|e| bad(&e.to_string()))
+    Trailer::decode(&bytes, data_end).map_err(|error| Error::Trailer { path: path.to_path_buf(), error })
 }
 
 /// Reads `len` bytes from `offset` of a shared file without seeking.
@@ -95,8 +95,7 @@ impl BlobReader {
         let source = match location.codec {
             Codec::Raw => Source::Raw(raw),
             Codec::Zstd => {
-                let decoder =
-                    zstd::stream::read::Decoder::new(raw).map_err(|e| corrupt(id, &location, e.to_string()))?;
+                let decoder = zstd::stream::read::Decoder::new(raw).map_err(|e| unreadable(id, &location, e))?;
                 Source::Zstd(Box::new(decoder))
             }
         };
@@ -120,7 +119,7 @@ impl BlobReader {
         }
         let capacity = usize::try_from(self.location.raw_len.min(64 << 20)).unwrap_or(0);
         let mut out = Vec::with_capacity(capacity);
-        self.read_to_end(&mut out).map_err(|e| corrupt(self.id, &self.location, e.to_string()))?;
+        self.read_to_end(&mut out).map_err(|e| unreadable(self.id, &self.location, e))?;
         Ok(out)
     }
 }
@@ -138,13 +137,13 @@ fn read_small(file: &File, id: BlobId, location: &BlobLocation) -> Result<Vec<u8
     let stored_len = usize::try_from(location.stored_len).map_err(|_| corrupt(id, location, "too large".into()))?;
     let raw_len = usize::try_from(location.raw_len).map_err(|_| corrupt(id, location, "too large".into()))?;
     let mut stored = vec![0u8; stored_len];
-    file.read_exact_at(&mut stored, location.offset).map_err(|e| corrupt(id, location, e.to_string()))?;
+    file.read_exact_at(&mut stored, location.offset).map_err(|e| unreadable(id, location, e))?;
     let raw = match location.codec {
         Codec::Raw => stored,
         Codec::Zstd => DECOMPRESSOR.with(|slot| {
             let mut slot = slot.borrow_mut();
             if slot.is_none() {
-                *slot = Some(zstd::bulk::Decompressor::new().map_err(|e| corrupt(id, location, e.to_string()))?);
+                *slot = Some(zstd::bulk::Decompressor::new().map_err(|e| unreadable(id, location, e))?);
             }
             let decompressor = slot.as_mut().ok_or_else(|| corrupt(id, location, "no zstd context".into()))?;
             // The capacity bounds the output: a longer blob is an error, not an allocation.
@@ -162,6 +161,10 @@ fn read_small(file: &File, id: BlobId, location: &BlobLocation) -> Result<Vec<u8
 
 fn corrupt(id: BlobId, location: &BlobLocation, detail: String) -> Error {
     Error::BlobCorrupt { blob: id, pack: location.pack, detail }
+}
+
+fn unreadable(id: BlobId, location: &BlobLocation, error: std::io::Error) -> Error {
+    Error::BlobRead { blob: id, pack: location.pack, error }
 }
 
 impl Read for BlobReader {

@@ -1,6 +1,8 @@
 //! Bounded readers for GVariant containers. Nothing here indexes or allocates from a count
 //! that was not first checked against the bytes that hold it.
 
+#![deny(clippy::indexing_slicing)]
+
 use super::offset_width_for_size;
 use crate::error::{Error, Result};
 

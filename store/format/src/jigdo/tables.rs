@@ -2,6 +2,8 @@
 //! counts u32 and checked against the bytes left, the whole zstd-compressed with its raw size
 //! declared first and enforced while decompressing.
 
+#![deny(clippy::indexing_slicing)]
+
 use std::io::Read;
 
 use crate::bounded::Cursor;

@@ -3,6 +3,8 @@
 //! Every constructor enforces the format, so any value of these types encodes to bytes
 //! that `ostree fsck` accepts.
 
+#![deny(clippy::indexing_slicing)]
+
 pub mod commit;
 pub mod dirmeta;
 pub mod dirtree;

@@ -1,5 +1,7 @@
 //! The pack trailer: what a pack holds, readable without the index.
 
+#![deny(clippy::indexing_slicing)]
+
 use crate::bounded::Cursor;
 use crate::digest::HeaderSha256;
 use crate::error::{Error, Result};
