@@ -1,6 +1,8 @@
 //! What reports share: how typed values become JSON. Reports are plain structs deriving
 //! `Serialize`; identifiers, NEVRAs and modes appear in JSON as their display form (hex
-//! checksums, `name-version-release.arch`, mode names).
+//! checksums, `name-version-release.arch`, mode names). The helpers live in
+//! `rejig_format::report`, so that the store, importer and exporter reports, which the core
+//! reports embed, serialise the same way.
 
 pub use rejig_format::report::{display, display_or_empty, display_seq};
 
