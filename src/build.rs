@@ -5,8 +5,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use rejig_exporter::jigdo::{check_name, describe_commit, write_jigdo_rpm};
-use rejig_format::manifest::Nevra;
+use rejig_exporter::jigdo::{check_name, describe_commit, write_jigdo_rpm, DescriptionStats};
 use rejig_format::ObjectId;
 use rejig_importer::import_commit;
 use rejig_importer::package::import_packages;
@@ -53,25 +52,10 @@ pub struct BuildReport {
     pub output: PathBuf,
     /// Its identity (`name-version-release.noarch`).
     pub nevra: String,
-    /// Content objects of the commit.
-    pub objects_total: u64,
-    /// Of those, found in packages.
-    pub objects_from_packages: u64,
-    /// Of those, carried in the jigdo.
-    pub objects_new: u64,
-    /// Of those, symlinks (described by their target).
-    pub objects_symlink: u64,
-    /// Content bytes found in packages.
-    pub bytes_from_packages: u64,
-    /// Content bytes carried in the jigdo.
-    pub bytes_new: u64,
-    /// Packages the jigdo requires.
-    pub packages_used: usize,
-    /// Packages offered that no file of the commit needed.
-    pub packages_unused: usize,
-    /// Those packages.
-    #[serde(serialize_with = "crate::report::display_seq")]
-    pub unused: Vec<Nevra>,
+    /// What the jigdo is made of: objects and bytes from packages and new, packages used and
+    /// unused.
+    #[serde(flatten)]
+    pub stats: DescriptionStats,
     /// Size of the jigdo RPM.
     pub jigdo_bytes: u64,
     /// Wall time.
@@ -118,20 +102,11 @@ pub fn build_jigdo(store: &Store, options: &BuildJigdoOptions, progress: &dyn Pr
     let output = &options.output;
     let rpm = write_jigdo_rpm(store, &description, &options.name, output)
         .with_context(|| format!("writing {}", output.display()))?;
-    let stats = description.stats;
     Ok(BuildReport {
         commit: options.commit,
         output: rpm.path,
         nevra: format!("{}-{}-{}.noarch", rpm.name, rpm.version, rpm.release),
-        objects_total: stats.objects_total,
-        objects_from_packages: stats.objects_from_packages,
-        objects_new: stats.objects_new,
-        objects_symlink: stats.objects_symlink,
-        bytes_from_packages: stats.bytes_from_packages,
-        bytes_new: stats.bytes_new,
-        packages_used: stats.packages_used.len(),
-        packages_unused: stats.packages_unused.len(),
-        unused: stats.packages_unused,
+        stats: description.stats,
         jigdo_bytes: rpm.bytes,
         seconds: started.elapsed().as_secs_f64(),
         packages_offered: keys.len(),
@@ -153,11 +128,14 @@ mod tests {
     fn a_jigdo_describes_the_demo_compose_by_its_packages() {
         let dir = tempfile::tempdir().unwrap();
         let report = testing::build_demo_jigdo(dir.path());
-        assert_eq!(report.packages_used, 12);
+        assert_eq!(report.stats.packages_used.len(), 12);
         assert_eq!(report.packages_offered, 12);
-        assert!(report.unused.is_empty());
-        assert!(report.objects_from_packages > 0 && report.objects_new > 0);
-        assert_eq!(report.objects_total, report.objects_from_packages + report.objects_new + report.objects_symlink);
+        assert!(report.stats.packages_unused.is_empty());
+        assert!(report.stats.objects_from_packages > 0 && report.stats.objects_new > 0);
+        assert_eq!(
+            report.stats.objects_total,
+            report.stats.objects_from_packages + report.stats.objects_new + report.stats.objects_symlink
+        );
         assert_eq!(std::fs::metadata(&report.output).unwrap().len(), report.jigdo_bytes);
         assert!(report.nevra.starts_with("demo-os-") && report.nevra.ends_with(".noarch"), "{}", report.nevra);
         let json = serde_json::to_value(&report).unwrap();
@@ -185,8 +163,12 @@ mod tests {
         let report = build(&builder, &options, &NoProgress).unwrap();
         assert_eq!(report.commit, commit);
         // The tree shares no content with the packages: every package is unused.
-        assert_eq!((report.packages_used, report.packages_unused), (0, 12));
-        assert_eq!(report.objects_from_packages, 0);
+        assert_eq!((report.stats.packages_used.len(), report.stats.packages_unused.len()), (0, 12));
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!((&json["packages_used"], &json["packages_unused"]), (&0.into(), &12.into()));
+        let names: Vec<String> = report.stats.packages_unused.iter().map(ToString::to_string).collect();
+        assert_eq!(json["unused"], serde_json::json!(names));
+        assert_eq!(report.stats.objects_from_packages, 0);
 
         let bad = BuildOptions { name: "no/slash".into(), ..options };
         assert!(build(&builder, &bad, &NoProgress).is_err());

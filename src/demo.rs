@@ -544,7 +544,8 @@ pub fn run(options: &DemoOptions<'_>, progress: &dyn Progress) -> Result<DemoRep
         output: dir.join(output),
     };
     let jigdo1 = build_jigdo(&build, &request(v1, &v1_packages, "demo-os-1.rpm"), progress)?;
-    ensure!(jigdo1.packages_used == total, "the jigdo uses {} of the {total} packages", jigdo1.packages_used);
+    let used = jigdo1.stats.packages_used.len();
+    ensure!(used == total, "the jigdo uses {used} of the {total} packages");
 
     let client = options.opener.open(&dir.join("client-store"))?;
     let got1 = client_export(&client, &jigdo1.output, &v1_packages, &repo, v1, progress)?;
@@ -593,7 +594,7 @@ pub fn run(options: &DemoOptions<'_>, progress: &dyn Progress) -> Result<DemoRep
         v1_objects_written: got1.export.objects_written,
         v2_objects_written: got2.export.objects_written,
         v2_objects_total: got2.export.objects_total,
-        v2_content_objects: jigdo2.objects_total,
+        v2_content_objects: jigdo2.stats.objects_total,
         v2_objects_in_store: got2.objects_present,
         jigdo_v1_bytes: jigdo1.jigdo_bytes,
         jigdo_v2_bytes: jigdo2.jigdo_bytes,

@@ -5,9 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use rejig_exporter::ExportOptions;
-use rejig_format::{ObjectId, RepoMode};
+use rejig_format::ObjectId;
 use rejig_store::{Progress, Store};
-use serde::Serialize;
 
 /// What [`export_commit`] writes, and where.
 #[derive(Clone, Debug)]
@@ -20,48 +19,9 @@ pub struct ExportCommitOptions {
     pub export: ExportOptions,
 }
 
-/// What an export into a repository did.
-#[derive(Clone, Debug, Serialize)]
-pub struct ExportCommitReport {
-    /// The commit now in the repository (differs from `source_commit` only when canonicalised).
-    #[serde(serialize_with = "crate::report::display")]
-    pub commit: ObjectId,
-    /// The commit asked for.
-    #[serde(serialize_with = "crate::report::display")]
-    pub source_commit: ObjectId,
-    /// The repository's mode.
-    #[serde(serialize_with = "crate::report::display")]
-    pub mode: RepoMode,
-    /// Objects the commit reaches.
-    pub objects_total: u64,
-    /// Objects written.
-    pub objects_written: u64,
-    /// Objects the repository already had.
-    pub objects_reused: u64,
-    /// Raw content bytes written.
-    pub bytes_written: u64,
-    /// Wall time.
-    pub seconds: f64,
-    /// The repository (text only).
-    #[serde(skip)]
-    pub repo: PathBuf,
-}
-
-impl From<rejig_exporter::ExportReport> for ExportCommitReport {
-    fn from(report: rejig_exporter::ExportReport) -> Self {
-        Self {
-            commit: report.commit,
-            source_commit: report.source_commit,
-            mode: report.mode,
-            objects_total: report.objects_total,
-            objects_written: report.objects_written,
-            objects_reused: report.objects_reused,
-            bytes_written: report.bytes_written,
-            seconds: report.seconds,
-            repo: report.repo,
-        }
-    }
-}
+/// What an export into a repository did: the exporter's report, whose JSON leaves out the
+/// repository (text shows it).
+pub type ExportCommitReport = rejig_exporter::ExportReport;
 
 /// Writes a commit of the store into a repository; the ref moves last. The commit counts
 /// as used now for `gc`.
@@ -72,13 +32,14 @@ pub fn export_commit(
 ) -> Result<ExportCommitReport> {
     let report = rejig_exporter::export_commit(store, options.commit, &options.repo, &options.export, progress)
         .with_context(|| format!("exporting {} into {}", options.commit, options.repo.display()))?;
-    Ok(report.into())
+    Ok(report)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::testing;
+    use rejig_format::RepoMode;
     use rejig_store::NoProgress;
 
     #[test]

@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 
 use anyhow::{anyhow, Context, Result};
-use rejig_format::PackId;
 use rejig_store::{Progress, Store};
 use serde::Serialize;
 
@@ -15,84 +14,36 @@ pub struct FsckOptions {
     pub repair: bool,
 }
 
-/// What [`fsck`] found.
+/// What [`fsck`] found: the store's check, and the repair when asked for.
 #[derive(Clone, Debug, Serialize)]
 pub struct FsckReport {
-    /// Pack files read.
-    pub packs: u64,
-    /// Blobs verified.
-    pub blobs: u64,
-    /// Objects verified.
-    pub objects: u64,
-    /// Package manifests verified.
-    pub packages: u64,
-    /// Raw bytes verified.
-    pub bytes: u64,
-    /// Pack files the index does not reference.
-    #[serde(serialize_with = "crate::report::display_seq")]
-    pub unreferenced_packs: Vec<PackId>,
-    /// Every problem, one line each.
-    pub problems: Vec<String>,
+    /// Packs, blobs and objects verified, and every problem.
+    #[serde(flatten)]
+    pub check: rejig_store::fsck::FsckReport,
     /// The repair, when asked for.
-    pub repaired: Option<RepairReport>,
+    pub repaired: Option<rejig_store::fsck::RepairReport>,
     /// The store checked (text and errors only).
     #[serde(skip)]
     pub store: PathBuf,
 }
 
-/// What `--repair` did.
-#[derive(Clone, Debug, Serialize)]
-pub struct RepairReport {
-    /// Packs whose entries were indexed.
-    pub packs_indexed: u64,
-    /// Packs that could not be read, with the reason.
-    pub packs_skipped: Vec<String>,
-    /// Objects in the rebuilt index (text only).
-    #[serde(skip)]
-    pub objects: u64,
-    /// Blobs in the rebuilt index (text only).
-    #[serde(skip)]
-    pub blobs: u64,
-    /// Roots in the rebuilt index (text only).
-    #[serde(skip)]
-    pub roots: u64,
-}
-
 impl FsckReport {
     /// The error a store with problems amounts to.
     pub fn failure(&self) -> Option<anyhow::Error> {
-        (!self.problems.is_empty())
-            .then(|| anyhow!("the store at {} has {} problem(s)", self.store.display(), self.problems.len()))
+        (!self.check.problems.is_empty())
+            .then(|| anyhow!("the store at {} has {} problem(s)", self.store.display(), self.check.problems.len()))
     }
 }
 
 /// Rebuilds the index from the packs when asked, then verifies the whole store. Problems
 /// found are in the report ([`FsckReport::failure`]); an error means the check could not run.
 pub fn fsck(store: &Store, options: &FsckOptions, _progress: &dyn Progress) -> Result<FsckReport> {
-    let repaired = if options.repair {
-        let repair = rejig_store::fsck::repair(store).context("rebuilding the index")?;
-        Some(RepairReport {
-            packs_indexed: repair.packs_indexed,
-            packs_skipped: repair.packs_skipped,
-            objects: repair.stats.objects,
-            blobs: repair.stats.blobs,
-            roots: repair.stats.roots,
-        })
-    } else {
-        None
+    let repaired = match options.repair {
+        true => Some(rejig_store::fsck::repair(store).context("rebuilding the index")?),
+        false => None,
     };
-    let report = rejig_store::fsck::fsck(store).context("checking the store")?;
-    Ok(FsckReport {
-        packs: report.packs,
-        blobs: report.blobs,
-        objects: report.objects,
-        packages: report.packages,
-        bytes: report.bytes,
-        unreferenced_packs: report.unreferenced_packs,
-        problems: report.problems,
-        repaired,
-        store: store.root().to_path_buf(),
-    })
+    let check = rejig_store::fsck::fsck(store).context("checking the store")?;
+    Ok(FsckReport { check, repaired, store: store.root().to_path_buf() })
 }
 
 #[cfg(test)]
@@ -106,15 +57,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (store, _) = testing::store_with_commit(&dir.path().join("store"), &dir.path().join("tree"));
         let checked = fsck(&store, &FsckOptions::default(), &NoProgress).unwrap();
-        assert!(checked.problems.is_empty() && checked.failure().is_none());
-        assert!(checked.objects > 0 && checked.packs > 0);
+        assert!(checked.check.problems.is_empty() && checked.failure().is_none());
+        assert!(checked.check.objects > 0 && checked.check.packs > 0);
         assert!(serde_json::to_value(&checked).unwrap()["repaired"].is_null());
 
         let repaired = fsck(&store, &FsckOptions { repair: true }, &NoProgress).unwrap();
         let repair = repaired.repaired.as_ref().unwrap();
-        assert_eq!(repair.packs_indexed, checked.packs);
-        assert_eq!(repair.roots, 1);
-        assert_eq!((repaired.objects, repaired.blobs), (checked.objects, checked.blobs));
+        assert_eq!(repair.packs_indexed, checked.check.packs);
+        assert_eq!(repair.stats.roots, 1);
+        assert_eq!((repaired.check.objects, repaired.check.blobs), (checked.check.objects, checked.check.blobs));
     }
 
     #[test]
@@ -129,7 +80,7 @@ mod tests {
         drop(store);
         let store = Store::open(&root, &|_| {}).unwrap();
         let report = fsck(&store, &FsckOptions::default(), &NoProgress).unwrap();
-        assert!(!report.problems.is_empty());
+        assert!(!report.check.problems.is_empty());
         let failure = report.failure().unwrap().to_string();
         assert!(failure.starts_with(&format!("the store at {} has", root.display())), "{failure}");
     }

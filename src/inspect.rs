@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use rejig_format::jigdo::ContentSource;
 use rejig_format::object::Commit;
-use rejig_format::{FileSha256, HeaderSha256, ObjectId};
+use rejig_format::ObjectId;
 use rejig_importer::jigdo::{is_jigdo, read_jigdo, JigdoFile};
 use rejig_importer::package::{inspect_package, PackageInfo};
 use rejig_store::Progress;
@@ -28,105 +28,19 @@ pub enum InspectReport {
     Jigdo(JigdoSummary),
 }
 
-/// How a digest fared.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DigestStatus {
-    /// Recorded in the package, and matched.
-    Verified,
-    /// Not recorded; computed.
-    Computed,
-    /// Not recorded.
-    Absent,
-}
-
-/// A package, verified.
+/// A package, verified: the importer's summary, marked as a package.
 #[derive(Clone, Debug, Serialize)]
 pub struct PackageSummary {
     /// Always `package`.
     pub kind: &'static str,
-    /// `name-[epoch:]version-release.arch`.
-    pub nevra: String,
-    /// Name.
-    pub name: String,
-    /// Epoch, when the package has one.
-    pub epoch: Option<u32>,
-    /// Version.
-    pub version: String,
-    /// Release.
-    pub release: String,
-    /// Architecture.
-    pub arch: String,
-    /// Main-header SHA-256, hex.
-    pub header_sha256: HeaderSha256,
-    /// SHA-256 of the file, hex.
-    pub file_sha256: FileSha256,
-    /// The header digest: verified, or computed when the package records none.
-    pub header_digest: DigestStatus,
-    /// The payload digest: verified, or absent.
-    pub payload_digest: DigestStatus,
-    /// The file digest algorithm.
-    pub digest_algo: String,
-    /// Regular files whose digest was checked.
-    pub file_digests_verified: u64,
-    /// Payload compressor.
-    pub compression: String,
-    /// Counts by kind.
-    pub files: FileCounts,
-    /// Sum of regular file sizes.
-    pub installed_bytes: u64,
-    /// Size of the package file.
-    pub file_bytes: u64,
-    /// Decompressed archive size.
-    pub archive_bytes: u64,
-}
-
-/// A package's files by kind.
-#[derive(Clone, Debug, Serialize)]
-pub struct FileCounts {
-    /// Regular files.
-    pub regular: u64,
-    /// Directories.
-    pub directories: u64,
-    /// Symlinks.
-    pub symlinks: u64,
-    /// Ghosts.
-    pub ghosts: u64,
-    /// Devices, FIFOs and sockets.
-    pub special: u64,
-    /// Hardlink sets.
-    pub hardlink_sets: u64,
+    /// NEVRA, digests, file counts and sizes.
+    #[serde(flatten)]
+    pub info: PackageInfo,
 }
 
 impl From<PackageInfo> for PackageSummary {
     fn from(info: PackageInfo) -> Self {
-        Self {
-            kind: "package",
-            nevra: info.nevra.to_string(),
-            name: info.nevra.name,
-            epoch: info.nevra.epoch,
-            version: info.nevra.version,
-            release: info.nevra.release,
-            arch: info.nevra.arch,
-            header_sha256: info.header_sha256,
-            file_sha256: info.file_sha256,
-            header_digest: if info.header_digest_verified { DigestStatus::Verified } else { DigestStatus::Computed },
-            payload_digest: if info.payload_digest_verified { DigestStatus::Verified } else { DigestStatus::Absent },
-            digest_algo: info.digest_algo,
-            file_digests_verified: info.file_digests_verified,
-            compression: info.compression,
-            files: FileCounts {
-                regular: info.regular,
-                directories: info.directories,
-                symlinks: info.symlinks,
-                ghosts: info.ghosts,
-                special: info.special,
-                hardlink_sets: info.hardlink_sets,
-            },
-            installed_bytes: info.installed_bytes,
-            file_bytes: info.file_bytes,
-            archive_bytes: info.archive_bytes,
-        }
+        Self { kind: "package", info }
     }
 }
 
@@ -225,13 +139,21 @@ mod tests {
         let InspectReport::Package(summary) = inspect(&InspectOptions { file }, &NoProgress).unwrap() else {
             panic!("a package inspected as a jigdo");
         };
-        assert_eq!(summary.nevra, "bash-5.2.26-1.x86_64");
-        assert_eq!(summary.header_digest, DigestStatus::Verified);
-        assert_eq!(summary.files.symlinks, 1);
+        assert_eq!(summary.info.nevra.to_string(), "bash-5.2.26-1.x86_64");
+        assert!(summary.info.header_digest_verified);
+        assert_eq!(summary.info.files.symlinks, 1);
         let json = serde_json::to_value(&summary).unwrap();
         assert_eq!(json["kind"], "package");
+        assert_eq!(json["nevra"], "bash-5.2.26-1.x86_64");
+        assert_eq!(json["header_digest"], "verified");
         assert_eq!(json["files"]["regular"], 3);
         assert!(json["epoch"].is_null());
+
+        // A package that records neither digest.
+        let mut older = summary.clone();
+        (older.info.header_digest_verified, older.info.payload_digest_verified) = (false, false);
+        let json = serde_json::to_value(&older).unwrap();
+        assert_eq!((&json["header_digest"], &json["payload_digest"]), (&"computed".into(), &"absent".into()));
     }
 
     #[test]
@@ -244,8 +166,8 @@ mod tests {
             panic!("a jigdo inspected as a package");
         };
         assert_eq!(summary.commit, built.commit);
-        assert_eq!(summary.packages.len(), built.packages_used);
-        assert_eq!(summary.objects_total as u64, built.objects_total);
+        assert_eq!(summary.packages.len(), built.stats.packages_used.len());
+        assert_eq!(summary.objects_total as u64, built.stats.objects_total);
         assert_eq!(summary.version.as_deref(), Some("1"));
         let json = serde_json::to_value(InspectReport::Jigdo(summary)).unwrap();
         assert_eq!(json["kind"], "jigdo");

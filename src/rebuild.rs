@@ -290,7 +290,7 @@ mod tests {
         assert_eq!((rebuilt.packages_needed, rebuilt.packages_fetched), (12, 12));
         assert_eq!(rebuilt.bytes_downloaded, 0);
         assert_eq!(rebuilt.objects_written, rebuilt.objects_total);
-        assert_eq!(rebuilt.content_objects, built.objects_total);
+        assert_eq!(rebuilt.content_objects, built.stats.objects_total);
         let json = serde_json::to_value(&rebuilt).unwrap();
         assert_eq!(json["mode"], "bare-user");
         assert_eq!(json["content_objects_in_store"], 0);

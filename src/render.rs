@@ -8,7 +8,7 @@ use rejig::export::ExportCommitReport;
 use rejig::fsck::FsckReport;
 use rejig::gc::GcReport;
 use rejig::import::{ImportCommitReport, ImportPackagesReport};
-use rejig::inspect::{DigestStatus, InspectReport, JigdoSummary, PackageSummary};
+use rejig::inspect::{InspectReport, JigdoSummary, PackageSummary};
 use rejig::rebuild::{PlanReport, RebuildReport};
 use serde::Serialize;
 use serde_json::Value;
@@ -84,11 +84,12 @@ pub fn export(report: &ExportCommitReport) -> String {
 
 /// `rejig fsck [--repair]`.
 pub fn fsck(report: &FsckReport) -> String {
+    let check = &report.check;
     let mut text = String::new();
     if let Some(repair) = &report.repaired {
         text.push_str(&format!(
             "rebuilt the index from {} packs: {} objects, {} blobs, {} roots\n",
-            repair.packs_indexed, repair.objects, repair.blobs, repair.roots
+            repair.packs_indexed, repair.stats.objects, repair.stats.blobs, repair.stats.roots
         ));
         for skipped in &repair.packs_skipped {
             text.push_str(&format!("  skipped unreadable pack: {skipped}\n"));
@@ -96,23 +97,23 @@ pub fn fsck(report: &FsckReport) -> String {
     }
     text.push_str(&format!(
         "checked {} packs, {} blobs, {} objects, {} package manifests ({})",
-        report.packs,
-        report.blobs,
-        report.objects,
-        report.packages,
-        human_bytes(report.bytes)
+        check.packs,
+        check.blobs,
+        check.objects,
+        check.packages,
+        human_bytes(check.bytes)
     ));
-    if !report.unreferenced_packs.is_empty() {
+    if !check.unreferenced_packs.is_empty() {
         text.push_str(&format!(
             "\n  {} pack(s) not in the index (left by an interrupted write; `rejig fsck --repair` indexes them)",
-            report.unreferenced_packs.len()
+            check.unreferenced_packs.len()
         ));
     }
-    if report.problems.is_empty() {
+    if check.problems.is_empty() {
         text.push_str("\n  no problems found");
     } else {
-        text.push_str(&format!("\n  {} problem(s):", report.problems.len()));
-        for problem in &report.problems {
+        text.push_str(&format!("\n  {} problem(s):", check.problems.len()));
+        for problem in &check.problems {
             text.push_str(&format!("\n  - {problem}"));
         }
     }
@@ -127,10 +128,10 @@ pub fn import_packages(report: &ImportPackagesReport) -> String {
         report.packages_skipped,
         human_bytes(report.raw_bytes_written),
         human_bytes(report.bytes_stored),
-        report.seconds
+        report.imported.seconds
     );
-    for failure in &report.failures {
-        text.push_str(&format!("\n  failed: {}", failure.error));
+    for (_, error) in &report.imported.failures {
+        text.push_str(&format!("\n  failed: {error}"));
     }
     text
 }
@@ -143,21 +144,22 @@ pub fn inspect(report: &InspectReport) -> String {
     }
 }
 
-fn inspect_package(info: &PackageSummary) -> String {
-    let status = |status: DigestStatus, otherwise: &str| match status {
-        DigestStatus::Verified => "verified".to_owned(),
-        _ => otherwise.to_owned(),
+fn inspect_package(summary: &PackageSummary) -> String {
+    let info = &summary.info;
+    let status = |verified: bool, otherwise: &str| match verified {
+        true => "verified".to_owned(),
+        false => otherwise.to_owned(),
     };
     let files = &info.files;
     format!(
         "{}\n  header sha256 {} ({})\n  payload: {}, {} in the file, {} unpacked; payload digest {}\n  files: {} regular, {} directories, {} symlinks, {} ghosts, {} special, {} hardlink sets; {} installed\n  file digests: {} {} verified",
         info.nevra,
         info.header_sha256,
-        status(info.header_digest, "computed; the package records none"),
+        status(info.header_digest_verified, "computed; the package records none"),
         info.compression,
         human_bytes(info.file_bytes),
         human_bytes(info.archive_bytes),
-        status(info.payload_digest, "absent"),
+        status(info.payload_digest_verified, "absent"),
         files.regular,
         files.directories,
         files.symlinks,
@@ -200,14 +202,14 @@ pub fn build(report: &BuildReport) -> String {
         report.output.display(),
         human_bytes(report.jigdo_bytes),
         report.commit,
-        report.objects_total,
-        report.objects_from_packages,
-        report.objects_new,
-        report.objects_symlink,
-        human_bytes(report.bytes_from_packages),
-        human_bytes(report.bytes_new),
-        report.packages_used,
-        report.packages_unused,
+        report.stats.objects_total,
+        report.stats.objects_from_packages,
+        report.stats.objects_new,
+        report.stats.objects_symlink,
+        human_bytes(report.stats.bytes_from_packages),
+        human_bytes(report.stats.bytes_new),
+        report.stats.packages_used.len(),
+        report.stats.packages_unused.len(),
         report.packages_offered,
         report.seconds
     )
@@ -255,23 +257,24 @@ pub fn plan(report: &PlanReport) -> String {
 
 /// `rejig gc`.
 pub fn gc(report: &GcReport) -> String {
+    let gc = &report.collected;
     let mut text = format!(
         "freed {} ({} of packs left): kept {} roots, dropped {}\n  removed {} objects, {} blobs, {} packages; {} packs rewritten, {} deleted; {:.2}s",
         human_bytes(report.bytes_freed),
-        human_bytes(report.bytes_after),
-        report.roots_kept.len(),
-        report.roots_dropped.len() + report.roots_broken.len(),
-        report.objects_removed,
-        report.blobs_removed,
-        report.packages_removed,
-        report.packs_rewritten,
-        report.packs_deleted,
+        human_bytes(gc.bytes_after),
+        gc.roots_kept.len(),
+        gc.roots_dropped.len() + gc.roots_broken.len(),
+        gc.objects_removed,
+        gc.blobs_removed,
+        gc.packages_removed,
+        gc.packs_rewritten,
+        gc.packs_deleted,
         report.seconds
     );
-    for broken in &report.roots_broken {
-        text.push_str(&format!("\n  dropped incomplete root {}: {}", broken.root, broken.error));
+    for (root, error) in &gc.roots_broken {
+        text.push_str(&format!("\n  dropped incomplete root {}: {error}", root.id));
     }
-    if report.over_budget {
+    if gc.over_budget {
         text.push_str("\n  the newest root alone needs more than --max-size; it was kept");
     }
     text
@@ -283,11 +286,11 @@ fn describe(build: &BuildReport) -> String {
         "jigdo {} ({}): {} content objects, {} from {} packages, {} carried new, {} symlinks",
         build.output.display(),
         human_bytes(build.jigdo_bytes),
-        build.objects_total,
-        build.objects_from_packages,
-        build.packages_used,
-        build.objects_new,
-        build.objects_symlink
+        build.stats.objects_total,
+        build.stats.objects_from_packages,
+        build.stats.packages_used.len(),
+        build.stats.objects_new,
+        build.stats.objects_symlink
     )
 }
 
@@ -340,7 +343,7 @@ pub fn demo(report: &DemoReport) -> String {
             got2.packages_total,
             human_bytes(got2.bytes_fetched),
             got2.objects_present,
-            jigdo2.objects_total,
+            jigdo2.stats.objects_total,
             got2.export.objects_written,
             human_bytes(got2.export.bytes_written)
         ),

@@ -38,16 +38,19 @@ pub struct ExportOptions {
     pub canonicalize: bool,
 }
 
-/// What an export did.
-#[derive(Clone, Debug)]
+/// What an export did. In JSON, ids are hex and the mode is its name; the repository is
+/// left out (the caller named it).
+#[derive(Clone, Debug, serde::Serialize)]
 pub struct ExportReport {
     /// The commit now in the repository (differs from `source_commit` only when canonicalised).
     pub commit: ObjectId,
     /// The commit that was asked for.
     pub source_commit: ObjectId,
     /// The repository.
+    #[serde(skip)]
     pub repo: std::path::PathBuf,
     /// The repository's mode.
+    #[serde(serialize_with = "rejig_format::report::display")]
     pub mode: RepoMode,
     /// Objects the commit reaches.
     pub objects_total: u64,

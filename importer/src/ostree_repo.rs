@@ -36,10 +36,11 @@ pub struct SourceRepo {
     mode: RepoMode,
 }
 
-/// What an import did.
-#[derive(Clone, Debug, Default)]
+/// What an import did. In JSON, the commit is hex (empty if the import named none).
+#[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct ImportReport {
     /// The imported commit.
+    #[serde(serialize_with = "rejig_format::report::display_or_empty")]
     pub commit: Option<ObjectId>,
     /// Objects the commit reaches (commit, dirtrees, dirmetas, content, detached metadata).
     pub objects_total: u64,

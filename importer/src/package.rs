@@ -23,12 +23,14 @@ use crate::rpm::files::{is_source_package, RpmFile, S_IFDIR, S_IFLNK, S_IFREG};
 use crate::rpm::package::{HashingReader, Package};
 use crate::rpm::tags::tag;
 
-/// What happened to one package.
-#[derive(Clone, Debug)]
+/// What happened to one package. In JSON, the NEVRA is its display form and the digest hex;
+/// the byte counts are named as the import report names its totals.
+#[derive(Clone, Debug, serde::Serialize)]
 pub struct PackageImport {
     /// The file.
     pub path: PathBuf,
     /// Its identity.
+    #[serde(serialize_with = "rejig_format::report::display")]
     pub nevra: Nevra,
     /// Main-header SHA-256.
     pub header_sha256: HeaderSha256,
@@ -37,22 +39,39 @@ pub struct PackageImport {
     /// Files in the header.
     pub files: u64,
     /// Raw bytes of new blobs.
+    #[serde(rename = "raw_bytes_written")]
     pub raw_bytes: u64,
     /// Bytes of the new pack.
+    #[serde(rename = "bytes_stored")]
     pub pack_bytes: u64,
     /// Content objects recorded for a [`PackageDemand`].
+    #[serde(skip)]
     pub objects: u64,
 }
 
-/// What an import of several packages did.
-#[derive(Clone, Debug, Default)]
+/// What an import of several packages did. In JSON, a failure is `{"path", "error"}`.
+#[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct PackagesReport {
     /// Packages imported or skipped.
     pub packages: Vec<PackageImport>,
     /// Packages that failed, with the reason. Nothing of them was recorded.
+    #[serde(serialize_with = "failures")]
     pub failures: Vec<(PathBuf, String)>,
     /// Wall time.
     pub seconds: f64,
+}
+
+/// Serialises failures as `{"path", "error"}`.
+fn failures<S: serde::Serializer>(
+    failures: &[(PathBuf, String)],
+    serializer: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    #[derive(serde::Serialize)]
+    struct Failure<'a> {
+        path: &'a Path,
+        error: &'a str,
+    }
+    serializer.collect_seq(failures.iter().map(|(path, error)| Failure { path, error }))
 }
 
 /// Expands directories (recursively) into the `.rpm` files below them, sorted.
@@ -308,18 +327,23 @@ pub fn import_packages(store: &Store, paths: &[PathBuf], progress: &dyn Progress
     Ok(report)
 }
 
-/// A package summarised and verified, without touching the store.
-#[derive(Clone, Debug)]
+/// A package summarised and verified, without touching the store. In JSON, the NEVRA is
+/// given whole and in parts, the digests as `verified`, `computed` or `absent`, and the
+/// counts by kind under `files`.
+#[derive(Clone, Debug, serde::Serialize)]
 pub struct PackageInfo {
     /// Identity.
+    #[serde(flatten, serialize_with = "nevra_and_parts")]
     pub nevra: Nevra,
     /// Main-header SHA-256.
     pub header_sha256: HeaderSha256,
     /// SHA-256 of the whole file.
     pub file_sha256: FileSha256,
     /// True when signature tag 273 was present and matched; false when it was computed.
+    #[serde(rename = "header_digest", serialize_with = "verified_or_computed")]
     pub header_digest_verified: bool,
     /// True when PAYLOADDIGEST was present and matched (it is absent in older packages).
+    #[serde(rename = "payload_digest", serialize_with = "verified_or_absent")]
     pub payload_digest_verified: bool,
     /// The file digest algorithm.
     pub digest_algo: String,
@@ -328,6 +352,19 @@ pub struct PackageInfo {
     /// Payload compressor, by magic bytes.
     pub compression: String,
     /// Counts by kind.
+    pub files: FileCounts,
+    /// Sum of regular file sizes.
+    pub installed_bytes: u64,
+    /// Size of the package file.
+    pub file_bytes: u64,
+    /// Decompressed archive size.
+    pub archive_bytes: u64,
+}
+
+/// A package's files by kind.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct FileCounts {
+    /// Regular files.
     pub regular: u64,
     /// Directories.
     pub directories: u64,
@@ -339,12 +376,29 @@ pub struct PackageInfo {
     pub special: u64,
     /// Hardlink sets.
     pub hardlink_sets: u64,
-    /// Sum of regular file sizes.
-    pub installed_bytes: u64,
-    /// Size of the package file.
-    pub file_bytes: u64,
-    /// Decompressed archive size.
-    pub archive_bytes: u64,
+}
+
+/// Serialises a NEVRA as `nevra` (its display form) beside its parts.
+fn nevra_and_parts<S: serde::Serializer>(nevra: &Nevra, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = serializer.serialize_map(Some(6))?;
+    map.serialize_entry("nevra", &nevra.to_string())?;
+    map.serialize_entry("name", &nevra.name)?;
+    map.serialize_entry("epoch", &nevra.epoch)?;
+    map.serialize_entry("version", &nevra.version)?;
+    map.serialize_entry("release", &nevra.release)?;
+    map.serialize_entry("arch", &nevra.arch)?;
+    map.end()
+}
+
+/// Serialises a recorded digest's check as `verified`, or `computed` when it was not recorded.
+fn verified_or_computed<S: serde::Serializer>(verified: &bool, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+    serializer.serialize_str(if *verified { "verified" } else { "computed" })
+}
+
+/// Serialises a recorded digest's check as `verified`, or `absent` when it was not recorded.
+fn verified_or_absent<S: serde::Serializer>(verified: &bool, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+    serializer.serialize_str(if *verified { "verified" } else { "absent" })
 }
 
 /// Reads and verifies a whole package (headers, payload, every digest) and summarises it.
@@ -375,12 +429,14 @@ pub fn inspect_package(path: &Path) -> Result<PackageInfo> {
             digest_algo: package.files.digest_algo.map(|a| a.name()).unwrap_or("none").to_owned(),
             file_digests_verified: digests,
             compression: summary.compression.map(|c| c.name()).unwrap_or("none").to_owned(),
-            regular: count(&|f| !f.is_ghost() && f.file_type() == S_IFREG),
-            directories: count(&|f| !f.is_ghost() && f.file_type() == S_IFDIR),
-            symlinks: count(&|f| !f.is_ghost() && f.file_type() == S_IFLNK),
-            ghosts: count(&|f| f.is_ghost()),
-            special: count(&|f| !f.is_ghost() && ![S_IFREG, S_IFDIR, S_IFLNK].contains(&f.file_type())),
-            hardlink_sets: package.files.hardlink_sets.len() as u64,
+            files: FileCounts {
+                regular: count(&|f| !f.is_ghost() && f.file_type() == S_IFREG),
+                directories: count(&|f| !f.is_ghost() && f.file_type() == S_IFDIR),
+                symlinks: count(&|f| !f.is_ghost() && f.file_type() == S_IFLNK),
+                ghosts: count(&|f| f.is_ghost()),
+                special: count(&|f| !f.is_ghost() && ![S_IFREG, S_IFDIR, S_IFLNK].contains(&f.file_type())),
+                hardlink_sets: package.files.hardlink_sets.len() as u64,
+            },
             installed_bytes: files.iter().filter(|f| f.file_type() == S_IFREG && !f.is_ghost()).map(|f| f.size).sum(),
             file_bytes,
             archive_bytes: summary.archive_bytes,

@@ -17,8 +17,8 @@ use rejig_format::id::{BlobId, ObjectKey, ObjectType, PackId};
 use rejig_format::object::{metadata_checksum, Commit, DirMeta, DirTree};
 use rejig_format::record::ObjectRecord;
 
-/// What fsck looked at and what it found wrong.
-#[derive(Clone, Debug, Default)]
+/// What fsck looked at and what it found wrong. In JSON, pack ids are hex.
+#[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct FsckReport {
     /// Pack files read.
     pub packs: u64,
@@ -221,16 +221,18 @@ pub fn fsck(store: &Store) -> Result<FsckReport> {
     Ok(report)
 }
 
-/// What a rebuild of the index found.
-#[derive(Clone, Debug, Default)]
+/// What a rebuild of the index found. JSON shows the packs only.
+#[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct RepairReport {
     /// Packs whose entries were indexed.
     pub packs_indexed: u64,
     /// Packs that could not be read, with the reason; their entries are not indexed.
     pub packs_skipped: Vec<String>,
     /// Entries listed by packs but referring to data no pack holds (left by a collection).
+    #[serde(skip)]
     pub entries_dropped: u64,
     /// The index after the rebuild.
+    #[serde(skip)]
     pub stats: IndexStats,
 }
 

@@ -50,14 +50,18 @@ impl Default for GcOptions {
     }
 }
 
-/// What a collection did.
-#[derive(Clone, Debug, Default)]
+/// What a collection did. In JSON, roots are their commit checksums (hex), and a broken
+/// root is `{"root", "error"}`.
+#[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct GcReport {
     /// Roots kept, newest first, with their last-use stamp.
+    #[serde(serialize_with = "root_ids")]
     pub roots_kept: Vec<(ObjectKey, u64)>,
     /// Roots dropped.
+    #[serde(serialize_with = "root_ids")]
     pub roots_dropped: Vec<(ObjectKey, u64)>,
     /// Roots dropped because their commit is incomplete in the store.
+    #[serde(serialize_with = "broken_roots")]
     pub roots_broken: Vec<(ObjectKey, String)>,
     /// Objects removed from the index.
     pub objects_removed: u64,
@@ -78,6 +82,24 @@ pub struct GcReport {
     /// Bytes of package downloads removed (finished ones a failed export left, and partial
     /// ones a later export would have resumed).
     pub downloads_removed: u64,
+}
+
+/// Serialises roots as their checksums.
+fn root_ids<S: serde::Serializer>(roots: &[(ObjectKey, u64)], serializer: S) -> std::result::Result<S::Ok, S::Error> {
+    serializer.collect_seq(roots.iter().map(|(key, _)| key.id))
+}
+
+/// Serialises broken roots as `{"root", "error"}`.
+fn broken_roots<S: serde::Serializer>(
+    roots: &[(ObjectKey, String)],
+    serializer: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    #[derive(serde::Serialize)]
+    struct BrokenRoot<'a> {
+        root: rejig_format::ObjectId,
+        error: &'a str,
+    }
+    serializer.collect_seq(roots.iter().map(|(key, error)| BrokenRoot { root: key.id, error }))
 }
 
 impl GcReport {

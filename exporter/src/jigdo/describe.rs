@@ -28,8 +28,9 @@ pub struct Description {
     pub stats: DescriptionStats,
 }
 
-/// Counts for the build report.
-#[derive(Clone, Debug, Default)]
+/// Counts for the build report. JSON counts the packages used and unused, and names the
+/// unused ones (`unused`).
+#[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct DescriptionStats {
     /// Content objects of the commit.
     pub objects_total: u64,
@@ -44,9 +45,25 @@ pub struct DescriptionStats {
     /// Distinct content bytes the jigdo carries.
     pub bytes_new: u64,
     /// Packages that supply at least one object, in NEVRA order.
+    #[serde(serialize_with = "count")]
     pub packages_used: Vec<Nevra>,
     /// Packages offered that supply nothing.
+    #[serde(flatten, serialize_with = "count_and_names")]
     pub packages_unused: Vec<Nevra>,
+}
+
+/// Serialises a list as its length.
+fn count<T, S: serde::Serializer>(list: &[T], serializer: S) -> std::result::Result<S::Ok, S::Error> {
+    serializer.serialize_u64(list.len() as u64)
+}
+
+/// Serialises the unused packages as `packages_unused` (how many) and `unused` (their NEVRAs).
+fn count_and_names<S: serde::Serializer>(unused: &[Nevra], serializer: S) -> std::result::Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = serializer.serialize_map(Some(2))?;
+    map.serialize_entry("packages_unused", &unused.len())?;
+    map.serialize_entry("unused", &unused.iter().map(Nevra::to_string).collect::<Vec<_>>())?;
+    map.end()
 }
 
 /// A package file that holds some content.

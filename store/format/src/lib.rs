@@ -20,6 +20,8 @@ pub mod object;
 pub mod pack;
 pub mod record;
 pub mod repo_mode;
+#[cfg(feature = "serde")]
+pub mod report;
 
 pub use digest::{FileSha256, HeaderSha256, PackageBinding};
 pub use error::{chain, Error, Result};
