@@ -397,21 +397,8 @@ fn attempt_download(
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::wanted;
     use super::*;
-
-    fn wanted(file: Option<[u8; 32]>) -> PackageBinding {
-        PackageBinding {
-            nevra: Nevra {
-                name: "a".into(),
-                epoch: Some(2),
-                version: "1".into(),
-                release: "1".into(),
-                arch: "x86_64".into(),
-            },
-            header: HeaderSha256::from_bytes([0xab; 32]),
-            file: file.map(FileSha256::from_bytes),
-        }
-    }
 
     #[test]
     fn download_names() {

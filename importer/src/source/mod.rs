@@ -398,7 +398,7 @@ pub struct Fetched {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     #[test]
@@ -448,7 +448,9 @@ mod tests {
         assert!(catalog.offers(&nevra(Some(1))).is_empty());
     }
 
-    fn wanted(file: Option<[u8; 32]>) -> PackageBinding {
+    /// The package the unit tests here and in `fetch` want: `a-2:1-1.x86_64`, header
+    /// SHA-256 `abab…`, with or without a file SHA-256.
+    pub(super) fn wanted(file: Option<[u8; 32]>) -> PackageBinding {
         PackageBinding {
             nevra: Nevra {
                 name: "a".into(),
