@@ -10,23 +10,11 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use util::{num, ostree_commit, ostree_init, p, text, Rejig};
+use util::{num, ostree_commit, ostree_init, p, text, Rejig, Rng};
 
 const PACKAGES: usize = 8;
 const FILES: usize = 12;
 const VERSIONS: usize = 5;
-
-/// splitmix64: deterministic content without a dependency.
-fn mix(seed: u64) -> impl FnMut() -> u64 {
-    let mut state = seed;
-    move || {
-        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-}
 
 /// Release of package `index` in version `version`: each version rebuilds two packages.
 fn release(index: usize, version: usize) -> usize {
@@ -35,11 +23,11 @@ fn release(index: usize, version: usize) -> usize {
 
 /// The files of package `index` at `release`: incompressible content, so sizes mean bytes.
 fn files(index: usize, release: usize) -> Vec<(String, Vec<u8>)> {
-    let mut next = mix((index * 1000 + release) as u64);
+    let mut rng = Rng::new((index * 1000 + release) as u64);
     (0..FILES)
         .map(|f| {
-            let len = 8_000 + (next() % 40_000) as usize;
-            let data: Vec<u8> = (0..len.div_ceil(8)).flat_map(|_| next().to_le_bytes()).take(len).collect();
+            let len = rng.range(8_000, 48_000) as usize;
+            let data = rng.bytes(len);
             (format!("/usr/lib/pkg{index}/file{f}.bin"), data)
         })
         .collect()

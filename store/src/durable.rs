@@ -73,11 +73,6 @@ impl TempFile {
         self.temp.as_file_mut()
     }
 
-    /// The file this one will become.
-    pub fn target(&self) -> &Path {
-        &self.target
-    }
-
     /// Publishes the file: fsync, rename over the target, fsync the target's directory.
     /// Returns the file, still open, now under the target's name.
     pub fn persist(self) -> Result<File> {
@@ -97,12 +92,6 @@ pub fn write_file_via(temp_dir: &Path, target: &Path, bytes: &[u8]) -> Result<()
     temp.persist().map(drop)
 }
 
-/// Writes `bytes` to `target` durably, through a temporary file beside it; see
-/// [`write_file_via`].
-pub fn write_file(target: &Path, bytes: &[u8]) -> Result<()> {
-    write_file_via(parent(target), target, bytes)
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -115,8 +104,8 @@ mod tests {
     fn write_file_replaces_the_target_and_leaves_no_temp() {
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("config");
-        write_file(&target, b"one").unwrap();
-        write_file(&target, b"two").unwrap();
+        write_file_via(dir.path(), &target, b"one").unwrap();
+        write_file_via(dir.path(), &target, b"two").unwrap();
         assert_eq!(std::fs::read(&target).unwrap(), b"two");
         let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names, ["config"]);
@@ -131,7 +120,7 @@ mod tests {
         drop(temp);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
         let missing = dir.path().join("missing");
-        let error = write_file(&missing.join("x"), b"").unwrap_err().to_string();
+        let error = write_file_via(&missing, &missing.join("x"), b"").unwrap_err().to_string();
         assert!(error.contains(&*missing.to_string_lossy()), "{error}");
         let error = sync_dir(&missing).unwrap_err().to_string();
         assert!(error.contains(&*missing.to_string_lossy()), "{error}");

@@ -109,8 +109,8 @@ pub fn write_jigdo_rpm(store: &Store, description: &Description, name: &str, out
 
     let mut temp = durable::TempFile::beside(output, ".rejig-jigdo-", 0o600)?;
     package.write(temp.as_file_mut()).map_err(rpm_error)?;
-    // A jigdo is published like any package: readable by the web server that mirrors it
-    // (tempfile creates 0600).
+    // A jigdo is published like any package: readable by the web server that mirrors it,
+    // whatever the umask.
     temp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644)).at(output)?;
     temp.as_file_mut().flush().at(output)?;
     let bytes = temp.as_file().metadata().at(output)?.len();

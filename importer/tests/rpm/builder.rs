@@ -11,29 +11,12 @@ use rejig_importer::rpm::caps::caps_to_xattr;
 use rejig_importer::rpm::error::RpmError;
 use rejig_importer::rpm::files::{S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
 use rejig_importer::rpm::package::Package;
+use rejig_test_support::rng::Rng;
 use rpm::{BuildConfig, CompressionType, CompressionWithLevel, FileOptions, PackageBuilder};
 
-/// splitmix64: reproducible without a dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
-    }
-    fn bytes(&mut self, len: usize) -> Vec<u8> {
-        // Half-compressible content: runs of a byte, then noise.
-        (0..len).map(|i| if i % 64 < 32 { (i / 64) as u8 } else { self.next() as u8 }).collect()
-    }
+/// Half-compressible content: runs of a byte, then noise.
+fn half_compressible(rng: &mut Rng, len: usize) -> Vec<u8> {
+    (0..len).map(|i| if i % 64 < 32 { (i / 64) as u8 } else { rng.next_u64() as u8 }).collect()
 }
 
 /// What a file should look like after reading.
@@ -48,7 +31,7 @@ struct Expected {
 }
 
 fn build(seed: u64) -> (Vec<u8>, HashMap<String, Expected>, &'static str) {
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     // Low levels: the decoders are the same, and the test stays fast.
     let compressions = [
         (CompressionWithLevel::None, "none"),
@@ -82,7 +65,7 @@ fn build(seed: u64) -> (Vec<u8>, HashMap<String, Expected>, &'static str) {
             2 => {
                 // A hardlink set of two or three members with identical content and metadata.
                 let len = rng.below(5000) as usize;
-                let content = rng.bytes(len);
+                let content = half_compressible(&mut rng, len);
                 let members = 2 + rng.below(2);
                 for m in 0..members {
                     let member = format!("{dir}/h{i}-{m}");
@@ -109,7 +92,7 @@ fn build(seed: u64) -> (Vec<u8>, HashMap<String, Expected>, &'static str) {
                     1 => 1_000_000 + rng.below(1_500_000) as usize,
                     _ => rng.below(20_000) as usize,
                 };
-                let content = rng.bytes(size);
+                let content = half_compressible(&mut rng, size);
                 let permissions = *rng.pick(&perms);
                 let mut options = FileOptions::new(&path).permissions(permissions).user(&user).group(&group);
                 let caps = if rng.below(6) == 0 {

@@ -34,7 +34,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 /// The environment variable naming the extra corpus (a folder of `.rpm` files, searched
-/// recursively). `run-tests.sh` sets it when `../shared/corpus/rpms` exists.
+/// recursively). `run-tests.sh` sets it when such a corpus sits beside the repository.
 pub const EXTRA_CORPUS_VAR: &str = "REJIG_TEST_CORPUS";
 
 /// Every fetched package by key, with its SHA-256. The keys under `rpm/` and `libarchive/`

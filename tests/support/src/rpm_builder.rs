@@ -38,18 +38,9 @@ impl Built {
     }
 }
 
-/// splitmix64 bytes: incompressible, reproducible.
+/// Incompressible, reproducible bytes.
 pub fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut state = seed;
-    (0..len)
-        .map(|_| {
-            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            (z ^ (z >> 31)) as u8
-        })
-        .collect()
+    crate::rng::Rng::new(seed).bytes(len)
 }
 
 /// One package to build.
