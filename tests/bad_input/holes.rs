@@ -269,35 +269,68 @@ fn target_symlinks_inside_the_repository_are_not_followed_out_of_it() {
 // ----------------------------------------------------------------------------------------
 // Two exports creating one repository
 
+/// Starts one export per `(store, mode)` into `repo` at the same moment; returns their outputs.
+fn racing_exports(stores: &[Rejig; 2], repo: &Path, modes: [&str; 2]) -> Vec<Output> {
+    let barrier = std::sync::Barrier::new(2);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = stores
+            .iter()
+            .zip(modes)
+            .map(|(rejig, mode)| {
+                let barrier = &barrier;
+                scope.spawn(move || {
+                    let args = ["export", GOLDEN_COMMIT, "--repo", p(repo), "--mode", mode, "--ref", mode];
+                    let mut cmd = rejig.command(&args);
+                    barrier.wait();
+                    run_within(&mut cmd, Duration::from_secs(120)).0
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
+fn no_creation_debris(repo: &Path, round: usize) {
+    let strays: Vec<_> = listing_of(repo.parent().unwrap()).into_iter().filter(|n| n.contains("rejig-new")).collect();
+    assert!(strays.is_empty(), "round {round}: temp directories left beside the repository: {strays:?}");
+}
+
 #[test]
 fn target_two_exports_creating_one_repository_both_succeed() {
     let dir = tempdir();
+    // Two stores: one store's lock would make the exports take turns.
     let stores = [store_with_golden(dir.path()), store_with_golden(dir.path())];
     for round in 0..6 {
         let repo = dir.path().join(format!("parent-{round}/race"));
-        let barrier = std::sync::Barrier::new(2);
-        let outputs: Vec<Output> = std::thread::scope(|scope| {
-            let handles: Vec<_> = stores
-                .iter()
-                .map(|rejig| {
-                    let (barrier, repo) = (&barrier, &repo);
-                    scope.spawn(move || {
-                        let mut cmd = rejig.command(&["export", GOLDEN_COMMIT, "--repo", p(repo), "--ref", "race"]);
-                        barrier.wait();
-                        run_within(&mut cmd, Duration::from_secs(120)).0
-                    })
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap()).collect()
-        });
-        for out in &outputs {
-            assert!(out.status.success(), "round {round}: both exports succeed:\n{}", report("rejig export", out));
+        for out in racing_exports(&stores, &repo, ["archive", "archive"]) {
+            assert!(out.status.success(), "round {round}: both exports succeed:\n{}", report("rejig export", &out));
         }
-        assert_eq!(ostree_rev_parse(&repo, "race"), GOLDEN_COMMIT);
+        assert_eq!(ostree_rev_parse(&repo, "archive"), GOLDEN_COMMIT);
         ostree_fsck(&repo, 1);
-        let strays: Vec<_> =
-            listing_of(repo.parent().unwrap()).into_iter().filter(|n| n.contains("rejig-new")).collect();
-        assert!(strays.is_empty(), "round {round}: temp directories left beside the repository: {strays:?}");
+        no_creation_debris(&repo, round);
+    }
+}
+
+#[test]
+fn target_two_exports_creating_one_repository_in_two_modes_never_mix_them() {
+    let dir = tempdir();
+    let stores = [store_with_golden(dir.path()), store_with_golden(dir.path())];
+    for round in 0..8 {
+        let repo = dir.path().join(format!("parent-{round}/race"));
+        let outputs = racing_exports(&stores, &repo, ["archive", "bare-user"]);
+        let mode = repo_mode(&repo);
+        let won: Vec<usize> = (0..2).filter(|&i| outputs[i].status.success()).collect();
+        assert_eq!(won.len(), 1, "round {round}: exactly one of an archive and a bare-user export may create the repository (it is {mode}):\n{}\n{}",
+            report("rejig export --mode archive", &outputs[0]), report("rejig export --mode bare-user", &outputs[1]));
+        let winner = ["archive", "bare-user"][won[0]];
+        assert_eq!(mode, winner, "round {round}: the repository has the winner's mode");
+        let loser = &outputs[1 - won[0]];
+        assert_stderr_mentions(loser, "does not match", "the other export is refused for its mode");
+        let foreign = if winner == "archive" { ".file" } else { ".filez" };
+        let mixed: Vec<_> = listing_of(&repo.join("objects")).into_iter().filter(|n| n.ends_with(foreign)).collect();
+        assert!(mixed.is_empty(), "round {round}: {winner} repository holds objects of the other mode: {mixed:?}");
+        ostree_fsck(&repo, 1);
+        no_creation_debris(&repo, round);
     }
 }
 
