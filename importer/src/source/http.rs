@@ -301,6 +301,41 @@ mod tests {
         assert_eq!(join("http://h/", "Packages/c++ 1%.rpm"), "http://h/Packages/c++%201%25.rpm");
     }
 
+    /// Yields `chunk` bytes per read, `pause` apart, forever.
+    struct Drip {
+        chunk: usize,
+        pause: Duration,
+    }
+
+    impl Read for Drip {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            std::thread::sleep(self.pause);
+            let n = self.chunk.min(buf.len());
+            buf.iter_mut().take(n).for_each(|b| *b = 1);
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn the_speed_floor_fails_a_drip_and_passes_a_steady_stream() {
+        let window = Duration::from_millis(200);
+        let mut slow = SpeedFloor::new(Drip { chunk: 1, pause: Duration::from_millis(10) }, (1000, window));
+        let started = Instant::now();
+        let error = std::io::copy(&mut slow, &mut std::io::sink()).unwrap_err();
+        assert!(is_too_slow(&error), "{error}");
+        assert!(started.elapsed() < window * 3, "failed after {:?}", started.elapsed());
+        assert!(error.to_string().contains("below the floor of 1000 bytes/s"), "{error}");
+        let mut steady = SpeedFloor::new(Drip { chunk: 100, pause: Duration::from_millis(10) }, (1000, window));
+        let mut buf = [0u8; 100];
+        for _ in 0..60 {
+            assert_eq!(steady.read(&mut buf).unwrap(), 100);
+        }
+        let mut off = SpeedFloor::new(Drip { chunk: 1, pause: Duration::from_millis(10) }, (0, window));
+        for _ in 0..30 {
+            assert_eq!(off.read(&mut buf).unwrap(), 1);
+        }
+    }
+
     #[test]
     fn backoff_is_short_and_bounded() {
         assert_eq!(backoff(1), Duration::from_millis(200));
