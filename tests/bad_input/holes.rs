@@ -175,6 +175,26 @@ fn hangs_a_fifo_named_rpm_is_refused_by_import_inspect_and_export_packages() {
     assert_stderr_mentions(&out, "FIFO", "the FIFO is skipped with a warning");
 }
 
+#[test]
+fn hangs_a_fifo_in_place_of_a_source_repository_object_is_refused() {
+    let dir = tempdir();
+    let commit_object = format!("objects/{}/{}.commit", &GOLDEN_COMMIT[..2], &GOLDEN_COMMIT[2..]);
+    for (label, pick) in [("commit", 0usize), ("content", 1)] {
+        let repo = golden_repo(dir.path(), &format!("src-{label}"), "archive");
+        let victim = if pick == 0 {
+            repo.join(&commit_object)
+        } else {
+            let name = listing_of(&repo.join("objects")).into_iter().find(|n| n.ends_with(".filez")).unwrap();
+            repo.join("objects").join(name)
+        };
+        fs::remove_file(&victim).unwrap();
+        mkfifo(&victim);
+        let name = victim.file_name().unwrap().to_string_lossy().into_owned();
+        let args = ["import", "--repo", p(&repo), "--rev", "test/fixture"];
+        fails_within(&Rejig::new(), &args, Duration::from_secs(30), &[&name, "FIFO"]);
+    }
+}
+
 // ----------------------------------------------------------------------------------------
 // The target is checked before anything is fetched
 
