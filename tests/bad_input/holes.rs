@@ -131,6 +131,21 @@ fn hangs_a_mirror_that_drips_one_byte_a_second_fails_over_to_the_next() {
     assert!(took < Duration::from_secs(40), "the slow mirror held the export for {took:?}");
     assert_eq!(ostree_rev_parse(&repo, "test/holes"), fixture.commit);
     eprintln!("[holes] failed over from a 1 B/s mirror in {took:.1?}");
+
+    // The same for the repodata: a mirror that drips repomd.xml is skipped for the next.
+    let slow = server::Server::start(&tree);
+    slow.fault("repodata/repomd.xml", server::Fault::Drip { after: 10, every: Duration::from_secs(1) }, usize::MAX);
+    let slow_url = slow.url();
+    let repo = fixture.dir.path().join("dripped-repodata");
+    let mut args = args.to_vec();
+    args[4] = &slow_url;
+    args[7] = p(&repo);
+    let (out, took) = run_within(&mut Rejig::new().command(&args), Duration::from_secs(90));
+    assert!(out.status.success(), "the export uses the good mirror:\n{}", report("rejig export", &out));
+    assert_stderr_mentions(&out, "too slow", "the slow mirror is skipped with a warning");
+    assert!(took < Duration::from_secs(40), "the slow repodata held the export for {took:?}");
+    assert_eq!(ostree_rev_parse(&repo, "test/holes"), fixture.commit);
+    eprintln!("[holes] skipped a mirror dripping its repodata in {took:.1?}");
 }
 
 #[test]
