@@ -30,8 +30,11 @@ pub mod gc;
 pub mod import;
 pub mod inspect;
 pub mod rebuild;
+pub mod remote;
 pub mod report;
 pub mod sources;
+pub mod trust;
+pub mod upgrade;
 
 #[cfg(test)]
 mod testing;

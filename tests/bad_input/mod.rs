@@ -15,6 +15,7 @@
 
 mod lying_jigdo;
 mod source_repo;
+mod trust;
 
 use crate::util;
 

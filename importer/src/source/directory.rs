@@ -37,6 +37,7 @@ fn offer(path: &PathBuf, source: usize) -> Result<Offer, Problem> {
     let package = Package::read_headers(&mut reader).map_err(|e| fail(refused(e.to_string())))?;
     let nevra = nevra_of(&package).map_err(|e| fail(Problem::Importer(Box::new(e))))?;
     Ok(Offer {
+        provides: Vec::new(),
         nevra,
         location: Location::Local(path.clone()),
         size: Some(size),
