@@ -313,7 +313,8 @@ fn upgrade_inner(store: &Store, options: &UpgradeOptions, progress: &dyn Progres
         .context("the fetch returned nothing")?
         .with_context(|| format!("downloading the jigdo {}", offer.nevra))?;
     let path = fetched.path.clone();
-    let checked = check_jigdo(&path, &offer, claimed, keys.as_ref(), previous, options);
+    let checked = check_jigdo(&path, &offer, claimed, keys.as_ref(), previous, options)
+        .with_context(|| format!("the jigdo {} from {}", offer.nevra, offer.location));
     let (signature, commit_signatures) = match checked {
         Ok(found) => found,
         Err(error) => {

@@ -11,6 +11,7 @@ use std::path::Path;
 use super::{refused, seeded_store, Allow};
 use crate::trust::{ed25519_sign_commit_replacing, header_string_byte, layout, EdKey, Gpg};
 use crate::upgrade::{Site, NAME};
+use crate::util::rpmbuild::run_ok;
 use crate::util::*;
 
 /// Writes a remote file by hand into `config` (as `remote add` would, or a hand edit).
@@ -42,7 +43,7 @@ fn trust_refusals_leave_store_and_repo_untouched() {
     remote_file(&config, "farm", &url, &[&site.gpg_key], &[&site.ed.public]);
     let rejig = seeded_store();
     let repo = site.dir.path().join("edge-repo");
-    let upgrade = ["--config-dir", p(&config), "upgrade", "--remote", "farm", "--repo", p(&repo), "--ref", "edge/os"];
+    let upgrade = ["upgrade", "--config-dir", p(&config), "--remote", "farm", "--repo", p(&repo), "--ref", "edge/os"];
     let row = |label: &str, jigdo: &Path, needles: &[&str]| {
         site.publish(&[jigdo]);
         let stderr = refused(&rejig, Some(&repo), &upgrade, needles, Allow::Nothing);
@@ -66,7 +67,7 @@ fn trust_refusals_leave_store_and_repo_untouched() {
     // Changed after signing: a byte of the header (in its data), then of the payload.
     let (_, payload_start) = layout(&site.jigdos[1]);
     let size = fs::metadata(&site.jigdos[1]).unwrap().len();
-    let in_header = header_string_byte(&site.jigdos[1], "rejig-jigdo(1)");
+    let in_header = header_string_byte(&site.jigdos[1], "jigdo of OSTree commit");
     for (place, offset) in [("header", in_header), ("payload", payload_start + 100)] {
         assert!(offset < size);
         let tampered = copy_to(&site, &site.jigdos[1], place);
@@ -99,7 +100,7 @@ fn trust_refusals_leave_store_and_repo_untouched() {
     fs::write(&junk, "this is not a key\n").unwrap();
     remote_file(&config, "junk", &url, &[&junk], &[]);
     site.publish(&[&site.jigdos[1]]);
-    let args = ["--config-dir", p(&config), "upgrade", "--remote", "junk", "--repo", p(&repo), "--ref", "edge/os"];
+    let args = ["upgrade", "--config-dir", p(&config), "--remote", "junk", "--repo", p(&repo), "--ref", "edge/os"];
     refused(&rejig, Some(&repo), &args, &[p(&junk), "key file"], Allow::Nothing);
 
     // A downgrade: the repository has v2, the mirror serves the older signed v1 only.

@@ -21,6 +21,7 @@ use rejig::trust::{verify_commit, verify_rpm, Ed25519Keys, OpenPgpKeys, OSTREE_E
 use rejig_format::gvariant::encode;
 use rejig_format::object::variant_dict::VariantDict;
 use rejig_format::ObjectId;
+use util::rpmbuild::run_ok;
 use util::*;
 
 pub fn tempdir() -> tempfile::TempDir {
@@ -358,13 +359,24 @@ fn ostree_gpg_signatures_verify_as_ostree_show_says() {
     let key = gpg.public_key(tmp.path(), "ostree");
     let other_key = other.public_key(tmp.path(), "other");
     gpg.ostree_sign(&repo, &commit);
-    let shown = run_ok(Command::new("ostree").args([
-        "show",
-        &format!("--repo={}", p(&repo)),
-        &format!("--gpg-homedir={}", p(gpg.home.path())),
-        &commit,
-    ]));
+    // ostree reads the keys it trusts from trustedkeys.gpg in the --gpg-homedir it is given.
+    let ostree_show = |gpg: &Gpg, label: &str| {
+        let dir = tmp.path().join(format!("keys-{label}"));
+        fs::create_dir_all(&dir).unwrap();
+        let out = run(gpg.cmd().args(["--export", &gpg.uid]));
+        assert!(out.status.success() && !out.stdout.is_empty(), "{}", report("gpg --export", &out));
+        fs::write(dir.join("trustedkeys.gpg"), &out.stdout).unwrap();
+        run_ok(Command::new("ostree").args([
+            "show",
+            &format!("--repo={}", p(&repo)),
+            &format!("--gpg-homedir={}", p(&dir)),
+            &commit,
+        ]))
+    };
+    let shown = ostree_show(&gpg, "signer");
     assert!(shown.contains("Good signature"), "ostree show: {shown}");
+    let shown = ostree_show(&other, "other");
+    assert!(shown.contains("public key not found") && !shown.contains("Good signature"), "ostree show: {shown}");
 
     let (id, bytes, meta) = commit_parts(&repo, &commit);
     assert!(meta.is_some(), "ostree gpg-sign writes a .commitmeta");

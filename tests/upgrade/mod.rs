@@ -11,13 +11,13 @@ use crate::trust::{ed25519_sign_commit, EdKey, Gpg};
 use crate::util;
 
 use std::fs;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use rejig_test_support::rpm_builder::{createrepo, gz, primary_path, write_repo};
 use rejig_test_support::server::Server;
 use serde_json::Value;
+use util::rpmbuild::run_ok;
 use util::*;
 
 /// The jigdo's name.
@@ -152,8 +152,7 @@ impl Site {
     /// Rewrites the published primary metadata with `edit` (a lying mirror).
     pub fn edit_primary(&self, edit: impl FnOnce(&str) -> String) {
         let path = primary_path(&self.mirror);
-        let mut xml = String::new();
-        flate2::read::MultiGzDecoder::new(fs::read(&path).unwrap().as_slice()).read_to_string(&mut xml).unwrap();
+        let xml = run_ok(Command::new("gzip").arg("-dc").arg(&path));
         let edited = edit(&xml);
         assert_ne!(edited, xml, "the edit changed nothing");
         fs::remove_dir_all(self.mirror.join("repodata")).unwrap();
@@ -250,9 +249,7 @@ fn upgrade_from_a_signed_mirror_end_to_end() {
     assert!(site.server.seen_for(".i686.rpm").is_empty(), "--check fetched a package");
     assert!(!repo.join("refs/heads/edge/os").exists(), "--check moved the ref");
 
-    let mut args = upgrade_args("farm", &repo, &deploy);
-    args.insert(0, "--json");
-    let v1 = edge.json(&args);
+    let v1 = edge.json(&upgrade_args("farm", &repo, &deploy));
     assert_eq!(v1["status"], "upgraded", "{v1}");
     assert_eq!(v1["commit"], site.commits[0]);
     assert_eq!(v1["signature"]["signer"]["fingerprint"], site.gpg.fingerprint(), "{v1}");
@@ -275,9 +272,7 @@ fn upgrade_from_a_signed_mirror_end_to_end() {
     assert_eq!(check.status.code(), Some(0), "{}", report("upgrade --check (v2)", &check));
     let stdout = String::from_utf8_lossy(&check.stdout);
     assert!(stdout.contains(&site.commits[1]) && stdout.contains("would fetch 1 of 3"), "{stdout}");
-    let mut args = upgrade_args("farm", &repo, &deploy);
-    args.insert(0, "--json");
-    let v2 = edge.json(&args);
+    let v2 = edge.json(&upgrade_args("farm", &repo, &deploy));
     assert_eq!((v2["status"].as_str(), v2["commit"].as_str()), (Some("upgraded"), Some(site.commits[1].as_str())));
     assert_eq!(v2["previous_commit"], site.commits[0]);
     assert_eq!(v2["export"]["packages_fetched"], 1, "{v2}");
