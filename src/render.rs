@@ -370,19 +370,6 @@ pub fn demo(report: &DemoReport) -> String {
     lines.join("\n")
 }
 
-#[cfg(test)]
-mod tests {
-    use super::human_bytes;
-
-    #[test]
-    fn bytes_read_as_short_figures() {
-        assert_eq!(human_bytes(0), "0 B");
-        assert_eq!(human_bytes(1023), "1023 B");
-        assert_eq!(human_bytes(1536), "1.5 KiB");
-        assert_eq!(human_bytes(3 << 30), "3.0 GiB");
-    }
-}
-
 fn remote_lines(remote: &Remote) -> String {
     let keys = if remote.gpgcheck {
         let mut keys: Vec<String> = remote.gpgkeys.iter().map(|k| format!("gpgkey {}", k.display())).collect();
@@ -479,4 +466,17 @@ pub fn upgrade(report: &UpgradeReport) -> String {
         out += "\n  deployed: the new tree boots on restart";
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human_bytes;
+
+    #[test]
+    fn bytes_read_as_short_figures() {
+        assert_eq!(human_bytes(0), "0 B");
+        assert_eq!(human_bytes(1023), "1023 B");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(3 << 30), "3.0 GiB");
+    }
 }
