@@ -17,6 +17,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use base64::Engine;
 use ed25519_dalek::{Signature as EdSignature, VerifyingKey};
 use pgp::composed::{Deserializable, DetachedSignature, SignedPublicKey};
+use pgp::crypto::hash::HashAlgorithm;
 use pgp::packet::Signature;
 use pgp::types::{KeyDetails, PublicKeyTrait};
 use rejig_format::object::variant_dict::VariantDict;
@@ -159,6 +160,23 @@ fn try_key<K: PublicKeyTrait>(
         return None;
     }
     let fingerprint = format!("{:x}", key.fingerprint());
+    // rpgp checks classic signatures over any hash; MD5, SHA-1 and RIPEMD-160 are refused here,
+    // as rpm's and ostree's current policies refuse them.
+    let strong = matches!(
+        signature.hash_alg(),
+        Some(
+            HashAlgorithm::Sha224
+                | HashAlgorithm::Sha256
+                | HashAlgorithm::Sha384
+                | HashAlgorithm::Sha512
+                | HashAlgorithm::Sha3_256
+                | HashAlgorithm::Sha3_512
+        )
+    );
+    if !strong {
+        let hash = signature.hash_alg().map(|h| h.to_string()).unwrap_or_else(|| "an unknown hash".into());
+        return Some(Err(anyhow!("the signature by key {fingerprint} uses {hash}, which is too weak to trust")));
+    }
     Some(data().and_then(|reader| {
         signature
             .verify(key, reader)

@@ -76,7 +76,13 @@ impl Gpg {
 
     /// `rpmsign --addsign` (with `--rpmv3`: header+payload signatures too), in place.
     pub fn rpmsign(&self, rpm: &Path, v3: bool) {
+        self.rpmsign_with(rpm, v3, "sha256");
+    }
+
+    /// [`Gpg::rpmsign`] with gpg's digest algorithm chosen.
+    pub fn rpmsign_with(&self, rpm: &Path, v3: bool, digest: &str) {
         let mut cmd = Command::new("rpmsign");
+        cmd.args(["--define", &format!("_gpg_digest_algo {digest}")]);
         cmd.arg("--addsign");
         if v3 {
             cmd.arg("--rpmv3");
@@ -331,6 +337,20 @@ fn rpmsign_signatures_verify_as_rpm_k_says() {
             }
         }
     }
+}
+
+/// rpgp would check a signature over SHA-1; rejig refuses it, as rpm's and ostree's current
+/// policies do.
+#[test]
+fn signatures_over_weak_hashes_are_refused() {
+    let tmp = tempdir();
+    let rsa = Gpg::new("rsa3072", "rejig sha1 <sha1@rejig.invalid>");
+    let key = rsa.public_key(tmp.path(), "rsa");
+    let signed = unsigned_package(tmp.path(), "sha1");
+    rsa.rpmsign_with(&signed, false, "sha1");
+    let shown = rejig_test_support::rpmbuild::rpm_query(&signed, &["--qf", "%{RSAHEADER:pgpsig}"]);
+    assert!(shown.contains("SHA1"), "rpmsign made a SHA-1 signature: {shown}");
+    must_fail(verify_rpm(&signed, &OpenPgpKeys::load(&[key]).unwrap()), &["SHA1", "too weak", p(&signed)], "sha1");
 }
 
 /// The rpm crate publishes an EdDSA-signed v4 package and its key: both come from outside
