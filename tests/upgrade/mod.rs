@@ -259,6 +259,18 @@ fn upgrade_from_a_signed_mirror_end_to_end() {
     assert_eq!(ostree_rev_parse(&repo, "edge/os"), site.commits[0]);
     let status = run_ok(Command::new("ostree").args(["admin", "status", &format!("--sysroot={}", p(&sysroot))]));
     assert!(status.contains(&format!("edge {}.0", site.commits[0])), "ostree admin status: {status}");
+    // The commit stays signed for ostree clients: its detached signature came along.
+    let keys = site.dir.path().join("ostree-keys");
+    fs::create_dir_all(&keys).unwrap();
+    let exported = run(site.gpg.cmd().args(["--export", &site.gpg.uid]));
+    fs::write(keys.join("trustedkeys.gpg"), &exported.stdout).unwrap();
+    let shown = run_ok(Command::new("ostree").args([
+        "show",
+        &format!("--repo={}", p(&repo)),
+        &format!("--gpg-homedir={}", p(&keys)),
+        "edge/os",
+    ]));
+    assert!(shown.contains("Good signature"), "ostree show on the edge host's repository: {shown}");
 
     // Nothing new: --check exits 77, upgrade says so and exits 0.
     let again = edge.run(&upgrade_args("farm", &repo, &["--check"]));
