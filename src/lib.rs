@@ -19,6 +19,8 @@
 //! | fsck and repair | [`fsck::fsck`] |
 //! | gc | [`gc::gc`] |
 //! | the demo | [`demo::run`] |
+//! | add, list, delete remotes | [`remote::add`], [`remote::list`], [`remote::delete`] |
+//! | upgrade from a remote | [`upgrade::upgrade`] (signatures: [`trust`]) |
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
