@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs rejig's whole test suite. It first installs the system tools the tests use as
-# oracles (the real ostree CLI, setfattr, rpm, rpmbuild, createrepo_c, gpg) with apt-get when they are missing.
+# oracles (the real ostree CLI, setfattr, rpm, rpmbuild, rpmsign, createrepo_c, gpg, openssl) with apt-get when they are missing.
 # The test data comes from package registries at test time (apt-get source, cargo), so the
 # first run needs the network; later runs use the cache under target/test-data/.
 # The end-to-end tests chown files and write bare repositories, so run it as root
@@ -16,6 +16,7 @@ command -v cpio >/dev/null || missing+=(cpio)
 command -v rpmbuild >/dev/null || missing+=(rpm)  # rpmbuild and rpmsign make jigdo fixtures
 command -v createrepo_c >/dev/null || missing+=(createrepo-c)
 command -v gpg >/dev/null || missing+=(gnupg)         # rpmsign signs with a throwaway key
+command -v openssl >/dev/null || missing+=(openssl)     # ed25519 commit signatures, made and checked independently of rejig
 command -v setcap >/dev/null || missing+=(libcap2-bin)
 command -v strace >/dev/null || missing+=(strace)     # crash matrix kill points, durability order
 command -v xz >/dev/null || missing+=(xz-utils)        # tar -xJ of the source packages the test data comes from

@@ -14,7 +14,11 @@
 # - regressions/primary_xml/seed-*: the primary metadata, gzip, xz, zstd, bzip2 and plain;
 # - regressions/jigdo_rpm/seed-*:   a jigdo RPM written by `rejig build` for a commit of the
 #   two packages plus one new file, and the same package with its digests renamed away and
-#   its payload decompressed, so that mutations get past the digests and the decompressor.
+#   its payload decompressed, so that mutations get past the digests and the decompressor;
+# - regressions/rpm_signature_tags/seed-*: the lead and signature header of packages signed
+#   by rpmsign here (RSA and EdDSA keys made by gpg, header-only and --rpmv3) and of the
+#   pinned signed packages of the test data (the rpm crate's EdDSA, RSA and ECDSA ones, rpm's
+#   hello-2.0-1.x86_64-signed).
 # Needs rpmbuild, createrepo_c, ostree, rpm2cpio, cpio, zstd and python3.
 # Usage: fuzz/make-seeds.sh [packages]
 set -euo pipefail
@@ -112,3 +116,33 @@ plain = subprocess.run(["zstd", "-dc"], input=bytes(data[payload:]), capture_out
 open(sys.argv[2], "wb").write(bytes(data[:payload]) + plain)
 EOF
 ls -l regressions/repomd_xml regressions/primary_xml regressions/jigdo_rpm
+
+# The lead and signature header (padded to 8) of a package, for rpm_signature_tags.
+sighead() {
+    python3 - "$1" "$2" <<'EOF'
+import struct, sys
+data = open(sys.argv[1], "rb").read()
+il, dl = struct.unpack(">II", data[104:112])
+end = 96 + 16 + 16 * il + dl
+open(sys.argv[2], "wb").write(data[:end + (8 - (end - 96) % 8) % 8])
+EOF
+}
+mkdir -p regressions/rpm_signature_tags
+export GNUPGHOME="$tmp/gnupg"
+mkdir -m 700 "$GNUPGHOME"
+for algo in rsa3072 ed25519; do
+    gpg --batch --pinentry-mode loopback --passphrase '' --quick-gen-key "seed $algo <$algo@rejig.invalid>" "$algo" sign never
+    for v3 in "" --rpmv3; do
+        cp packages/generated_rejig-manyfiles-1.0-1.noarch.rpm "$tmp/signed.rpm"
+        rpmsign --addsign $v3 --define "_gpg_name seed $algo <$algo@rejig.invalid>" \
+            --define "__gpg $(command -v gpg)" --define "_gpg_path $GNUPGHOME" "$tmp/signed.rpm"
+        sighead "$tmp/signed.rpm" "regressions/rpm_signature_tags/seed-rpmsign-$algo${v3:+-v3}.sig"
+    done
+done
+gpgconf --kill gpg-agent
+for key in rpm-crate/RPMS/v4/signed/rpm-basic-with-ed25519-2.3.4-5.el9.noarch.rpm \
+    rpm-crate/RPMS/v4/signed/rpm-basic-with-rsa4096-2.3.4-5.el9.noarch.rpm \
+    rpm-crate/RPMS/v4/signed/rpm-basic-with-ecdsa-2.3.4-5.el9.noarch.rpm rpm/RPMS/hello-2.0-1.x86_64-signed.rpm; do
+    sighead "packages/${key//\//_}" "regressions/rpm_signature_tags/seed-$(basename "$key" .rpm).sig"
+done
+ls -l regressions/rpm_signature_tags

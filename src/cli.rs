@@ -98,6 +98,21 @@ pub enum Command {
     /// the client fetch just those two. With --dir, the files stay there (an earlier demo's
     /// are removed first).
     Demo(DemoArgs),
+    /// Manage remotes: where `upgrade` finds jigdos, and the keys it checks them with.
+    ///
+    /// Each remote is one INI file with dnf's keys (baseurl, gpgkey, gpgcheck) and jigdo=,
+    /// in /etc/rejig/remotes.d/ as root and $XDG_CONFIG_HOME/rejig/remotes.d/ otherwise.
+    ///
+    /// Example: rejig remote add edge --baseurl https://mirror/os/ --jigdo myos --gpgkey RPM-GPG-KEY-myos
+    Remote(RemoteArgs),
+    /// Move a ref to the remote's newest signed jigdo: find it in the remote's rpm-md, check
+    /// its RPM signature and its commit's signatures, refuse an older commit, then rebuild and
+    /// export it as `export JIGDO` does, fetching from the same remote.
+    ///
+    /// --check says what would be fetched and exits 77 when there is no update.
+    ///
+    /// Example: rejig upgrade --remote edge --repo /sysroot/ostree/repo --ref myos/stable --deploy --sysroot / --os myos
+    Upgrade(UpgradeArgs),
 }
 
 impl Command {
@@ -112,6 +127,8 @@ impl Command {
             Command::Fsck(_) => "fsck",
             Command::Gc(_) => "gc",
             Command::Demo(_) => "demo",
+            Command::Remote(_) => "remote",
+            Command::Upgrade(_) => "upgrade",
         }
     }
 }
@@ -259,4 +276,103 @@ pub struct DemoArgs {
     /// Keep the demo's files in this directory instead of a temporary one.
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+}
+
+/// Where remotes live, for `remote` and `upgrade`.
+#[derive(Args, Debug)]
+pub struct ConfigDirArg {
+    /// The configuration directory (remotes are in its remotes.d/) [default: /etc/rejig as
+    /// root, $XDG_CONFIG_HOME/rejig otherwise].
+    #[arg(long, env = "REJIG_CONFIG_DIR", value_name = "DIR")]
+    pub config_dir: Option<PathBuf>,
+}
+
+/// Arguments of `remote`.
+#[derive(Args, Debug)]
+pub struct RemoteArgs {
+    /// Where remotes live.
+    #[command(flatten)]
+    pub config: ConfigDirArg,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: RemoteCommand,
+}
+
+/// The `remote` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum RemoteCommand {
+    /// Add a remote. It verifies with the keys given; without keys it needs --no-verify.
+    Add(RemoteAddArgs),
+    /// List the remotes.
+    List,
+    /// Delete a remote.
+    Delete {
+        /// Its name.
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+}
+
+/// Arguments of `remote add`.
+#[derive(Args, Debug)]
+pub struct RemoteAddArgs {
+    /// The remote's name (letters, digits and ._-).
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// An rpm-md repository (http(s):// or file:// URL or a path) holding the jigdos and
+    /// the packages; several are tried in order, like mirrors.
+    #[arg(long, value_name = "URL", required = true, num_args = 1.., action = clap::ArgAction::Append)]
+    pub baseurl: Vec<String>,
+    /// The jigdo package's name.
+    #[arg(long, value_name = "JIGDONAME")]
+    pub jigdo: String,
+    /// An ASCII-armored OpenPGP public key trusted for the jigdo RPM's signature (and the
+    /// commit's ostree.gpgsigs), as dnf's gpgkey=.
+    #[arg(long, value_name = "FILE", num_args = 1.., action = clap::ArgAction::Append)]
+    pub gpgkey: Vec<PathBuf>,
+    /// An ed25519 key file in ostree's format (base64 public keys, one per line) trusted
+    /// for the commit's ostree.sign.ed25519 signatures, which are then required.
+    #[arg(long, value_name = "FILE", num_args = 1.., action = clap::ArgAction::Append)]
+    pub ed25519_key: Vec<PathBuf>,
+    /// Add the remote without keys: jigdos from it are taken unchecked.
+    #[arg(long)]
+    pub no_verify: bool,
+}
+
+/// Arguments of `upgrade`.
+#[derive(Args, Debug)]
+pub struct UpgradeArgs {
+    /// Where remotes live.
+    #[command(flatten)]
+    pub config: ConfigDirArg,
+    /// The remote to upgrade from.
+    #[arg(long, value_name = "NAME")]
+    pub remote: String,
+    /// The OSTree repository to write; created if missing.
+    #[arg(long, value_name = "REPO")]
+    pub repo: PathBuf,
+    /// The ref to move.
+    #[arg(long = "ref", value_name = "REF")]
+    pub ref_name: String,
+    /// Mode for a new repository [default: archive]; an existing one must match.
+    #[arg(long, value_name = "MODE", value_parser = parse_mode)]
+    pub mode: Option<RepoMode>,
+    /// Say what would be fetched without fetching packages; exit 77 when there is no update.
+    #[arg(long)]
+    pub check: bool,
+    /// Take a commit older than the ref's.
+    #[arg(long)]
+    pub allow_downgrade: bool,
+    /// Then deploy the ref with `ostree admin deploy` (needs --sysroot and --os).
+    #[arg(long, requires_all = ["sysroot", "os"], conflicts_with = "check")]
+    pub deploy: bool,
+    /// The sysroot to deploy into; --repo must be its ostree/repo.
+    #[arg(long, value_name = "DIR", requires = "deploy")]
+    pub sysroot: Option<PathBuf>,
+    /// The stateroot (as `ostree admin os-init OS`).
+    #[arg(long, value_name = "OS", requires = "deploy")]
+    pub os: Option<String>,
+    /// Give up on an HTTP connection, or a transfer that sends nothing, after this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub http_timeout: u64,
 }

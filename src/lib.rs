@@ -19,6 +19,8 @@
 //! | fsck and repair | [`fsck::fsck`] |
 //! | gc | [`gc::gc`] |
 //! | the demo | [`demo::run`] |
+//! | add, list, delete remotes | [`remote::add`], [`remote::list`], [`remote::delete`] |
+//! | upgrade from a remote | [`upgrade::upgrade`] (signatures: [`trust`]) |
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
@@ -30,8 +32,11 @@ pub mod gc;
 pub mod import;
 pub mod inspect;
 pub mod rebuild;
+pub mod remote;
 pub mod report;
 pub mod sources;
+pub mod trust;
+pub mod upgrade;
 
 #[cfg(test)]
 mod testing;

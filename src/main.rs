@@ -12,11 +12,11 @@ use anyhow::{bail, Context, Result};
 use clap::Parser;
 use rejig::rebuild::is_file_argument;
 use rejig::sources::Sources;
-use rejig::{build, demo, export, fsck, gc, import, inspect, rebuild, Opener};
+use rejig::{build, demo, export, fsck, gc, import, inspect, rebuild, remote, upgrade, Opener};
 use rejig_exporter::ExportOptions;
 use rejig_format::ObjectId;
 
-use crate::cli::{Cli, Command, ExportArgs, PackagesArg};
+use crate::cli::{Cli, Command, ExportArgs, PackagesArg, RemoteCommand};
 use crate::progress::Bar;
 use crate::render::Rendered;
 
@@ -149,8 +149,53 @@ fn run(cli: &Cli) -> Result<Rendered> {
             let options = demo::DemoOptions { dir: args.dir.clone(), opener: &opener };
             Rendered::of(&demo::run(&options, &progress)?, render::demo)
         }
+        Command::Remote(args) => {
+            let config = remote::config_dir(args.config.config_dir.as_deref())?;
+            match &args.command {
+                RemoteCommand::Add(add) => {
+                    let options = remote::AddOptions {
+                        config,
+                        name: add.name.clone(),
+                        baseurls: add.baseurl.clone(),
+                        jigdo: add.jigdo.clone(),
+                        gpgkeys: add.gpgkey.clone(),
+                        ed25519_keys: add.ed25519_key.clone(),
+                        no_verify: add.no_verify,
+                    };
+                    Rendered::of(&remote::add(&options)?, render::remote_added)
+                }
+                RemoteCommand::List => {
+                    let list = remote::RemoteList { remotes: remote::list(&config)?, dir: config };
+                    Rendered::of(&list, render::remote_list)
+                }
+                RemoteCommand::Delete { name } => Rendered::of(&remote::delete(&config, name)?, render::remote_deleted),
+            }
+        }
+        Command::Upgrade(args) => {
+            let config = remote::config_dir(args.config.config_dir.as_deref())?;
+            let remote = remote::get(&config, &args.remote)?;
+            let deploy = match (args.deploy, &args.sysroot, &args.os) {
+                (true, Some(sysroot), Some(os)) => Some(upgrade::Deploy { sysroot: sysroot.clone(), os: os.clone() }),
+                _ => None,
+            };
+            let options = upgrade::UpgradeOptions {
+                remote,
+                repo: args.repo.clone(),
+                ref_name: args.ref_name.clone(),
+                mode: args.mode,
+                check: args.check,
+                allow_downgrade: args.allow_downgrade,
+                deploy,
+                fetch: Sources::parse(&[], args.http_timeout)?.options,
+            };
+            let store = open()?;
+            Rendered::of(&upgrade::upgrade(&store, &options, &progress)?, render::upgrade)
+        }
     }
 }
+
+/// `upgrade --check` exits 77 when there is no update, as `rpm-ostree upgrade --check` does.
+const EXIT_NO_UPDATE: u8 = 77;
 
 /// Prints the report on stdout. A reader that went away (`rejig … | head`) is not an error:
 /// the rest is dropped quietly, as ripgrep does, instead of panicking in `println!`.
@@ -178,8 +223,13 @@ fn print(cli: &Cli, rendered: &Rendered) -> bool {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(&cli) {
-        Ok(rendered) if print(&cli, &rendered) => ExitCode::SUCCESS,
-        Ok(_) => ExitCode::FAILURE,
+        Ok(rendered) if !print(&cli, &rendered) => ExitCode::FAILURE,
+        Ok(rendered) => match &cli.command {
+            Command::Upgrade(args) if args.check && rendered.json["status"] == "up-to-date" => {
+                ExitCode::from(EXIT_NO_UPDATE)
+            }
+            _ => ExitCode::SUCCESS,
+        },
         Err(error) => {
             eprintln!("rejig: error: {error:#}");
             ExitCode::FAILURE

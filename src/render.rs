@@ -10,6 +10,8 @@ use rejig::gc::GcReport;
 use rejig::import::{ImportCommitReport, ImportPackagesReport};
 use rejig::inspect::{InspectReport, JigdoSummary, PackageSummary};
 use rejig::rebuild::{PlanReport, RebuildReport};
+use rejig::remote::{Remote, RemoteList};
+use rejig::upgrade::{UpgradeReport, UpgradeStatus};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -366,6 +368,104 @@ pub fn demo(report: &DemoReport) -> String {
         ),
     ];
     lines.join("\n")
+}
+
+fn remote_lines(remote: &Remote) -> String {
+    let keys = if remote.gpgcheck {
+        let mut keys: Vec<String> = remote.gpgkeys.iter().map(|k| format!("gpgkey {}", k.display())).collect();
+        keys.extend(remote.ed25519_keys.iter().map(|k| format!("ed25519 key {}", k.display())));
+        keys.join(", ")
+    } else {
+        "not verified (--no-verify)".to_owned()
+    };
+    format!("{}: jigdo {} from {}\n  {keys}", remote.name, remote.jigdo, remote.baseurls.join(" "))
+}
+
+/// `rejig remote add`.
+pub fn remote_added(remote: &Remote) -> String {
+    format!("added remote {}\n  written to {}", remote_lines(remote), remote.file.display())
+}
+
+/// `rejig remote delete`.
+pub fn remote_deleted(remote: &Remote) -> String {
+    format!("deleted remote {} ({})", remote.name, remote.file.display())
+}
+
+/// `rejig remote list`.
+pub fn remote_list(list: &RemoteList) -> String {
+    if list.remotes.is_empty() {
+        return format!("no remotes in {}", list.dir.join("remotes.d").display());
+    }
+    list.remotes.iter().map(remote_lines).collect::<Vec<_>>().join("\n")
+}
+
+/// `rejig upgrade`.
+pub fn upgrade(report: &UpgradeReport) -> String {
+    let mut out = match report.status {
+        UpgradeStatus::UpToDate => {
+            format!(
+                "{} is up to date: {} ({}) from remote {}",
+                report.ref_name, report.commit, report.jigdo, report.remote
+            )
+        }
+        UpgradeStatus::Available => format!(
+            "update available for {}: {} → {} (version {}, {})",
+            report.ref_name,
+            report.previous_commit.map(|c| c.to_hex()).unwrap_or_else(|| "nothing".into()),
+            report.commit,
+            report.version,
+            report.jigdo
+        ),
+        UpgradeStatus::Upgraded => format!(
+            "upgraded {}: {} → {} (version {}, {})",
+            report.ref_name,
+            report.previous_commit.map(|c| c.to_hex()).unwrap_or_else(|| "nothing".into()),
+            report.commit,
+            report.version,
+            report.jigdo
+        ),
+    };
+    match &report.signature {
+        Some(signature) => {
+            out += &format!(
+                "\n  signed by key {} ({}), {}",
+                signature.signer.fingerprint,
+                signature.signer.key_file.display(),
+                signature.tags.join(" + ")
+            )
+        }
+        None if report.status != UpgradeStatus::UpToDate => {
+            out += "\n  not verified: the remote was added with --no-verify"
+        }
+        None => {}
+    }
+    if let Some(commit) = &report.commit_signatures {
+        if let Some(gpg) = &commit.gpg {
+            out += &format!("\n  commit signed (ostree.gpgsigs) by key {}", gpg.fingerprint);
+        }
+        if let Some(file) = &commit.ed25519_key_file {
+            out += &format!("\n  commit signed (ostree.sign.ed25519) by a key of {}", file.display());
+        }
+    }
+    if let Some(plan) = &report.plan {
+        out += &format!(
+            "\n  would fetch {} of {} packages, {}",
+            plan.packages_needed,
+            plan.packages_total,
+            human_bytes(plan.bytes_to_fetch)
+        );
+        for package in &plan.needed {
+            let size = package.size.map(human_bytes).unwrap_or_else(|| "size unknown".into());
+            out += &format!("\n    {} ({size})", package.nevra);
+        }
+    }
+    if let Some(export) = &report.export {
+        out += &format!("\n{}", rebuild(export));
+    }
+    if report.deployed {
+        out += "\n  deployed: the new tree boots on restart";
+    }
+    out
 }
 
 #[cfg(test)]

@@ -15,3 +15,5 @@ mod gc;
 mod harness;
 mod import;
 mod jigdo;
+mod trust;
+mod upgrade;

@@ -31,6 +31,28 @@ pub fn rpm_header(data: &[u8]) {
     }
 }
 
+/// The signature tags of a package's signature header (`rpm::signature`) on arbitrary bytes.
+/// Anything accepted is a known tag's BIN data, within the size bound, that starts like an
+/// OpenPGP packet, and says what it covers by its tag.
+pub fn rpm_signature_tags(data: &[u8]) {
+    use crate::rpm::signature::{
+        read_signatures, SignedRange, MAX_SIGNATURE_LEN, SIG_DSAHEADER, SIG_GPG, SIG_PGP, SIG_RSAHEADER,
+    };
+    let Ok(signatures) = read_signatures(&mut &data[..]) else { return };
+    assert!(signatures.len() <= 4);
+    for signature in &signatures {
+        assert!(!signature.packet.is_empty() && signature.packet.len() <= MAX_SIGNATURE_LEN);
+        assert!(signature.packet.len() <= data.len());
+        assert!(signature.packet.first().is_some_and(|b| b & 0x80 != 0));
+        let range = match signature.tag {
+            SIG_RSAHEADER | SIG_DSAHEADER => SignedRange::Header,
+            SIG_PGP | SIG_GPG => SignedRange::HeaderAndPayload,
+            other => panic!("tag {other} is not a signature tag"),
+        };
+        assert_eq!(signature.range, range);
+    }
+}
+
 /// A main header on arbitrary bytes, then the file table built from it. Anything accepted
 /// must have per-file data for every file and hardlink sets that point at regular files.
 pub fn rpm_file_table(data: &[u8]) {

@@ -33,6 +33,21 @@ fn rpm_header_inputs_replay() {
 }
 
 #[test]
+fn rpm_signature_tags_inputs_replay() {
+    replay("rpm_signature_tags", rejig_importer::fuzzing::rpm_signature_tags);
+}
+
+/// Every signature-tag seed yields signatures: the fuzzer starts past the header checks.
+#[test]
+fn rpm_signature_tags_seeds_hold_signatures() {
+    for (path, data) in inputs("rpm_signature_tags") {
+        let found = rejig_importer::rpm::signature::read_signatures(&mut data.as_slice())
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(!found.is_empty(), "{}: no signature", path.display());
+    }
+}
+
+#[test]
 fn rpm_file_table_inputs_replay() {
     replay("rpm_file_table", rejig_importer::fuzzing::rpm_file_table);
 }

@@ -1,4 +1,4 @@
-//! The bad-input matrix (RELIABILITY.md, "Bad input: 25 cases"): every row is a test that runs the real
+//! The bad-input matrix (RELIABILITY.md, "Bad input: 33 cases"): every row is a test that runs the real
 //! `rejig` CLI on hostile or broken input and requires
 //! (a) a non-zero exit, no panic, and an error on stderr that names the file, package or
 //!     object at fault and what is wrong with it, and
@@ -10,12 +10,14 @@
 //!
 //! Rows: damaged RPMs, hostile paths, lying packages, hostile jigdos (the rows
 //! `lying_jigdo.rs` does not cover), network faults against a loopback HTTP server, a full
-//! disk, and contention on the repository lock and the store lock.
+//! disk, contention on the repository lock and the store lock, and (`trust.rs`) what a mirror
+//! under an attacker's control serves to `rejig upgrade`.
 #![allow(clippy::unwrap_used)]
 
 mod holes;
 mod lying_jigdo;
 mod source_repo;
+mod trust;
 
 use crate::util;
 

@@ -13,4 +13,5 @@ pub mod files;
 pub mod header;
 pub mod lead;
 pub mod package;
+pub mod signature;
 pub mod tags;

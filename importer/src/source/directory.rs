@@ -36,6 +36,7 @@ fn offer(path: &Path, source: usize) -> Result<Offer, Problem> {
     let package = Package::read_headers(&mut reader).map_err(|e| fail(refused(e.to_string())))?;
     let nevra = nevra_of(&package).map_err(|e| fail(Problem::Importer(Box::new(e))))?;
     Ok(Offer {
+        provides: Vec::new(),
         nevra,
         location: Location::Local(path.to_path_buf()),
         size: Some(size),

@@ -254,7 +254,14 @@ pub struct Offer {
     pub header_sha256: Option<HeaderSha256>,
     /// Index of the source in the list given to [`Catalog::load`].
     pub source: usize,
+    /// The package's provides whose names start with `rejig-` (`rejig-jigdo(1)`,
+    /// `rejig-commit(…)`), as rpm-md lists them; at most [`MAX_REJIG_PROVIDES`]. Empty for
+    /// directory sources.
+    pub provides: Vec<String>,
 }
+
+/// The most `rejig-` provides kept per package.
+pub const MAX_REJIG_PROVIDES: usize = 16;
 
 /// Every offer of every source, indexed by NEVRA, in source order.
 #[derive(Debug, Default)]
@@ -476,6 +483,7 @@ pub(super) mod tests {
         let nevra =
             |epoch| Nevra { name: "a".into(), epoch, version: "1".into(), release: "1".into(), arch: "noarch".into() };
         let offer = Offer {
+            provides: Vec::new(),
             nevra: nevra(None),
             location: Location::Local("/a.rpm".into()),
             size: None,
@@ -508,6 +516,7 @@ pub(super) mod tests {
 
     fn offer(file: Option<[u8; 32]>, header: Option<[u8; 32]>, source: usize) -> Offer {
         Offer {
+            provides: Vec::new(),
             nevra: wanted(None).nevra,
             location: Location::Local(format!("/{source}.rpm").into()),
             size: None,

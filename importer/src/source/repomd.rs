@@ -317,6 +317,8 @@ pub(super) struct PrimaryPackage {
     href: Option<String>,
     base: Option<String>,
     size: Option<String>,
+    /// `rejig-` provides (`<rpm:provides><rpm:entry name=…>`), at most MAX_REJIG_PROVIDES.
+    provides: Vec<String>,
 }
 
 impl PrimaryPackage {
@@ -369,7 +371,8 @@ impl PrimaryPackage {
             (None, RepoLocation::Local(root)) => Location::Local(root.join(relative_path(href)?)),
             (None, RepoLocation::Remote(base)) => Location::Remote(remote_url(base, href)?),
         };
-        Ok(Offer { nevra, location, size, file_sha256, header_sha256: None, source })
+        let provides = self.provides.clone();
+        Ok(Offer { nevra, location, size, file_sha256, header_sha256: None, source, provides })
     }
 }
 
@@ -427,6 +430,7 @@ fn read_packages<R: BufRead>(xml: &mut Xml<R>) -> Result<Vec<PrimaryPackage>, Pr
     let mut current: Option<(usize, bool, PrimaryPackage)> = None;
     let mut field: Option<String> = None;
     let mut text = String::new();
+    let mut in_provides = false;
     loop {
         let (depth, event) = xml.next()?;
         match (&event, current.as_mut()) {
@@ -453,6 +457,29 @@ fn read_packages<R: BufRead>(xml: &mut Xml<R>) -> Result<Vec<PrimaryPackage>, Pr
                 }
                 text.clear();
                 field = Some(name);
+            }
+            (Event::Empty(element) | Event::Start(element), Some((package_depth, _, package)))
+                if depth == package_depth.saturating_add(3) && element.name().as_ref() == "rpm:entry" =>
+            {
+                // Only <format><rpm:provides> entries; only the rejig- ones are kept.
+                if in_provides {
+                    if let Some(name) = attribute(element, "name")?.filter(|n| n.starts_with("rejig-")) {
+                        if package.provides.len() >= super::MAX_REJIG_PROVIDES {
+                            return Err(refused(format!(
+                                "{}: more than {} rejig- provides",
+                                package.describe(),
+                                super::MAX_REJIG_PROVIDES
+                            )));
+                        }
+                        package.provides.push(name);
+                    }
+                }
+            }
+            (Event::Start(element), Some((package_depth, _, _))) if depth == package_depth.saturating_add(2) => {
+                in_provides = element.name().as_ref() == "rpm:provides";
+            }
+            (Event::End(_), Some((package_depth, _, _))) if depth == package_depth.saturating_add(2) => {
+                in_provides = false;
             }
             (Event::End(_), Some((package_depth, _, package))) if depth == package_depth.saturating_add(1) => {
                 match field.take().as_deref() {
@@ -682,7 +709,7 @@ mod tests {
   <checksum type="sha256" pkgid="YES">00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff</checksum>
   <size package="1234" installed="1" archive="2"/>
   <location href="Packages/a.rpm"/>
-  <format><rpm:provides><rpm:entry name="other" ver="9" rel="9"/></rpm:provides></format>
+  <format><rpm:provides><rpm:entry name="other" ver="9" rel="9"/><rpm:entry name="rejig-jigdo(1)"/><rpm:entry name="rejig-commit(ab)"/></rpm:provides><rpm:requires><rpm:entry name="rejig-not-provided"/></rpm:requires></format>
 </package>
 <package type="rpm">
   <name>b</name><arch>noarch</arch><version epoch="0" ver="1" rel="1"/>
@@ -703,6 +730,7 @@ mod tests {
         assert_eq!(a.size, Some(1234));
         assert_eq!(a.file_sha256.map(|d| d.to_hex()).unwrap(), &PRIMARY[PRIMARY.find("0011").unwrap()..][..64]);
         assert_eq!(a.source, 7);
+        assert_eq!(a.provides, ["rejig-jigdo(1)", "rejig-commit(ab)"], "only rejig- provides, not requires");
         let b = packages[1].offer(&root, 0).unwrap();
         assert_eq!(b.nevra.to_string(), "b-1-1.noarch");
         assert_eq!(b.location, Location::Remote("http://mirror.example/base/b.rpm".into()));

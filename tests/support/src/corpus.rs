@@ -246,6 +246,15 @@ pub fn package(key: &str) -> PathBuf {
     fetch().path(key)
 }
 
+/// A file of the rpm crate's test assets other than a pinned package, e.g. the public key
+/// `signing_keys/v4/rpm-testkey-v4-ed25519.asc` its signed packages verify with. Not pinned:
+/// a key that changed would fail to verify the pinned packages it signed.
+pub fn rpm_crate_asset(relative: &str) -> PathBuf {
+    let path = rpm_crate::assets_dir().join(relative);
+    assert!(path.is_file(), "test data: the rpm crate's assets have no {}", path.display());
+    path
+}
+
 /// The extra corpus, when [`EXTRA_CORPUS_VAR`] is set: every `.rpm` below it, sorted. Panics
 /// if the variable names a folder that cannot be read or holds no package.
 pub fn extra_corpus() -> Option<Vec<PathBuf>> {

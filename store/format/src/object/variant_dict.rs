@@ -24,6 +24,11 @@ impl VariantEntry {
         &self.type_string
     }
 
+    /// The value's serialised bytes (its type says how to read them).
+    pub fn value(&self) -> &[u8] {
+        &self.value
+    }
+
     /// The value when it is a string.
     pub fn as_str(&self) -> Option<&str> {
         (self.type_string == "s").then(|| decode::string(&self.value, "string value").ok()).flatten()

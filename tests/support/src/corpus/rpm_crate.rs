@@ -25,7 +25,7 @@ pub fn populate(staging: &Path) {
 }
 
 /// `tests/assets` of the rpm crate's source, as `cargo metadata` locates the crate.
-fn assets_dir() -> PathBuf {
+pub(super) fn assets_dir() -> PathBuf {
     let metadata = cargo_metadata(false);
     let manifest = metadata["packages"]
         .as_array()
