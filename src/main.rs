@@ -157,6 +157,13 @@ fn print(cli: &Cli, rendered: &Rendered) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // A big store reads its packs through a cache sized from this limit, and the importer
+    // and exporter work in parallel: use all the descriptors the system allows.
+    if let Some((before, after)) = rejig_store::raise_soft_limit() {
+        if cli.verbose > 0 && !cli.quiet {
+            eprintln!("rejig: raised the soft limit on open files from {before} to {after}");
+        }
+    }
     match run(&cli) {
         Ok(rendered) => {
             print(&cli, &rendered);
