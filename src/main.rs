@@ -170,7 +170,19 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(error) => {
-            eprintln!("rejig: error: {error:#}");
+            let message = format!("{error:#}");
+            eprintln!("rejig: error: {message}");
+            // Errors from outside the store (a package, the repository being written) name
+            // the file only; running out of descriptors is a limit to raise, not damage.
+            if rejig_store::error::caused_by_descriptor_exhaustion(error.as_ref())
+                && !message.contains("too many open files: raise")
+            {
+                let limit = rejig_store::soft_limit().map_or_else(|| "?".to_owned(), |n| n.to_string());
+                eprintln!(
+                    "rejig: too many open files: raise `ulimit -n` (the soft limit is {limit}) and run again; \
+                     the store is not damaged"
+                );
+            }
             ExitCode::FAILURE
         }
     }

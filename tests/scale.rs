@@ -213,6 +213,12 @@ fn running_out_of_descriptors_is_reported_as_such_not_as_damage() {
         assert!(v["problems"].as_array().is_none_or(|a| a.is_empty()), "EMFILE counted as damage:\n{v}");
     }
     fsck_clean_under(&fixture.rejig, 16);
+    // The exporter's own files (the repository's) name the file only; the hint still comes.
+    let repo = fixture.dir.join("repo");
+    let (what, out) = limited(&fixture.rejig, 6, &["export", &fixture.commit, "--repo", p(&repo)]);
+    assert!(!out.status.success(), "{}", report(&what, &out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("too many open files: raise `ulimit -n`"), "{}", report(&what, &out));
     fsck_clean_under(&fixture.rejig, 1024);
 }
 
