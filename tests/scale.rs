@@ -172,9 +172,11 @@ fn five_thousand_packs_import_export_fsck_and_gc_under_ulimit_64() {
 
     let collected = limited_json(&fixture.rejig, LIMIT, &["gc"]);
     eprintln!("gc: {:.1}s", started.elapsed().as_secs_f64());
+    eprintln!("gc report: {collected}");
     let folded = num(&collected, "packs_folded");
     assert!(folded >= 5_000, "gc folds the small packs: {collected}");
-    assert!(fixture.pack_files() <= 4, "{} packs left after folding: {collected}", fixture.pack_files());
+    // 5,000 tiny packs are a few MiB: one pack of the 32 MiB target holds them all.
+    assert_eq!(fixture.pack_files(), 1, "packs left after folding: {collected}");
     assert_eq!(num(&collected, "packs_written") as usize, fixture.pack_files(), "{collected}");
     assert_eq!(collected["roots_kept"].as_array().unwrap().len(), 1, "{collected}");
 
@@ -192,8 +194,12 @@ fn a_store_of_190_packs_exports_and_fscks_under_ulimit_150() {
     fixture.export("repo", 150);
     let v = fsck_clean_under(&fixture.rejig, 150);
     assert!(num(&v, "packs") >= 190, "{v}");
-    let collected = limited_json(&fixture.rejig, 150, &["gc"]);
-    assert!(num(&collected, "packs_folded") >= 190, "{collected}");
+    // The terminal report says what was folded (the JSON one is checked above).
+    let (what, out) = limited(&fixture.rejig, 150, &["gc"]);
+    assert!(out.status.success(), "{}", report(&what, &out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let packs = fixture.pack_files();
+    assert!(text.contains(&format!("folded 191 small packs; {packs} packs written")), "{text}");
     fixture.export("again", 150);
 }
 
