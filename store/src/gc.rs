@@ -9,7 +9,8 @@
 //!
 //! Packs are immutable, so space comes back by deleting packs with nothing live and by
 //! rewriting packs whose live fraction is low: their live blobs (copied compressed, not
-//! recompressed) and the live index entries their trailers list go into one new pack.
+//! recompressed) and the live index entries their trailers list go into new packs of about
+//! 32 MiB. Small packs are folded into them the same way (`fold.rs`).
 //! Order: new pack durable (fsync, rename, fsync the directory), then one index transaction,
 //! then the old pack files are deleted. A crash leaves either the old index with the old
 //! packs (and an unreferenced new pack) or the new index with some unreferenced old packs;
