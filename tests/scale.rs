@@ -18,35 +18,6 @@ use std::process::{Command, Output};
 use serde_json::Value;
 use util::{num, ostree_commit, p, parse_json, report, verify_exported_repo, Rejig};
 
-/// One tiny package per index, each with one file of its own content: one blob per pack.
-fn build_packages(packages: &Path, root: &Path, count: usize) {
-    fs::create_dir_all(packages).unwrap();
-    let chunk = count.div_ceil(2).max(1);
-    let indexes: Vec<usize> = (0..count).collect();
-    std::thread::scope(|scope| {
-        for part in indexes.chunks(chunk) {
-            scope.spawn(move || {
-                for &i in part {
-                    let path = format!("/usr/share/tiny/{:02}/file{i}", i % 64);
-                    let data = format!("tiny package {i}: {}\n", "x".repeat(i % 97)).into_bytes();
-                    let target = root.join(path.trim_start_matches('/'));
-                    fs::create_dir_all(target.parent().unwrap()).unwrap();
-                    fs::write(&target, &data).unwrap();
-                    let name = format!("tiny{i}");
-                    let mut builder = rpm::PackageBuilder::new(&name, "1.0", "MIT", "noarch", "one tiny file");
-                    builder
-                        .using_config(rpm::BuildConfig::v4().compression(rpm::CompressionType::None).source_date(1u32));
-                    builder.release("1");
-                    builder.with_file_contents(data, rpm::FileOptions::new(path)).unwrap();
-                    let rpm = packages.join(format!("{:02}/{name}-1.0-1.noarch.rpm", i % 64));
-                    fs::create_dir_all(rpm.parent().unwrap()).unwrap();
-                    builder.build().unwrap().write_file(&rpm).unwrap();
-                }
-            });
-        }
-    });
-}
-
 /// Where the stores go: memory-backed `/dev/shm` where there is one. What is under test is
 /// the number of files and descriptors, not the disk; on a disk, the three fsyncs of each of
 /// thousands of imports and the removal of tens of thousands of files take minutes.
@@ -73,7 +44,7 @@ impl Fixture {
         let dir = tempfile::Builder::new().prefix("rejig-scale-").tempdir_in(scratch()).unwrap();
         let base = dir.path().to_path_buf();
         let (packages, root, compose) = (base.join("packages"), base.join("root"), base.join("compose"));
-        build_packages(&packages, &root, count);
+        rejig_test_support::rpm_builder::tiny_packages(&packages, &root, count);
         util::ostree_init(&compose, "archive");
         let commit = ostree_commit(&compose, "os", &root, "all the tiny packages");
         let rejig = Rejig::with_store(&base.join("store"));
