@@ -85,7 +85,8 @@ pub enum Command {
     /// jigdo), ordered by last use (an export uses its commit). gc keeps the newest --keep N
     /// roots, and fewer when what they need exceeds --max-size; everything they reach stays,
     /// with the packages that supply their content. Packs with little left alive are
-    /// rewritten. Without options it only removes what no root reaches.
+    /// rewritten, and packs under 16 MiB are folded into packs of about 32 MiB. Without
+    /// options it only removes what no root reaches.
     ///
     /// Example: rejig gc --keep 2 --max-size 2G
     Gc(GcArgs),

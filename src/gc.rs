@@ -72,4 +72,57 @@ mod tests {
         let none = gc(&store, &GcOptions { keep: Some(0), max_size: None }, &NoProgress).unwrap();
         assert!(none.collected.roots_kept.len() <= 1, "{:?}", none.collected.roots_kept);
     }
+
+    /// Folding writes packs of the target size, not one pack of everything, and what it
+    /// wrote is complete: fsck is clean, and so is an index rebuilt from the new packs alone.
+    #[test]
+    fn folding_rolls_over_at_the_target_pack_size_and_loses_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = testing::store(&dir.path().join("store"));
+        // Ten commits of incompressible files, one pack each, all kept.
+        let mut commits = Vec::new();
+        for version in 0..10u64 {
+            let tree = dir.path().join(format!("tree{version}"));
+            std::fs::create_dir_all(&tree).unwrap();
+            for file in 0..3u64 {
+                let bytes = rejig_test_support::rng::Rng::new(version * 10 + file).bytes(20_000);
+                std::fs::write(tree.join(format!("f{file}")), bytes).unwrap();
+            }
+            let options = rejig_importer::tree::CommitOptions {
+                subject: format!("v{version}"),
+                body: String::new(),
+                timestamp: 1_700_000_000,
+                metadata: rejig_format::object::VariantDict::new(),
+                parent: None,
+            };
+            let committed = rejig_importer::tree::commit_directory(&store, &tree, &options, &NoProgress).unwrap();
+            commits.push(committed.commit.unwrap());
+        }
+        let before = rejig_store::fsck::fsck(&store).unwrap();
+        assert_eq!(before.packs, 10, "{before:?}");
+
+        let target = 64 << 10;
+        let options = rejig_store::gc::GcOptions { target_pack_size: target, ..Default::default() };
+        let report = rejig_store::gc::gc(&store, &options, &NoProgress).unwrap();
+        let mut kept: Vec<_> = report.roots_kept.iter().map(|(k, _)| k.id).collect();
+        kept.sort();
+        commits.sort();
+        assert_eq!(kept, commits);
+        assert_eq!(report.packs_folded, 10, "{report:?}");
+        assert!(report.packs_written >= 3, "600 kB of blobs in packs of 64 KiB: {report:?}");
+        let after = rejig_store::fsck::fsck(&store).unwrap();
+        assert!(after.problems.is_empty(), "{:?}", after.problems);
+        assert_eq!(after.packs, report.packs_written, "{report:?}");
+        assert_eq!((after.objects, after.blobs), (before.objects, before.blobs), "nothing was dead");
+        // Every new pack but the last (the smallest) stopped at the first blob past the target.
+        let mut sizes: Vec<u64> =
+            std::fs::read_dir(store.packs_dir()).unwrap().map(|e| e.unwrap().metadata().unwrap().len()).collect();
+        sizes.sort();
+        assert!(sizes.iter().skip(1).all(|&size| size >= target), "{sizes:?}");
+
+        rejig_store::fsck::repair(&store).unwrap();
+        let rebuilt = rejig_store::fsck::fsck(&store).unwrap();
+        assert!(rebuilt.problems.is_empty(), "{:?}", rebuilt.problems);
+        assert_eq!((rebuilt.objects, rebuilt.blobs, rebuilt.packages), (after.objects, after.blobs, after.packages));
+    }
 }

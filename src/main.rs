@@ -222,6 +222,13 @@ fn print(cli: &Cli, rendered: &Rendered) -> bool {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // A big store reads its packs through a cache sized from this limit, and the importer
+    // and exporter work in parallel: use all the descriptors the system allows.
+    if let Some((before, after)) = rejig_store::raise_soft_limit() {
+        if cli.verbose > 0 && !cli.quiet {
+            eprintln!("rejig: raised the soft limit on open files from {before} to {after}");
+        }
+    }
     match run(&cli) {
         Ok(rendered) if !print(&cli, &rendered) => ExitCode::FAILURE,
         Ok(rendered) => match &cli.command {
@@ -231,7 +238,19 @@ fn main() -> ExitCode {
             _ => ExitCode::SUCCESS,
         },
         Err(error) => {
-            eprintln!("rejig: error: {error:#}");
+            let message = format!("{error:#}");
+            eprintln!("rejig: error: {message}");
+            // Errors from outside the store (a package, the repository being written) name
+            // the file only; running out of descriptors is a limit to raise, not damage.
+            if rejig_store::error::caused_by_descriptor_exhaustion(error.as_ref())
+                && !message.contains("too many open files: raise")
+            {
+                let limit = rejig_store::soft_limit().map_or_else(|| "?".to_owned(), |n| n.to_string());
+                eprintln!(
+                    "rejig: too many open files: raise `ulimit -n` (the soft limit is {limit}) and run again; \
+                     the store is not damaged"
+                );
+            }
             ExitCode::FAILURE
         }
     }

@@ -273,6 +273,9 @@ pub fn gc(report: &GcReport) -> String {
         gc.packs_deleted,
         report.seconds
     );
+    if gc.packs_folded > 0 {
+        text.push_str(&format!("\n  folded {} small packs; {} packs written", gc.packs_folded, gc.packs_written));
+    }
     for (root, error) in &gc.roots_broken {
         text.push_str(&format!("\n  dropped incomplete root {}: {error}", root.id));
     }

@@ -15,5 +15,6 @@ mod gc;
 mod harness;
 mod import;
 mod jigdo;
+mod scale;
 mod trust;
 mod upgrade;

@@ -78,6 +78,18 @@ pub enum Error {
         #[source]
         error: std::io::Error,
     },
+    /// The process ran out of file descriptors (EMFILE, or ENFILE for the whole system).
+    /// Nothing is wrong with the store; the operator raises the limit and runs again.
+    #[error("{path}: too many open files: raise `ulimit -n` (the soft limit is {limit}) and run again; the store is not damaged")]
+    TooManyOpenFiles {
+        /// The file being opened.
+        path: PathBuf,
+        /// The soft limit on open files when it happened (`?` if unknown).
+        limit: String,
+        /// The system's error.
+        #[source]
+        error: std::io::Error,
+    },
     /// The index database failed.
     #[error("store index {path}")]
     Index {
@@ -100,10 +112,41 @@ impl Error {
         Error::Format(rejig_format::Error::invalid(what, detail))
     }
 
-    /// An I/O failure on `path`.
+    /// An I/O failure on `path`. Running out of file descriptors is told apart
+    /// ([`Error::TooManyOpenFiles`]): it says nothing about the file.
     pub fn io(path: impl Into<PathBuf>, error: std::io::Error) -> Self {
+        if is_descriptor_exhaustion(&error) {
+            let limit = crate::pack::cache::soft_limit().map_or_else(|| "?".to_owned(), |n| n.to_string());
+            return Error::TooManyOpenFiles { path: path.into(), limit, error };
+        }
         Error::Io { path: path.into(), error }
     }
+
+    /// True when this error, or any error it wraps, is the process or the system running out
+    /// of file descriptors: an operating limit, never damage to the store.
+    pub fn is_too_many_open_files(&self) -> bool {
+        caused_by_descriptor_exhaustion(self)
+    }
+}
+
+/// True for EMFILE (this process's limit) and ENFILE (the system's).
+fn is_descriptor_exhaustion(error: &std::io::Error) -> bool {
+    let code = error.raw_os_error();
+    code == Some(rustix::io::Errno::MFILE.raw_os_error()) || code == Some(rustix::io::Errno::NFILE.raw_os_error())
+}
+
+/// True when `error` or anything in its source chain ran out of file descriptors.
+pub fn caused_by_descriptor_exhaustion(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(error);
+    while let Some(error) = next {
+        if matches!(error.downcast_ref::<Error>(), Some(Error::TooManyOpenFiles { .. }))
+            || error.downcast_ref::<std::io::Error>().is_some_and(is_descriptor_exhaustion)
+        {
+            return true;
+        }
+        next = error.source();
+    }
+    false
 }
 
 /// Adds the path to an I/O result.
@@ -134,5 +177,19 @@ mod tests {
         assert_eq!(error.to_string(), "/store/packs");
         assert!(std::error::Error::source(&error).is_some());
         assert_eq!(rejig_format::chain(&error), "/store/packs: disk on fire");
+    }
+
+    #[test]
+    fn running_out_of_descriptors_is_told_apart_from_damage() {
+        for errno in [rustix::io::Errno::MFILE, rustix::io::Errno::NFILE] {
+            let error = Error::io("/store/packs/p.pack", std::io::Error::from_raw_os_error(errno.raw_os_error()));
+            assert!(matches!(error, Error::TooManyOpenFiles { .. }), "{error:?}");
+            assert!(error.is_too_many_open_files());
+            assert!(error.to_string().contains("too many open files: raise `ulimit -n`"), "{error}");
+            let wrapped = std::io::Error::other(error);
+            assert!(caused_by_descriptor_exhaustion(&wrapped));
+        }
+        let other = Error::io("/store/packs", std::io::Error::from_raw_os_error(rustix::io::Errno::IO.raw_os_error()));
+        assert!(!other.is_too_many_open_files());
     }
 }

@@ -7,7 +7,7 @@ use std::io::Read;
 
 use rayon::prelude::*;
 
-use crate::error::{Error, IoContext, Result};
+use crate::error::{caused_by_descriptor_exhaustion, Error, IoContext, Result};
 use crate::index::{IndexReader, IndexStats};
 use crate::pack::reader::read_trailer;
 use crate::pack::writer::FinishedPack;
@@ -91,6 +91,18 @@ enum ObjectProblem {
     },
 }
 
+impl ObjectProblem {
+    /// The store error behind the problem, for a problem that is not the store's fault
+    /// (running out of file descriptors): fsck stops with it instead of listing it.
+    fn into_error(self) -> Error {
+        match self {
+            ObjectProblem::Index(error) | ObjectProblem::Failed { error, .. } => *error,
+            ObjectProblem::Read { key, error } => Error::io(key.to_string(), error),
+            ObjectProblem::Found { key, what } => Error::invalid("object", format!("{key}: {what}")),
+        }
+    }
+}
+
 /// Reads one object back and checks that it hashes to its name, returning its byte count.
 fn check_object(
     store: &Store,
@@ -153,7 +165,7 @@ pub fn fsck(store: &Store) -> Result<FsckReport> {
     for (id, path) in pack_files(store)? {
         report.packs += 1;
         on_disk.insert(id);
-        let file = std::fs::File::open(&path).at(&path)?;
+        let file = store.pack_file(&id)?;
         match read_trailer(&file, &path) {
             Ok((_, actual)) if actual != id => {
                 report.problems.push(format!("pack {id}: its trailer hashes to {actual}"))
@@ -179,6 +191,7 @@ pub fn fsck(store: &Store) -> Result<FsckReport> {
                 report.objects += 1;
                 report.bytes += bytes;
             }
+            Err(problem) if caused_by_descriptor_exhaustion(&problem) => return Err(problem.into_error()),
             Err(problem) => report.problems.push(chain(&problem)),
         }
     }
@@ -203,6 +216,7 @@ pub fn fsck(store: &Store) -> Result<FsckReport> {
                 }
                 report.packages += 1;
             }
+            Err(e) if e.is_too_many_open_files() => return Err(e),
             Err(e) => report.problems.push(format!("package {name}: {}", chain(&e))),
         }
     }
@@ -210,14 +224,18 @@ pub fn fsck(store: &Store) -> Result<FsckReport> {
     let blobs = reader.blobs()?;
     report.blobs = blobs.len() as u64;
     let unreferenced: Vec<_> = blobs.into_iter().filter(|(id, _)| !referenced.contains(id)).collect();
-    let problems: Vec<String> = unreferenced
+    let failures: Vec<Error> = unreferenced
         .par_iter()
         .filter_map(|(id, location)| {
-            let outcome = store.open_blob(*id, *location).and_then(|mut s| drain(&mut s, |_| {}).at("<blob>"));
-            outcome.err().map(|e| chain(&e))
+            store.open_blob(*id, *location).and_then(|mut s| drain(&mut s, |_| {}).at("<blob>")).err()
         })
         .collect();
-    report.problems.extend(problems);
+    for failure in failures {
+        if failure.is_too_many_open_files() {
+            return Err(failure);
+        }
+        report.problems.push(chain(&failure));
+    }
     Ok(report)
 }
 

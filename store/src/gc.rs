@@ -9,7 +9,8 @@
 //!
 //! Packs are immutable, so space comes back by deleting packs with nothing live and by
 //! rewriting packs whose live fraction is low: their live blobs (copied compressed, not
-//! recompressed) and the live index entries their trailers list go into one new pack.
+//! recompressed) and the live index entries their trailers list go into new packs of about
+//! 32 MiB. Small packs are folded into them the same way (`fold.rs`).
 //! Order: new pack durable (fsync, rename, fsync the directory), then one index transaction,
 //! then the old pack files are deleted. A crash leaves either the old index with the old
 //! packs (and an unreferenced new pack) or the new index with some unreferenced old packs;
@@ -17,13 +18,12 @@
 //! export can be reading what gc removes.
 
 use std::collections::{HashMap, HashSet};
-use std::fs::File;
 
 use crate::durable::sync_dir;
 use crate::error::{IoContext, Result};
 use crate::index::{GcChanges, IndexReader};
 use crate::pack::reader::read_trailer;
-use crate::pack::writer::{pack_path, PackWriter};
+use crate::pack::writer::pack_path;
 use crate::pack::BlobLocation;
 use crate::progress::Progress;
 use crate::store::Store;
@@ -42,11 +42,21 @@ pub struct GcOptions {
     pub max_size: Option<u64>,
     /// Rewrite packs whose live bytes are below this fraction of their blob bytes.
     pub rewrite_below: f64,
+    /// Fold packs smaller than this together (see `fold.rs`).
+    pub fold_below: u64,
+    /// The size of the packs a collection writes.
+    pub target_pack_size: u64,
 }
 
 impl Default for GcOptions {
     fn default() -> Self {
-        Self { keep: None, max_size: None, rewrite_below: 0.5 }
+        Self {
+            keep: None,
+            max_size: None,
+            rewrite_below: 0.5,
+            fold_below: crate::fold::SMALL_PACK,
+            target_pack_size: crate::fold::TARGET_PACK_SIZE,
+        }
     }
 }
 
@@ -69,8 +79,12 @@ pub struct GcReport {
     pub blobs_removed: u64,
     /// Packages removed.
     pub packages_removed: u64,
-    /// Packs rewritten into the new pack.
+    /// Packs rewritten into the new packs because little in them was live.
     pub packs_rewritten: u64,
+    /// Small packs folded together into the new packs.
+    pub packs_folded: u64,
+    /// New packs written (what the rewritten and folded packs became).
+    pub packs_written: u64,
     /// Packs deleted because nothing in them was live, or that the index did not reference.
     pub packs_deleted: u64,
     /// Bytes of pack files before and after.
@@ -260,12 +274,16 @@ pub fn gc(store: &Store, options: &GcOptions, progress: &dyn Progress) -> Result
         })
         .copied()
         .collect();
+    let folded = crate::fold::small_packs(&indexed_packs, &rewrite, options.fold_below);
+    report.packs_rewritten = rewrite.len() as u64;
+    report.packs_folded = folded.len() as u64;
+    let rewrite: Vec<PackId> = rewrite.into_iter().chain(folded).collect();
 
     progress.start("rewriting packs", rewrite.len() as u64);
-    let mut writer = PackWriter::create(&store.root().join("tmp"), &store.packs_dir())?;
+    let mut writer = crate::fold::RollingWriter::new(store, options.target_pack_size)?;
     for pack in &rewrite {
         let path = pack_path(&store.packs_dir(), pack);
-        let file = File::open(&path).at(&path)?;
+        let file = store.pack_file(pack)?;
         let (trailer, _) = read_trailer(&file, &path)?;
         for entry in trailer.blobs.iter().filter(|e| live.blobs.contains(&e.id)) {
             // Only the copy the index points at moves; a duplicate elsewhere stays dead.
@@ -288,10 +306,10 @@ pub fn gc(store: &Store, options: &GcOptions, progress: &dyn Progress) -> Result
         }
         progress.advance(1);
     }
-    changes.new_pack = writer.finish()?;
+    changes.new_packs = writer.finish()?;
     progress.finish();
+    report.packs_written = changes.new_packs.len() as u64;
     changes.removed_packs = rewrite.clone();
-    report.packs_rewritten = rewrite.len() as u64;
 
     report.bytes_before = pack_bytes(store)?;
     drop(reader);

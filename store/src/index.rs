@@ -181,7 +181,7 @@ impl Index {
             for id in &changes.removed_packs {
                 packs.remove(id.as_bytes()).map_err(|e| self.err(e))?;
             }
-            if let Some(pack) = &changes.new_pack {
+            for pack in &changes.new_packs {
                 for entry in &pack.trailer.blobs {
                     let location = BlobLocation {
                         pack: pack.id,
@@ -277,10 +277,11 @@ pub struct GcChanges {
     pub dead_roots: Vec<ObjectKey>,
     /// Packages (by main-header SHA-256) no kept root uses.
     pub dead_packages: Vec<HeaderSha256>,
-    /// Packs whose live entries moved into `new_pack`, or that held nothing live.
+    /// Packs whose live entries moved into `new_packs`, or that held nothing live.
     pub removed_packs: Vec<PackId>,
-    /// The pack the live entries of `removed_packs` were copied into.
-    pub new_pack: Option<FinishedPack>,
+    /// The packs the live entries of `removed_packs` were copied into (several when they
+    /// exceed the target pack size, see `fold.rs`).
+    pub new_packs: Vec<FinishedPack>,
 }
 
 /// Lookups against one snapshot of the index.

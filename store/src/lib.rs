@@ -12,6 +12,7 @@
 
 pub mod durable;
 pub mod error;
+pub mod fold;
 pub mod fsck;
 pub mod gc;
 mod index;
@@ -23,6 +24,7 @@ pub mod walk;
 
 pub use error::{Error, Result};
 pub use index::{IndexReader, IndexStats};
+pub use pack::cache::{raise_soft_limit, soft_limit};
 pub use pack::reader::BlobReader;
 pub use pack::BlobLocation;
 pub use progress::{NoProgress, Progress};

@@ -2,7 +2,7 @@
 //! Writers add blobs and objects through a [`Batch`], which becomes one pack and one index
 //! transaction, in that order.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -11,8 +11,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crate::error::{Error, IoContext, Result};
 use crate::index::{Index, IndexReader};
 use crate::lock::StoreLock;
+use crate::pack::cache::PackCache;
 use crate::pack::reader::BlobReader;
-use crate::pack::writer::{compress, pack_path, PackWriter};
+use crate::pack::writer::{compress, PackWriter};
 use crate::pack::BlobLocation;
 use rejig_format::id::{BlobId, ObjectId, ObjectKey, ObjectType, PackId};
 use rejig_format::object::metadata_checksum;
@@ -26,7 +27,8 @@ pub const IN_MEMORY_BLOB_LIMIT: u64 = 8 << 20;
 pub struct Store {
     root: PathBuf,
     index: Index,
-    open_packs: Mutex<HashMap<PackId, Arc<File>>>,
+    /// Open pack files, bounded (see `pack/cache.rs`).
+    open_packs: PackCache,
     _lock: StoreLock,
 }
 
@@ -57,7 +59,7 @@ impl Store {
             std::fs::remove_file(&path).at(&path)?;
         }
         let index = Index::open(&root.join("index.redb"))?;
-        Ok(Self { root: root.to_path_buf(), index, open_packs: Mutex::new(HashMap::new()), _lock: lock })
+        Ok(Self { root: root.to_path_buf(), index, open_packs: PackCache::new(&root.join("packs")), _lock: lock })
     }
 
     /// The store directory.
@@ -100,21 +102,20 @@ impl Store {
         self.index.reader()
     }
 
-    fn pack_file(&self, id: &PackId) -> Result<Arc<File>> {
-        let mut open = self.open_packs.lock().map_err(poisoned)?;
-        if let Some(file) = open.get(id) {
-            return Ok(file.clone());
-        }
-        let path = pack_path(&self.packs_dir(), id);
-        let file = Arc::new(File::open(&path).at(&path)?);
-        open.insert(*id, file.clone());
-        Ok(file)
+    /// The open file of a pack, through the bounded cache: every read of a pack (blobs,
+    /// trailers for gc and fsck) goes through here.
+    pub(crate) fn pack_file(&self, id: &PackId) -> Result<Arc<File>> {
+        self.open_packs.get(id)
+    }
+
+    /// How many pack files this store keeps open at most.
+    pub fn open_pack_limit(&self) -> usize {
+        self.open_packs.capacity()
     }
 
     /// Closes the cached pack files, so packs deleted by a collection free their space now.
     pub(crate) fn forget_open_packs(&self) -> Result<()> {
-        self.open_packs.lock().map_err(poisoned)?.clear();
-        Ok(())
+        self.open_packs.clear()
     }
 
     /// Streams a blob; the stream fails if the bytes do not match the blob's BLAKE3.

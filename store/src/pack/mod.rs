@@ -2,6 +2,7 @@
 //! [`reader`] reads its trailer and streams its blobs back verified. The byte layout, the
 //! trailer codec and the storage codecs are `rejig_format::pack` (FORMAT.md "packs").
 
+pub mod cache;
 pub mod reader;
 pub mod writer;
 

@@ -187,6 +187,11 @@ impl PackWriter {
         self.trailer.packages.push((header_sha256, manifest));
     }
 
+    /// Bytes written so far (the trailer not counted).
+    pub fn size(&self) -> u64 {
+        self.offset
+    }
+
     /// True when nothing was added.
     pub fn is_empty(&self) -> bool {
         self.trailer.blobs.is_empty()

@@ -266,3 +266,34 @@ pub fn gz(data: &[u8]) -> Vec<u8> {
 pub fn plain(data: &[u8]) -> Vec<u8> {
     data.to_vec()
 }
+
+/// `count` tiny noarch packages `tinyN` in `packages` (in 64 sub-directories), each with one
+/// small file of its own content, and the same files laid out under `root` for a commit: a
+/// store that imports them holds one pack per package (the scale tests, `bench/packs.sh`).
+pub fn tiny_packages(packages: &Path, root: &Path, count: usize) {
+    std::fs::create_dir_all(packages).unwrap();
+    let chunk = count.div_ceil(2).max(1);
+    let indexes: Vec<usize> = (0..count).collect();
+    std::thread::scope(|scope| {
+        for part in indexes.chunks(chunk) {
+            scope.spawn(move || {
+                for &i in part {
+                    let path = format!("/usr/share/tiny/{:02}/file{i}", i % 64);
+                    let data = format!("tiny package {i}: {}\n", "x".repeat(i % 97)).into_bytes();
+                    let target = root.join(path.trim_start_matches('/'));
+                    std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+                    std::fs::write(&target, &data).unwrap();
+                    let name = format!("tiny{i}");
+                    let mut builder = rpm::PackageBuilder::new(&name, "1.0", "MIT", "noarch", "one tiny file");
+                    builder
+                        .using_config(rpm::BuildConfig::v4().compression(rpm::CompressionType::None).source_date(1u32));
+                    builder.release("1");
+                    builder.with_file_contents(data, rpm::FileOptions::new(path)).unwrap();
+                    let rpm = packages.join(format!("{:02}/{name}-1.0-1.noarch.rpm", i % 64));
+                    std::fs::create_dir_all(rpm.parent().unwrap()).unwrap();
+                    builder.build().unwrap().write_file(&rpm).unwrap();
+                }
+            });
+        }
+    });
+}
