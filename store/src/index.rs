@@ -90,6 +90,43 @@ fn use_stamp(roots: &redb::Table<'_, [u8; 33], u64>) -> std::result::Result<u64,
     Ok(now.max(latest.saturating_add(1)))
 }
 
+/// What [`Index::probe`] found.
+pub enum Probed {
+    /// An index holding this identity (None: made before identities).
+    Index(Option<StoreId>),
+    /// A file that is not a usable index, and why.
+    Unusable(String),
+    /// No file.
+    Missing,
+}
+
+impl From<Opened> for Probed {
+    fn from(opened: Opened) -> Self {
+        match opened {
+            Opened::Index(_, id) => Probed::Index(id),
+            Opened::Unusable(why) => Probed::Unusable(why),
+            Opened::Missing => Probed::Missing,
+        }
+    }
+}
+
+/// The identity recorded in an index database, after checking that every table is there.
+fn identity_of(db: &impl ReadableDatabase, err: &dyn Fn(redb::Error) -> Error) -> Result<Option<StoreId>> {
+    let txn = db.begin_read().map_err(|e| err(e.into()))?;
+    txn.open_table(OBJECTS).map_err(|e| err(e.into()))?;
+    txn.open_table(BLOBS).map_err(|e| err(e.into()))?;
+    txn.open_table(PACKS).map_err(|e| err(e.into()))?;
+    txn.open_table(ROOTS).map_err(|e| err(e.into()))?;
+    txn.open_table(PACKAGES).map_err(|e| err(e.into()))?;
+    let meta = match txn.open_table(META) {
+        Ok(meta) => meta,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+        Err(e) => return Err(err(e.into())),
+    };
+    let Some(value) = meta.get(META_STORE_ID).map_err(|e| err(e.into()))? else { return Ok(None) };
+    StoreId::decode(value.value()).map(Some).ok_or_else(|| Error::invalid("index", "its store identity is malformed"))
+}
+
 impl Index {
     fn err(&self, e: impl Into<redb::Error>) -> Error {
         let path = self.path.read().map(|p| p.clone()).unwrap_or_default();
@@ -173,25 +210,37 @@ impl Index {
         }
     }
 
+    /// Examines an existing index file read-only, without changing a byte of it (for a
+    /// repair, which must leave the old index as it was if it fails): what
+    /// [`Index::open_existing`] would find, the identity in place of the index. Only a file
+    /// that redb must recover after a crash, which a read-only open refuses, is opened for
+    /// writing, as every command would.
+    pub fn probe(path: &Path) -> Result<Probed> {
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_file() && m.len() > 0 => {}
+            Ok(_) | Err(_) => return Ok(Self::open_existing(path)?.into()),
+        }
+        std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        match redb::ReadOnlyDatabase::open(path) {
+            Ok(db) => {
+                let err = |e: redb::Error| Error::Index { path: path.to_path_buf(), error: e };
+                Ok(match identity_of(&db, &err) {
+                    Ok(id) => Probed::Index(id),
+                    Err(e) => Probed::Unusable(rejig_format::chain(&e)),
+                })
+            }
+            Err(redb::DatabaseError::Storage(redb::StorageError::Io(e))) if is_resource_error(&e) => {
+                Err(Error::io(path, e))
+            }
+            Err(_) => Ok(Self::open_existing(path)?.into()),
+        }
+    }
+
     /// The identity recorded in the index, after checking that every table is there. None
     /// for an index made before identities existed.
     fn read_identity(&self) -> Result<Option<StoreId>> {
         let db = self.db()?;
-        let txn = db.begin_read().map_err(|e| self.err(e))?;
-        txn.open_table(OBJECTS).map_err(|e| self.err(e))?;
-        txn.open_table(BLOBS).map_err(|e| self.err(e))?;
-        txn.open_table(PACKS).map_err(|e| self.err(e))?;
-        txn.open_table(ROOTS).map_err(|e| self.err(e))?;
-        txn.open_table(PACKAGES).map_err(|e| self.err(e))?;
-        let meta = match txn.open_table(META) {
-            Ok(meta) => meta,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-            Err(e) => return Err(self.err(e)),
-        };
-        let Some(value) = meta.get(META_STORE_ID).map_err(|e| self.err(e))? else { return Ok(None) };
-        StoreId::decode(value.value())
-            .map(Some)
-            .ok_or_else(|| Error::invalid("index", "its store identity is malformed"))
+        identity_of(&*db, &|e| self.err(e))
     }
 
     /// Records the store identity in an index made before identities existed.

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::error::{Error, IoContext, Result};
 use crate::identity::StoreId;
-use crate::index::{Index, IndexReader, Opened};
+use crate::index::{Index, IndexReader, Opened, Probed};
 use crate::journal::Journal;
 use crate::lock::StoreLock;
 use crate::pack::reader::BlobReader;
@@ -220,12 +220,12 @@ impl Store {
     /// trusted (None: it is).
     fn identity_for_repair(root: &Path) -> Result<(StoreId, Option<String>)> {
         let recorded = crate::identity::read(root).ok().flatten();
-        let (found, distrusted) = match Index::open_existing(&root.join("index.redb"))? {
-            Opened::Index(_, Some(found)) if recorded == Some(found) => (Some(found), None),
-            Opened::Index(_, Some(found)) => (Some(found), Some("it belongs to another store".to_owned())),
-            Opened::Index(_, None) => (None, None),
-            Opened::Unusable(why) => (None, Some(why)),
-            Opened::Missing => (None, None),
+        let (found, distrusted) = match Index::probe(&root.join("index.redb"))? {
+            Probed::Index(Some(found)) if recorded.is_none_or(|r| r == found) => (Some(found), None),
+            Probed::Index(Some(found)) => (Some(found), Some("it belongs to another store".to_owned())),
+            Probed::Index(None) => (None, None),
+            Probed::Unusable(why) => (None, Some(why)),
+            Probed::Missing => (None, None),
         };
         let id = match (recorded, found) {
             (Some(id), _) => id,
@@ -331,6 +331,12 @@ impl Store {
         let file = Arc::new(File::open(&path).at(&path)?);
         open.insert(*id, file.clone());
         Ok(file)
+    }
+
+    /// Closes the cached handle of one pack, whose file was just replaced.
+    pub(crate) fn forget_pack(&self, id: &PackId) -> Result<()> {
+        self.open_packs.lock().map_err(poisoned)?.remove(id);
+        Ok(())
     }
 
     /// Closes the cached pack files, so packs deleted by a collection free their space now.
@@ -489,6 +495,9 @@ impl Batch<'_> {
         let Some(finished) = pack.finish()? else {
             return Ok(BatchSummary::default());
         };
+        // A pack of this name may have replaced a damaged one: no cached handle may keep
+        // reading the old file.
+        self.store.forget_pack(&finished.id)?;
         self.store.index.commit_pack(&finished)?;
         Ok(BatchSummary {
             pack: Some(finished.id),
