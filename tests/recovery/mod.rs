@@ -231,14 +231,35 @@ fn a_repair_killed_at_any_durability_call_leaves_the_old_index_or_the_new() {
     assert!(trials >= 10, "only {trials} kill points: {plan:?}");
 }
 
+/// Writes `count` small packages, each with content of its own, into `dir`.
+fn small_packages(dir: &Path, count: usize) {
+    fs::create_dir_all(dir).unwrap();
+    for index in 0..count {
+        let mut builder = rpm::PackageBuilder::new(&format!("small{index}"), "1.0", "MIT", "noarch", "recovery test");
+        builder.using_config(rpm::BuildConfig::v4().compression(rpm::CompressionType::Zstd).source_date(1u32));
+        let data = util::Rng::new(index as u64 + 100).bytes(4_000);
+        builder.with_file_contents(data, rpm::FileOptions::new(format!("/usr/share/small{index}/data"))).unwrap();
+        builder.build().unwrap().write_file(dir.join(format!("small{index}-1.0-1.noarch.rpm"))).unwrap();
+    }
+}
+
+/// The counts of an fsck report that a repair must keep.
+fn counts(v: &Value) -> Vec<(&'static str, u64)> {
+    ["packs", "objects", "blobs", "packages", "bytes"].into_iter().map(|k| (k, num(v, k))).collect()
+}
+
 #[test]
 fn a_repair_out_of_file_descriptors_fails_and_leaves_the_old_index() {
-    let (_f, rejig) = filled_store();
+    let (f, rejig) = filled_store();
+    // Many packs, so that a repair that holds them open runs out of descriptors.
+    let small = f.dir.path().join("small");
+    small_packages(&small, 24);
+    rejig.json(&["import", p(&small)]);
     let expected = roots(&rejig);
-    let objects = num(&rejig.fsck_clean(), "objects");
+    let whole = counts(&rejig.fsck_clean());
     let index = rejig.store().join("index.redb");
     let mut failed = 0;
-    for limit in [10, 11, 12, 13, 14, 16] {
+    for limit in [10, 12, 14, 16, 20] {
         let mut cmd = Command::new("sh");
         cmd.arg("-c")
             .arg(format!("ulimit -n {limit} && exec \"$0\" --store \"$1\" --json fsck --repair"))
@@ -261,7 +282,7 @@ fn a_repair_out_of_file_descriptors_fails_and_leaves_the_old_index() {
             );
         }
         let after = rejig.fsck_clean();
-        assert_eq!(num(&after, "objects"), objects, "ulimit -n {limit}: a partial index after the repair");
+        assert_eq!(counts(&after), whole, "ulimit -n {limit}: a partial index after the repair");
         assert_eq!(roots(&rejig), expected, "ulimit -n {limit}: roots lost");
     }
     assert!(failed > 0, "no limit made the repair run out of descriptors: the test tested nothing");
