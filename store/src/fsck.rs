@@ -9,9 +9,9 @@ use rayon::prelude::*;
 
 use crate::error::{Error, IoContext, Result};
 use crate::index::{IndexReader, IndexStats};
-use crate::pack::BlobLocation;
 use crate::pack::reader::read_trailer;
 use crate::pack::writer::FinishedPack;
+use crate::pack::BlobLocation;
 use crate::store::Store;
 use rejig_format::chain;
 use rejig_format::id::{BlobId, ObjectKey, ObjectType, PackId};
@@ -410,10 +410,7 @@ pub fn repair(store: &Store) -> Result<RepairReport> {
     std::fs::File::open(&temp).and_then(|f| f.sync_all()).at(&temp)?;
     let target = store.root().join("index.redb");
     if store.distrusted().is_some() && target.exists() {
-        let time = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
+        let time = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         let aside = store.root().join(format!("index.redb.damaged-{time}"));
         std::fs::hard_link(&target, &aside).at(&aside)?;
         report.damaged_index_moved_to = Some(aside);

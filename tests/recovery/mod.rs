@@ -23,10 +23,7 @@ use util::{middle_of_largest_blob, num, ostree_commit, ostree_fsck, ostree_init,
 /// The pack file names of a store.
 fn pack_names(store: &Path) -> BTreeSet<String> {
     let Ok(entries) = fs::read_dir(store.join("packs")) else { return BTreeSet::new() };
-    entries
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".pack"))
-        .collect()
+    entries.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).filter(|n| n.ends_with(".pack")).collect()
 }
 
 /// Copies a store directory (`cp -a`), so each damage starts from the same store.
@@ -37,9 +34,11 @@ fn copy_store(from: &Path, to: &Path) -> Rejig {
 }
 
 /// The roots gc would keep with no limit, as a set of checksums (gc with no limit drops no
-/// root and nothing any root reaches).
+/// root), asked of a copy of the store so that the store itself is left as it is.
 fn roots(rejig: &Rejig) -> BTreeSet<String> {
-    let gc = rejig.json(&["gc"]);
+    let scratch = tempfile::tempdir().unwrap();
+    let copy = copy_store(rejig.store(), &scratch.path().join("store"));
+    let gc = copy.json(&["gc"]);
     gc["roots_kept"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()).collect()
 }
 
@@ -109,7 +108,10 @@ fn damages() -> Vec<(&'static str, Box<dyn Fn(&Path, &Path)>)> {
             }),
         ),
         ("garbage", Box::new(|index: &Path, _: &Path| fs::write(index, vec![0xa5; 64 * 1024]).unwrap())),
-        ("foreign", Box::new(|index: &Path, other: &Path| fs::copy(other.join("index.redb"), index).map(drop).unwrap())),
+        (
+            "foreign",
+            Box::new(|index: &Path, other: &Path| fs::copy(other.join("index.redb"), index).map(drop).unwrap()),
+        ),
     ]
 }
 
@@ -141,9 +143,9 @@ fn a_lost_empty_truncated_garbage_or_foreign_index_is_refused_and_gc_deletes_not
         for key in ["packs", "objects", "blobs", "bytes"] {
             assert_eq!(num(&after, key), num(&before, key), "{name}: {key} after repair\n{repaired}");
         }
-        let aside = fs::read_dir(copy.store()).unwrap().any(|e| {
-            e.unwrap().file_name().to_string_lossy().starts_with("index.redb.damaged-")
-        });
+        let aside = fs::read_dir(copy.store())
+            .unwrap()
+            .any(|e| e.unwrap().file_name().to_string_lossy().starts_with("index.redb.damaged-"));
         assert_eq!(aside, name != "missing", "{name}: a damaged index is kept aside: {repaired}");
         let repo = scratch.path().join(format!("{name}-repo"));
         copy.export(&f.commit, &repo, &[]);
@@ -229,6 +231,7 @@ fn a_repair_killed_at_any_durability_call_leaves_the_old_index_or_the_new() {
         }
     }
     assert!(trials >= 10, "only {trials} kill points: {plan:?}");
+    eprintln!("recovery: fsck --repair killed at {trials} points, calls per thread {plan:?}: each left a whole index");
 }
 
 /// Writes `count` small packages, each with content of its own, into `dir`.
@@ -321,7 +324,11 @@ fn last_use_survives_repair_so_gc_keep_one_keeps_the_same_root() {
 
     rejig.json(&["fsck", "--repair"]);
     let kept = rejig.json(&["gc", "--keep", "1"]);
-    assert_eq!(kept["roots_kept"], serde_json::json!([newest]), "after the repair, gc keeps what it would have: {kept}");
+    assert_eq!(
+        kept["roots_kept"],
+        serde_json::json!([newest]),
+        "after the repair, gc keeps what it would have: {kept}"
+    );
 }
 
 #[test]
