@@ -95,8 +95,11 @@ fn assert_refused(out: &std::process::Output, what: &str) {
 // ----------------------------------------------------------------------------------------
 // Route 1 and route 4
 
+/// Damage done to `index` (the second path: another store, whose index a copy can take).
+type Damage = Box<dyn Fn(&Path, &Path)>;
+
 /// Ways to lose the index, each applied to a copy of one store.
-fn damages() -> Vec<(&'static str, Box<dyn Fn(&Path, &Path)>)> {
+fn damages() -> Vec<(&'static str, Damage)> {
     vec![
         ("missing", Box::new(|index: &Path, _: &Path| fs::remove_file(index).unwrap())),
         ("empty", Box::new(|index: &Path, _: &Path| fs::write(index, b"").unwrap())),
