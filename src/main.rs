@@ -117,7 +117,7 @@ fn run(cli: &Cli) -> Result<Rendered> {
                 .commit
                 .parse()
                 .with_context(|| format!("{:?} is not a commit checksum (64 lowercase hex characters)", args.commit))?;
-            let store = open_existing()?;
+            let store = open_existing().with_context(|| format!("cannot export commit {commit}"))?;
             let options = export::ExportCommitOptions { commit, repo: args.repo.clone(), export: export_options(args) };
             Rendered::of(&export::export_commit(&store, &options, &progress)?, render::export)
         }
