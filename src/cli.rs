@@ -150,6 +150,15 @@ pub struct PackagesArg {
     /// seconds (each attempt; failed downloads are retried, then the next mirror is tried).
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     pub http_timeout: u64,
+    /// Give up on a transfer whose average speed stays below this many bytes a second for
+    /// --speed-time seconds, and try the next mirror (the part kept resumes later). K, M
+    /// and G suffixes count powers of 1024; 0 turns the check off.
+    #[arg(long, value_name = "BYTES", default_value = "1K", value_parser = parse_size)]
+    pub speed_limit: u64,
+    /// How long a transfer may stay below --speed-limit; also bounds the wait for a reply's
+    /// headers.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub speed_time: u64,
 }
 
 /// Arguments of `build`.

@@ -16,7 +16,7 @@ use rejig::{build, demo, export, fsck, gc, import, inspect, rebuild, Opener};
 use rejig_exporter::ExportOptions;
 use rejig_format::ObjectId;
 
-use crate::cli::{Cli, Command, ExportArgs};
+use crate::cli::{Cli, Command, ExportArgs, PackagesArg};
 use crate::progress::Bar;
 use crate::render::Rendered;
 
@@ -35,6 +35,11 @@ fn on_wait(quiet: bool) -> impl Fn(&Path, &str) {
             eprintln!("rejig: waiting for the store lock on {}, held by {holder}", path.display());
         }
     }
+}
+
+/// The `--packages` sources with their HTTP bounds.
+fn sources(args: &PackagesArg) -> Result<Sources> {
+    Ok(Sources::parse(&args.packages, args.http_timeout)?.with_speed_floor(args.speed_limit, args.speed_time))
 }
 
 fn export_options(args: &ExportArgs) -> ExportOptions {
@@ -77,7 +82,7 @@ fn run(cli: &Cli) -> Result<Rendered> {
             if args.packages.packages.is_empty() {
                 bail!("build needs --packages: the directories or repositories the commit was composed from");
             }
-            let sources = Sources::parse(&args.packages.packages, args.packages.http_timeout)?;
+            let sources = sources(&args.packages)?;
             let store = open()?;
             let options = build::BuildOptions {
                 repo: args.repo.clone(),
@@ -89,7 +94,7 @@ fn run(cli: &Cli) -> Result<Rendered> {
             Rendered::of(&build::build(&store, &options, &progress)?, render::build)
         }
         Command::Plan(args) => {
-            let sources = Sources::parse(&args.packages.packages, args.packages.http_timeout)?;
+            let sources = sources(&args.packages)?;
             let store = open()?;
             let options = rebuild::PlanOptions { jigdo: args.jigdo.clone(), sources };
             Rendered::of(&rebuild::plan(&store, &options, &progress)?, render::plan)
@@ -99,7 +104,7 @@ fn run(cli: &Cli) -> Result<Rendered> {
             Rendered::of(&inspect::inspect(&options, &progress)?, render::inspect)
         }
         Command::Export(args) if is_file_argument(&args.commit).is_some() => {
-            let sources = Sources::parse(&args.packages.packages, args.packages.http_timeout)?;
+            let sources = sources(&args.packages)?;
             let store = open()?;
             let options = rebuild::ExportJigdoOptions {
                 jigdo: PathBuf::from(&args.commit),
@@ -151,21 +156,34 @@ fn run(cli: &Cli) -> Result<Rendered> {
     }
 }
 
-fn print(cli: &Cli, rendered: &Rendered) {
-    if cli.json {
-        println!("{}", rendered.json);
+/// Prints the report on stdout. A reader that went away (`rejig … | head`) is not an error:
+/// the rest is dropped quietly, as ripgrep does, instead of panicking in `println!`.
+/// Returns false when the report could not be written for another reason (a full disk).
+fn print(cli: &Cli, rendered: &Rendered) -> bool {
+    use std::io::Write;
+    let text = if cli.json {
+        rendered.json.to_string()
     } else if !cli.quiet {
-        println!("{}", rendered.text);
+        rendered.text.clone()
+    } else {
+        return true;
+    };
+    let mut stdout = std::io::stdout().lock();
+    match writeln!(stdout, "{text}").and_then(|()| stdout.flush()) {
+        Ok(()) => true,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => true,
+        Err(e) => {
+            eprintln!("rejig: error: writing the report to stdout: {e}");
+            false
+        }
     }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(&cli) {
-        Ok(rendered) => {
-            print(&cli, &rendered);
-            ExitCode::SUCCESS
-        }
+        Ok(rendered) if print(&cli, &rendered) => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::FAILURE,
         Err(error) => {
             eprintln!("rejig: error: {error:#}");
             ExitCode::FAILURE

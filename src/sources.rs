@@ -30,6 +30,14 @@ impl Sources {
         Ok(Self { list, options })
     }
 
+    /// Sets the speed floor: a transfer averaging below `bytes_per_second` for `seconds`
+    /// fails over to the next mirror. 0 bytes a second turns it off.
+    pub fn with_speed_floor(mut self, bytes_per_second: u64, seconds: u64) -> Self {
+        self.options.speed_limit = bytes_per_second;
+        self.options.speed_time = Duration::from_secs(seconds.max(1));
+        self
+    }
+
     /// True when no source was given.
     pub fn is_empty(&self) -> bool {
         self.list.is_empty()

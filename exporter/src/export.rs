@@ -137,7 +137,8 @@ fn check_representable(mode: RepoMode, closure: &CommitClosure, tasks: &[Content
 }
 
 /// Checks what can refuse an export to `repo_path` before any commit is known: the ref name,
-/// the options, the repository's mode and the rights it needs. Returns the mode the
+/// the options, the repository's config, mode and layout (no symlinks out of it), write
+/// access to it, and a ref that clashes with an existing one. Returns the mode the
 /// repository has or will be created with. Nothing is created.
 pub fn check_target(repo_path: &Path, options: &ExportOptions) -> Result<RepoMode> {
     if let Some(name) = &options.ref_name {
@@ -150,6 +151,7 @@ pub fn check_target(repo_path: &Path, options: &ExportOptions) -> Result<RepoMod
         });
     }
     let mode = OstreeRepo::planned_mode(repo_path, options.mode)?;
+    OstreeRepo::preflight(repo_path, options.ref_name.as_deref())?;
     if mode == RepoMode::Bare && !rustix::process::geteuid().is_root() {
         return Err(Error::Repo {
             path: repo_path.into(),
@@ -184,7 +186,8 @@ pub fn export_commit(
         check_representable(mode, &closure, &tasks)?;
     }
     let repo = OstreeRepo::open_or_create(repo_path, Some(mode))?;
-    let _lock = RepoLock::shared(repo.path())?;
+    // What killed exports left in tmp/ goes first, when no one else is using the repository.
+    let _lock = RepoLock::shared_after_cleanup(repo.path())?;
 
     let mut report = ExportReport {
         commit,

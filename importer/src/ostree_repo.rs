@@ -118,7 +118,7 @@ impl SourceRepo {
     pub fn read_metadata(&self, key: ObjectKey) -> Result<Vec<u8>> {
         let path = self.object_path(&key);
         let bad = |detail: String| Error::BadObject { key, path: path.clone(), detail };
-        let file = File::open(&path).map_err(|e| bad(format!("cannot open: {e}")))?;
+        let file = crate::source::open_regular_file(&path).map_err(|e| bad(format!("cannot open: {e}")))?;
         let size = file.metadata().at(&path)?.len();
         if size > MAX_METADATA_SIZE {
             return Err(bad(format!("{size} bytes is more than the {MAX_METADATA_SIZE}-byte limit")));
@@ -163,7 +163,7 @@ impl SourceRepo {
     fn open_content(&self, path: &Path) -> Result<(FileHeader, Option<Payload>)> {
         match self.mode {
             RepoMode::Archive => {
-                let mut reader = BufReader::new(File::open(path).at(path)?);
+                let mut reader = BufReader::new(crate::source::open_regular_file(path).at(path)?);
                 let mut prefix = [0u8; 8];
                 reader.read_exact(&mut prefix).at(path)?;
                 let (len, pad) = prefix.split_at(4);
@@ -196,7 +196,7 @@ impl SourceRepo {
                 meta.truncate(n);
                 let (uid, gid, mode, xattrs) = decode_owner_mode_xattrs(&meta, "user.ostreemeta")?;
                 let (kind, file_meta) = FileMeta::from_mode(uid, gid, mode, xattrs)?;
-                let file = File::open(path).at(path)?;
+                let file = crate::source::open_regular_file(path).at(path)?;
                 let size = file.metadata().at(path)?.len();
                 match kind {
                     S_IFLNK => {

@@ -5,7 +5,6 @@
 //! so a failure loses nothing that other packages already committed.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -178,7 +177,7 @@ fn mismatch(what: &str, actual: &dyn std::fmt::Display, expected: &dyn std::fmt:
 }
 
 fn import_package_inner(store: &Store, path: &Path, demand: &PackageDemand) -> Result<PackageImport> {
-    let file = File::open(path).at(path)?;
+    let file = crate::source::open_regular_file(path).at(path)?;
     let mut file_sha = Sha256::new();
     let mut reader = HashingReader { inner: BufReader::with_capacity(256 * 1024, file), hasher: &mut file_sha };
     let package = Package::read_headers(&mut reader)?;
@@ -404,7 +403,7 @@ fn verified_or_absent<S: serde::Serializer>(verified: &bool, serializer: S) -> s
 /// Reads and verifies a whole package (headers, payload, every digest) and summarises it.
 pub fn inspect_package(path: &Path) -> Result<PackageInfo> {
     let inner = || -> Result<PackageInfo> {
-        let file = File::open(path).at(path)?;
+        let file = crate::source::open_regular_file(path).at(path)?;
         let file_bytes = file.metadata().at(path)?.len();
         let mut file_sha = Sha256::new();
         let mut reader = HashingReader { inner: BufReader::with_capacity(256 * 1024, file), hasher: &mut file_sha };

@@ -24,6 +24,7 @@ fn options() -> FetchOptions {
         attempts: 3,
         connect_timeout: Duration::from_secs(5),
         stall_timeout: Duration::from_secs(10),
+        ..FetchOptions::default()
     }
 }
 

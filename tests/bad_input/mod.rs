@@ -13,6 +13,7 @@
 //! disk, and contention on the repository lock and the store lock.
 #![allow(clippy::unwrap_used)]
 
+mod holes;
 mod lying_jigdo;
 mod source_repo;
 

@@ -69,14 +69,231 @@ pub fn validate_ref(name: &str) -> std::result::Result<(), BadRef> {
     }
 }
 
+/// The largest `config` read; ostree's are a few hundred bytes.
+const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
+fn repo_error(path: &Path, detail: impl Into<String>) -> Error {
+    Error::Repo { path: path.into(), detail: detail.into() }
+}
+
+/// The repository's `config`, or None when there is none. As ostree, refuses a config that
+/// cannot be read (not a regular file, not UTF-8 text, too large) and one whose
+/// `[core] repo_version` is missing or not 1. A FIFO or device is never opened.
+fn read_config(path: &Path) -> Result<Option<String>> {
+    let config_path = path.join("config");
+    let meta = match std::fs::metadata(&config_path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if std::fs::symlink_metadata(&config_path).is_ok() {
+                return Err(repo_error(path, "config is a dangling symlink; ostree cannot open this repository"));
+            }
+            return Ok(None);
+        }
+        Err(e) => return Err(e).at(&config_path),
+    };
+    if !meta.is_file() {
+        return Err(repo_error(path, "config is not a regular file; ostree cannot open this repository"));
+    }
+    let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+    let file = File::from(rustix::fs::open(&config_path, flags, Mode::empty()).at(&config_path)?);
+    let mut bytes = Vec::new();
+    file.take(MAX_CONFIG_BYTES + 1).read_to_end(&mut bytes).at(&config_path)?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(repo_error(path, format!("config is larger than {MAX_CONFIG_BYTES} bytes; not an OSTree config")));
+    }
+    let text = String::from_utf8(bytes)
+        .map_err(|_| repo_error(path, "config is not UTF-8 text; ostree cannot open this repository"))?;
+    match core_value(&text, "repo_version") {
+        Some("1") => Ok(Some(text)),
+        Some(other) => Err(repo_error(
+            path,
+            format!("config says repo_version={other}; ostree and rejig know only version 1 repositories"),
+        )),
+        None => Err(repo_error(path, "config has no [core] repo_version; ostree cannot open this repository")),
+    }
+}
+
+/// The value of `key` in the `[core]` group of a key file.
+fn core_value<'a>(config: &'a str, key: &str) -> Option<&'a str> {
+    let mut in_core = false;
+    for line in config.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_core = line == "[core]";
+        } else if in_core && !line.starts_with('#') {
+            if let Some((k, value)) = line.split_once('=') {
+                if k.trim() == key {
+                    return Some(value.trim());
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Refuses a repository whose layout would lead writes out of it or into nothing: every
+/// skeleton directory, every `objects/XX` and every directory under `refs/heads` must be a
+/// real directory (not a symlink), and `.lock`, if there, not a symlink.
+fn check_layout(path: &Path) -> Result<()> {
+    let symlink = |inner: &Path| {
+        repo_error(
+            path,
+            format!(
+                "{} is a symlink; rejig does not follow symlinks out of the repository (make it a real directory)",
+                inner.display()
+            ),
+        )
+    };
+    for dir in SKELETON {
+        let dir = path.join(dir);
+        match std::fs::symlink_metadata(&dir) {
+            Ok(meta) if meta.file_type().is_symlink() => return Err(symlink(&dir)),
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) => return Err(repo_error(path, format!("{} is not a directory", dir.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(repo_error(path, format!("{} is missing; is this an OSTree repository?", dir.display())))
+            }
+            Err(e) => return Err(e).at(&dir),
+        }
+    }
+    let lock = path.join(".lock");
+    if std::fs::symlink_metadata(&lock).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(symlink(&lock));
+    }
+    let objects = path.join("objects");
+    for entry in std::fs::read_dir(&objects).at(&objects)? {
+        let entry = entry.at(&objects)?;
+        if entry.file_type().at(entry.path())?.is_symlink() {
+            return Err(symlink(&entry.path()));
+        }
+    }
+    let mut dirs = vec![path.join("refs/heads")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).at(&dir)? {
+            let entry = entry.at(&dir)?;
+            let kind = entry.file_type().at(entry.path())?;
+            if kind.is_symlink() {
+                return Err(symlink(&entry.path()));
+            } else if kind.is_dir() {
+                dirs.push(entry.path());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Refuses `dir` (of the repository at `path`) when this process cannot write to it.
+fn writable(path: &Path, dir: &Path) -> Result<()> {
+    match rustix::fs::access(dir, rustix::fs::Access::WRITE_OK) {
+        Ok(()) => Ok(()),
+        Err(rustix::io::Errno::ROFS) => {
+            Err(repo_error(path, format!("{} is on a read-only filesystem; nothing can be written", dir.display())))
+        }
+        Err(rustix::io::Errno::ACCESS | rustix::io::Errno::PERM) => Err(repo_error(
+            path,
+            format!("{} is not writable by this user; run as its owner or pick another --repo", dir.display()),
+        )),
+        Err(e) => Err(e).at(dir),
+    }
+}
+
+/// `ostree init`'s config for `mode`.
+fn config_text(mode: RepoMode) -> String {
+    format!("[core]\nrepo_version=1\nmode={}\n", mode.config_name())
+}
+
+/// Creates the repository at `path`. When nothing is there, it is built whole in a hidden
+/// directory beside `path` and renamed into place without replacing anything; when an empty
+/// directory is there, the skeleton is made inside it and `config` linked in last without
+/// replacing one. Either way a concurrent creator's repository wins, and is not an error.
+fn create(path: &Path, mode: RepoMode) -> Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Ok(_) => init_in_place(path, mode),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            create_aside(path, mode)?;
+            if read_config(path)?.is_none() {
+                // Someone made an empty directory there meanwhile.
+                init_in_place(path, mode)?;
+            }
+            Ok(())
+        }
+        Err(e) => Err(e).at(path),
+    }
+}
+
+fn create_aside(path: &Path, mode: RepoMode) -> Result<()> {
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().ok_or_else(|| repo_error(path, "names no directory"))?;
+    std::fs::create_dir_all(parent).at(parent)?;
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos());
+    let temp = parent.join(format!(
+        ".{}.rejig-new-{}-{}-{}",
+        name.to_string_lossy(),
+        std::process::id(),
+        nanos.unwrap_or_default(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir(&temp).at(&temp)?;
+    let built = (|| -> Result<bool> {
+        for dir in SKELETON {
+            std::fs::create_dir_all(temp.join(dir)).at(temp.join(dir))?;
+        }
+        let config = temp.join("config");
+        let mut file = File::create(&config).at(&config)?;
+        file.write_all(config_text(mode).as_bytes()).at(&config)?;
+        durable::sync_file(&file, &config)?;
+        for dir in ["refs", ""] {
+            durable::sync_dir(&temp.join(dir))?;
+        }
+        match renameat_with(CWD, &temp, CWD, path, RenameFlags::NOREPLACE) {
+            Ok(()) => Ok(true),
+            Err(rustix::io::Errno::EXIST | rustix::io::Errno::NOTEMPTY) => Ok(false),
+            Err(e) => Err(e).at(path),
+        }
+    })();
+    match built {
+        Ok(true) => Ok(durable::sync_dir(parent)?),
+        Ok(false) | Err(_) => {
+            let _ = std::fs::remove_dir_all(&temp);
+            built.map(drop)
+        }
+    }
+}
+
+/// Makes the skeleton inside an existing directory, which must hold nothing else, then links
+/// `config` in without replacing one (a concurrent creator's stays).
+fn init_in_place(path: &Path, mode: RepoMode) -> Result<()> {
+    let foreign = std::fs::read_dir(path)
+        .at(path)?
+        .filter_map(|e| e.ok())
+        .any(|e| !SKELETON.iter().any(|s| s.split('/').next() == e.file_name().to_str()) && e.file_name() != ".lock");
+    if foreign {
+        if read_config(path)?.is_some() {
+            return Ok(());
+        }
+        return Err(repo_error(path, "exists, is not empty and has no config: not an OSTree repository"));
+    }
+    for dir in SKELETON {
+        std::fs::create_dir_all(path.join(dir)).at(path.join(dir))?;
+    }
+    let config = path.join("config");
+    let mut temp = tempfile::Builder::new().prefix(".config.rejig-").tempfile_in(path).at(path)?;
+    temp.as_file_mut().write_all(config_text(mode).as_bytes()).at(temp.path())?;
+    durable::sync_file(temp.as_file(), temp.path())?;
+    match temp.persist_noclobber(&config) {
+        Ok(_) => Ok(durable::sync_dir(path)?),
+        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e.error).at(&config),
+    }
+}
+
 impl OstreeRepo {
     /// The mode the repository at `path` has, or would be created with: an existing
     /// repository's own mode (which must match `requested` when one is given), else
     /// `requested`, else archive. Creates nothing.
     pub fn planned_mode(path: &Path, requested: Option<RepoMode>) -> Result<RepoMode> {
-        let config_path = path.join("config");
-        match std::fs::read_to_string(&config_path) {
-            Ok(config) => {
+        match read_config(path)? {
+            Some(config) => {
                 let mode =
                     mode_from_config(&config).map_err(|e| Error::Repo { path: path.into(), detail: e.to_string() })?;
                 if let Some(requested) = requested.filter(|r| *r != mode) {
@@ -89,50 +306,69 @@ impl OstreeRepo {
                 }
                 Ok(mode)
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(requested.unwrap_or(RepoMode::Archive)),
-            Err(e) => Err(e).at(&config_path),
+            None => Ok(requested.unwrap_or(RepoMode::Archive)),
         }
+    }
+
+    /// Checks, before anything is fetched or written, what would make a write into `path`
+    /// fail half-way or leave the repository: a directory the export must write to that is
+    /// read-only (or, for a new repository, the nearest existing parent), a symlink where the
+    /// layout has a directory (ostree-format.md §3.1), and a ref name that clashes with an
+    /// existing ref (`a/b` when `a` is a ref, or `a` when refs `a/...` exist). Creates nothing.
+    pub fn preflight(path: &Path, ref_name: Option<&str>) -> Result<()> {
+        if read_config(path)?.is_none() {
+            let mut existing = path;
+            while let Err(e) = std::fs::symlink_metadata(existing) {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    return Err(e).at(existing);
+                }
+                existing = match existing.parent() {
+                    Some(parent) if !parent.as_os_str().is_empty() => parent,
+                    _ => Path::new("."),
+                };
+            }
+            return writable(path, existing);
+        }
+        check_layout(path)?;
+        for dir in ["", "objects", "tmp", "state", "refs/heads"] {
+            writable(path, &path.join(dir))?;
+        }
+        let Some(name) = ref_name else { return Ok(()) };
+        let heads = path.join("refs/heads");
+        let clash = |detail: String| Err(Error::Repo { path: path.into(), detail });
+        let parts: Vec<&str> = name.split('/').collect();
+        for end in 1..parts.len() {
+            let prefix = parts.get(..end).unwrap_or_default().join("/");
+            if std::fs::symlink_metadata(heads.join(&prefix)).is_ok_and(|m| !m.is_dir()) {
+                return clash(format!(
+                    "ref {prefix:?} exists, so no ref can be made below it as {name:?} (ostree refuses it too); \
+                     pick another --ref"
+                ));
+            }
+        }
+        if std::fs::symlink_metadata(heads.join(name)).is_ok_and(|m| m.is_dir()) {
+            return clash(format!("refs {name}/... exist, so {name:?} cannot be a ref itself; pick another --ref"));
+        }
+        Ok(())
     }
 
     /// Opens the repository at `path`, creating the full `ostree init` skeleton if it does not
     /// exist (in `requested` mode, archive by default). An existing repository must be in
     /// `requested` mode when one is given.
+    ///
+    /// Creation is atomic: a new repository is built beside its path and renamed into place,
+    /// and an existing empty directory gets its `config` last, never replacing one. Another
+    /// export creating the same repository at the same moment is not an error: its repository
+    /// is used, once it is checked like any existing one.
     pub fn open_or_create(path: &Path, requested: Option<RepoMode>) -> Result<Self> {
-        let mode = Self::planned_mode(path, requested)?;
-        if !path.join("config").exists() {
-            Self::init(path, mode)?;
+        let planned = Self::planned_mode(path, requested)?;
+        if read_config(path)?.is_none() {
+            create(path, planned)?;
         }
-        for dir in SKELETON {
-            let dir = path.join(dir);
-            if !dir.is_dir() {
-                return Err(Error::Repo {
-                    path: path.into(),
-                    detail: format!("{} is missing; is this an OSTree repository?", dir.display()),
-                });
-            }
-        }
+        // Whoever created it, what is there now must be what was planned.
+        let mode = Self::planned_mode(path, Some(planned))?;
+        check_layout(path)?;
         Ok(Self { path: path.to_path_buf(), mode, temp_counter: AtomicU64::new(0) })
-    }
-
-    /// Creates the skeleton; `config` is written last, so an interrupted init is retried.
-    fn init(path: &Path, mode: RepoMode) -> Result<()> {
-        if path.exists() {
-            let foreign = std::fs::read_dir(path)
-                .at(path)?
-                .filter_map(|e| e.ok())
-                .any(|e| !SKELETON.iter().any(|s| s.split('/').next() == e.file_name().to_str()));
-            if foreign {
-                return Err(Error::Repo {
-                    path: path.into(),
-                    detail: "exists, is not empty and has no config: not an OSTree repository".into(),
-                });
-            }
-        }
-        for dir in SKELETON {
-            std::fs::create_dir_all(path.join(dir)).at(path.join(dir))?;
-        }
-        let config = format!("[core]\nrepo_version=1\nmode={}\n", mode.config_name());
-        Ok(durable::write_file_via(&path.join("tmp"), &path.join("config"), config.as_bytes())?)
     }
 
     /// The repository's mode.

@@ -6,7 +6,6 @@
 #![deny(clippy::indexing_slicing)]
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
@@ -51,7 +50,7 @@ fn bad(path: &Path, detail: impl Into<String>) -> Error {
 /// True when the package at `path` says it is a jigdo (`Provides: rejig-jigdo(1)`). Reads
 /// the headers only.
 pub fn is_jigdo(path: &Path) -> Result<bool> {
-    let file = File::open(path).at(path)?;
+    let file = crate::source::open_regular_file(path).at(path)?;
     let package = Package::read_headers(&mut BufReader::new(file))
         .map_err(|e| Error::Package { path: path.to_path_buf(), detail: e.to_string() })?;
     Ok(provides(&package)?.iter().any(|p| p == JIGDO_PROVIDE))
@@ -70,7 +69,7 @@ fn provides(package: &Package) -> Result<Vec<String>> {
 /// Reads and checks the jigdo at `path`. With a batch, new content is added to it as it
 /// streams by (the caller commits the batch); without one it is only verified.
 pub fn read_jigdo(path: &Path, batch: Option<&Batch<'_>>) -> Result<JigdoFile> {
-    let file = File::open(path).at(path)?;
+    let file = crate::source::open_regular_file(path).at(path)?;
     let file_bytes = file.metadata().at(path)?.len();
     read_jigdo_from(BufReader::with_capacity(256 * 1024, file), path, file_bytes, batch)
 }

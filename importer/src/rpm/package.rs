@@ -11,7 +11,6 @@
 //! - decompressed output never exceeded what the header's files account for.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
 
@@ -149,7 +148,7 @@ impl Package {
 
     /// Opens a package file and reads its headers.
     pub fn open(path: &Path) -> RpmResult<Self> {
-        let file = File::open(path).map_err(io("package"))?;
+        let file = crate::source::open_regular_file(path).map_err(io("package"))?;
         Self::read_headers(&mut BufReader::new(file))
     }
 

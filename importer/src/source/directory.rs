@@ -5,9 +5,8 @@
 //!
 //! A file that is not a readable package costs only itself (a warning), not the directory.
 
-use std::fs::File;
 use std::io::BufReader;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rayon::prelude::*;
 
@@ -29,16 +28,16 @@ pub(super) fn offers(root: &Path, source: usize) -> Result<Loaded, Problem> {
     Ok(loaded)
 }
 
-fn offer(path: &PathBuf, source: usize) -> Result<Offer, Problem> {
+fn offer(path: &Path, source: usize) -> Result<Offer, Problem> {
     let fail = |problem: Problem| problem.within(format!("{}: not a usable package, skipped", path.display()));
-    let file = File::open(path).map_err(|e| fail(e.into()))?;
+    let file = super::open_regular_file(path).map_err(|e| fail(e.into()))?;
     let size = file.metadata().map_err(|e| fail(e.into()))?.len();
     let mut reader = BufReader::with_capacity(64 * 1024, file);
     let package = Package::read_headers(&mut reader).map_err(|e| fail(refused(e.to_string())))?;
     let nevra = nevra_of(&package).map_err(|e| fail(Problem::Importer(Box::new(e))))?;
     Ok(Offer {
         nevra,
-        location: Location::Local(path.clone()),
+        location: Location::Local(path.to_path_buf()),
         size: Some(size),
         file_sha256: None,
         header_sha256: Some(package.header_sha256),

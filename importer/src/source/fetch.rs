@@ -29,7 +29,7 @@ use rejig_format::{FileSha256, HeaderSha256, PackageBinding};
 use rejig_store::{durable, Progress};
 use sha2::{Digest, Sha256};
 
-use super::http::{backoff, Client, Failure, Reply};
+use super::http::{backoff, is_too_slow, Client, Failure, Reply};
 use super::{key, refused, Catalog, FetchOptions, Fetched, Location, Offer, Problem};
 use crate::error::{Error, Result};
 
@@ -372,7 +372,11 @@ fn attempt_download(
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => {
-                return Err(Failure { retry: true, detail: format!("the transfer broke off after {have} bytes: {e}") })
+                // Too slow: the next mirror, not this one again (the part is kept for a resume).
+                return Err(Failure {
+                    retry: !is_too_slow(&e),
+                    detail: format!("the transfer broke off after {have} bytes: {e}"),
+                });
             }
         };
         if have.saturating_add(n as u64) > limit {

@@ -4,12 +4,16 @@
 //!
 //! Bounds: connecting (DNS, TCP, TLS) takes at most `connect_timeout`; then every read,
 //! headers and body alike, must bring a byte within `stall_timeout`, so a stalled server fails
-//! the attempt in about that time. Bodies are never decoded (no `Accept-Encoding`), so the
+//! the attempt in about that time. A server that keeps sending, but too slowly (one byte a
+//! second), is caught by the speed floor instead: a body whose average speed stays below
+//! `speed_limit` bytes a second for `speed_time` fails with [`TooSlow`], which is not retried on
+//! that mirror, and the headers of a reply must all arrive within `speed_time` (or
+//! `stall_timeout`, if longer). Bodies are never decoded (no `Accept-Encoding`), so the
 //! bytes hashed are the bytes the server holds. Proxies come from the usual environment
 //! variables (`https_proxy`, `no_proxy`...).
 
 use std::io::Read;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::{refused, FetchOptions, Problem};
 
@@ -18,6 +22,64 @@ pub(super) struct Client {
     agent: ureq::Agent,
     /// Tries per request, at least 1.
     pub(super) attempts: u32,
+    /// The speed floor: bytes per second (0: none) and for how long.
+    speed: (u64, Duration),
+}
+
+/// A reply body, under the speed floor.
+pub(super) type Body = SpeedFloor<ureq::BodyReader<'static>>;
+
+/// The error a body read returns when the transfer stayed below the speed floor.
+#[derive(Debug, thiserror::Error)]
+#[error("too slow: {bytes} bytes in {seconds:.1} s, below the floor of {limit} bytes/s over {window} s (--speed-limit, --speed-time)")]
+pub(super) struct TooSlow {
+    bytes: u64,
+    seconds: f64,
+    limit: u64,
+    window: u64,
+}
+
+/// True when `error` is a [`TooSlow`]: the mirror is too slow, and retrying it is pointless.
+pub(super) fn is_too_slow(error: &std::io::Error) -> bool {
+    error.get_ref().is_some_and(|inner| inner.is::<TooSlow>())
+}
+
+/// A reader that fails with [`TooSlow`] once the bytes it delivered over a window of
+/// `window` average less than `limit` a second. Each window starts where the last ended, as
+/// curl's `--speed-limit` and `--speed-time` do; a silent server is the stall timeout's job.
+pub(super) struct SpeedFloor<R> {
+    inner: R,
+    limit: u64,
+    window: Duration,
+    started: Instant,
+    bytes: u64,
+}
+
+impl<R> SpeedFloor<R> {
+    fn new(inner: R, (limit, window): (u64, Duration)) -> Self {
+        SpeedFloor { inner, limit, window, started: Instant::now(), bytes: 0 }
+    }
+}
+
+impl<R: Read> Read for SpeedFloor<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if self.limit == 0 || n == 0 {
+            return Ok(n);
+        }
+        self.bytes = self.bytes.saturating_add(n as u64);
+        let elapsed = self.started.elapsed();
+        if elapsed >= self.window {
+            let seconds = elapsed.as_secs_f64();
+            if (self.bytes as f64) < self.limit as f64 * seconds {
+                let slow = TooSlow { bytes: self.bytes, seconds, limit: self.limit, window: self.window.as_secs() };
+                return Err(std::io::Error::new(std::io::ErrorKind::TimedOut, slow));
+            }
+            self.started = Instant::now();
+            self.bytes = 0;
+        }
+        Ok(n)
+    }
 }
 
 /// Why a request failed, and whether trying again could help.
@@ -40,14 +102,14 @@ pub(super) enum Reply {
     /// 200: the whole file from its first byte (also the answer to a `Range` a server ignores).
     Whole {
         /// The body.
-        body: ureq::BodyReader<'static>,
+        body: Body,
         /// `Content-Length`, when sent.
         length: Option<u64>,
     },
     /// 206: the file from byte `start` on.
     Partial {
         /// The body.
-        body: ureq::BodyReader<'static>,
+        body: Body,
         /// Where the body starts in the file, from `Content-Range`.
         start: u64,
     },
@@ -61,6 +123,9 @@ pub(super) enum Reply {
 impl Client {
     /// An agent with `options`' timeouts.
     pub(super) fn new(options: &FetchOptions) -> Self {
+        // Headers are small: all of them within the speed window (or the stall timeout).
+        let headers =
+            if options.speed_limit > 0 { options.speed_time.max(options.stall_timeout) } else { options.stall_timeout };
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_resolve(Some(options.connect_timeout))
@@ -68,9 +133,14 @@ impl Client {
             .timeout_send_request(Some(options.stall_timeout))
             .timeout_per_read(Some(options.stall_timeout))
             .timeout_per_write(Some(options.stall_timeout))
+            .timeout_recv_response(Some(headers))
             .user_agent(concat!("rejig/", env!("CARGO_PKG_VERSION")))
             .build();
-        Client { agent: config.into(), attempts: options.attempts.max(1) }
+        Client {
+            agent: config.into(),
+            attempts: options.attempts.max(1),
+            speed: (options.speed_limit, options.speed_time.max(Duration::from_secs(1))),
+        }
     }
 
     /// GETs `url` from byte `from` (a `Range: bytes=FROM-` request when `from` > 0).
@@ -85,13 +155,13 @@ impl Client {
         match status.as_u16() {
             200 => {
                 let length = response.body().content_length();
-                Ok(Reply::Whole { body: response.into_body().into_reader(), length })
+                Ok(Reply::Whole { body: SpeedFloor::new(response.into_body().into_reader(), self.speed), length })
             }
             206 => {
                 let range = header("content-range").unwrap_or_default();
                 let start = content_range_start(&range)
                     .ok_or_else(|| Failure::permanent(format!("HTTP 206 with an unusable Content-Range {range:?}")))?;
-                Ok(Reply::Partial { body: response.into_body().into_reader(), start })
+                Ok(Reply::Partial { body: SpeedFloor::new(response.into_body().into_reader(), self.speed), start })
             }
             416 => Ok(Reply::PastEnd { total: header("content-range").as_deref().and_then(content_range_total) }),
             408 | 429 | 500..=599 => Err(Failure { retry: true, detail: format!("HTTP {status}") }),
@@ -132,7 +202,7 @@ impl Client {
         let mut bytes = Vec::new();
         body.take(limit.saturating_add(1))
             .read_to_end(&mut bytes)
-            .map_err(|e| Failure { retry: true, detail: format!("reading the reply: {e}") })?;
+            .map_err(|e| Failure { retry: !is_too_slow(&e), detail: format!("reading the reply: {e}") })?;
         if bytes.len() as u64 > limit {
             return Err(Failure::permanent(format!("longer than the {limit} bytes allowed")));
         }
@@ -229,6 +299,41 @@ mod tests {
         assert!(base_url("http:///r").is_err());
         assert!(base_url("http://h/r?x").is_err());
         assert_eq!(join("http://h/", "Packages/c++ 1%.rpm"), "http://h/Packages/c++%201%25.rpm");
+    }
+
+    /// Yields `chunk` bytes per read, `pause` apart, forever.
+    struct Drip {
+        chunk: usize,
+        pause: Duration,
+    }
+
+    impl Read for Drip {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            std::thread::sleep(self.pause);
+            let n = self.chunk.min(buf.len());
+            buf.iter_mut().take(n).for_each(|b| *b = 1);
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn the_speed_floor_fails_a_drip_and_passes_a_steady_stream() {
+        let window = Duration::from_millis(200);
+        let mut slow = SpeedFloor::new(Drip { chunk: 1, pause: Duration::from_millis(10) }, (1000, window));
+        let started = Instant::now();
+        let error = std::io::copy(&mut slow, &mut std::io::sink()).unwrap_err();
+        assert!(is_too_slow(&error), "{error}");
+        assert!(started.elapsed() < window * 3, "failed after {:?}", started.elapsed());
+        assert!(error.to_string().contains("below the floor of 1000 bytes/s"), "{error}");
+        let mut steady = SpeedFloor::new(Drip { chunk: 100, pause: Duration::from_millis(10) }, (1000, window));
+        let mut buf = [0u8; 100];
+        for _ in 0..60 {
+            assert_eq!(steady.read(&mut buf).unwrap(), 100);
+        }
+        let mut off = SpeedFloor::new(Drip { chunk: 1, pause: Duration::from_millis(10) }, (0, window));
+        for _ in 0..30 {
+            assert_eq!(off.read(&mut buf).unwrap(), 1);
+        }
     }
 
     #[test]

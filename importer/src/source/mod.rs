@@ -187,6 +187,38 @@ fn percent_decode(text: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// Opens a package (or jigdo) file for reading, refusing what is not a regular file without
+/// blocking on it: a FIFO opened for reading waits for a writer forever, and opening a device
+/// can have effects of its own. The path is `stat`ed first (following symlinks), opened with
+/// `O_NONBLOCK` (so that a FIFO swapped in meanwhile cannot block the open), and the open file
+/// is checked again with `fstat`; `O_NONBLOCK` is then cleared.
+pub fn open_regular_file(path: &Path) -> std::io::Result<std::fs::File> {
+    use rustix::fs::{fcntl_getfl, fcntl_setfl, fstat, open, FileType, Mode, OFlags};
+    let check = |kind: FileType| {
+        if kind == FileType::RegularFile {
+            return Ok(());
+        }
+        let what = match kind {
+            FileType::Fifo => "a FIFO",
+            FileType::Socket => "a socket",
+            FileType::CharacterDevice => "a character device",
+            FileType::BlockDevice => "a block device",
+            FileType::Directory => "a directory",
+            _ => "not a file",
+        };
+        Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("not a regular file ({what}); packages are read only from regular files"),
+        ))
+    };
+    check(FileType::from_raw_mode(rustix::fs::stat(path)?.st_mode))?;
+    let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY;
+    let fd = open(path, flags, Mode::empty())?;
+    check(FileType::from_raw_mode(fstat(&fd)?.st_mode))?;
+    fcntl_setfl(&fd, fcntl_getfl(&fd)? - OFlags::NONBLOCK)?;
+    Ok(std::fs::File::from(fd))
+}
+
 /// Where one package file is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Location {
@@ -369,6 +401,14 @@ pub struct FetchOptions {
     /// Longest wait for the next byte of a reply: a server silent this long has stalled,
     /// and the attempt fails.
     pub stall_timeout: Duration,
+    /// Lowest acceptable average speed of a transfer, in bytes per second, over
+    /// `speed_time` (curl's `--speed-limit`); 0 turns the check off. A transfer slower than
+    /// this for that long fails at once, without retries on that mirror: the next mirror is
+    /// tried, and a later run resumes what was kept.
+    pub speed_limit: u64,
+    /// How long a transfer may stay below `speed_limit` (curl's `--speed-time`). It also
+    /// bounds the wait for a reply's headers.
+    pub speed_time: Duration,
 }
 
 impl Default for FetchOptions {
@@ -378,6 +418,8 @@ impl Default for FetchOptions {
             attempts: 3,
             connect_timeout: Duration::from_secs(10),
             stall_timeout: Duration::from_secs(30),
+            speed_limit: 1024,
+            speed_time: Duration::from_secs(30),
         }
     }
 }

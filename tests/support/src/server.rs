@@ -23,6 +23,10 @@ pub enum Fault {
     Status(u16),
     /// Answers a `Range` request with 200 and the whole file.
     IgnoreRange,
+    /// Sends the headers and `after` bytes of the body, then one byte every `every` (a
+    /// mirror that never stalls but never gets anywhere), until the body ends or the
+    /// server stops.
+    Drip { after: usize, every: Duration },
 }
 
 /// One request the server saw.
@@ -188,6 +192,24 @@ fn serve(state: &State, mut stream: TcpStream) -> std::io::Result<()> {
             let began = Instant::now();
             while !state.stop.load(Ordering::SeqCst) && began.elapsed() < Duration::from_secs(120) {
                 std::thread::sleep(Duration::from_millis(50));
+            }
+            Ok(())
+        }
+        Some(Fault::Drip { after, every }) => {
+            head(&mut stream, status, &headers, body.len())?;
+            let after = after.min(body.len());
+            stream.write_all(&body[..after])?;
+            stream.flush()?;
+            for byte in &body[after..] {
+                let began = Instant::now();
+                while began.elapsed() < every {
+                    if state.stop.load(Ordering::SeqCst) {
+                        return Ok(());
+                    }
+                    std::thread::sleep(Duration::from_millis(20).min(every));
+                }
+                stream.write_all(std::slice::from_ref(byte))?;
+                stream.flush()?;
             }
             Ok(())
         }
