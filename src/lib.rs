@@ -60,9 +60,25 @@ impl<'a> Opener<'a> {
         Self { holder: holder.into(), on_wait }
     }
 
-    /// Opens (or creates) the store at `path`, waiting for its lock if need be.
+    /// Opens (or creates) the store at `path`, waiting for its lock if need be: for the
+    /// commands that write (import, build, export of a jigdo).
     pub fn open(&self, path: &Path) -> Result<Store> {
-        Store::open_as(path, &self.holder, &|held_by| (self.on_wait)(path, held_by))
+        self.open_with(path, rejig_store::OpenMode::Create)
+    }
+
+    /// Opens the store at `path`, which must already be one (fsck, gc, export of a commit):
+    /// a mistyped path is an error, never a new empty store.
+    pub fn open_existing(&self, path: &Path) -> Result<Store> {
+        self.open_with(path, rejig_store::OpenMode::Existing)
+    }
+
+    /// Opens the store at `path` for `fsck --repair`, whatever state its index is in.
+    pub fn open_for_repair(&self, path: &Path) -> Result<Store> {
+        self.open_with(path, rejig_store::OpenMode::Repair)
+    }
+
+    fn open_with(&self, path: &Path, mode: rejig_store::OpenMode) -> Result<Store> {
+        Store::open_with(path, &self.holder, mode, &|held_by| (self.on_wait)(path, held_by))
             .with_context(|| format!("opening the store at {}", path.display()))
     }
 }

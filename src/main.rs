@@ -59,6 +59,7 @@ fn run(cli: &Cli) -> Result<Rendered> {
         None => default_store(),
     };
     let open = || opener.open(&store_path()?);
+    let open_existing = || opener.open_existing(&store_path()?);
     match &cli.command {
         Command::Import(args) => {
             let store = open()?;
@@ -121,12 +122,15 @@ fn run(cli: &Cli) -> Result<Rendered> {
                 .commit
                 .parse()
                 .with_context(|| format!("{:?} is not a commit checksum (64 lowercase hex characters)", args.commit))?;
-            let store = open()?;
+            let store = open_existing().with_context(|| format!("cannot export commit {commit}"))?;
             let options = export::ExportCommitOptions { commit, repo: args.repo.clone(), export: export_options(args) };
             Rendered::of(&export::export_commit(&store, &options, &progress)?, render::export)
         }
         Command::Fsck(args) => {
-            let store = open()?;
+            let store = match args.repair {
+                true => opener.open_for_repair(&store_path()?)?,
+                false => open_existing()?,
+            };
             let report = fsck::fsck(&store, &fsck::FsckOptions { repair: args.repair }, &progress)?;
             let rendered = Rendered::of(&report, render::fsck)?;
             match report.failure() {
@@ -138,7 +142,7 @@ fn run(cli: &Cli) -> Result<Rendered> {
             }
         }
         Command::Gc(args) => {
-            let store = open()?;
+            let store = open_existing()?;
             let options = gc::GcOptions { keep: args.keep, max_size: args.max_size };
             Rendered::of(&gc::gc(&store, &options, &progress)?, render::gc)
         }

@@ -96,6 +96,14 @@ pub fn fsck(report: &FsckReport) -> String {
         for skipped in &repair.packs_skipped {
             text.push_str(&format!("  skipped unreadable pack: {skipped}\n"));
         }
+        for damaged in repair.blobs_damaged.iter().chain(&repair.objects_damaged) {
+            text.push_str(&format!(
+                "  dropped damaged {damaged} (the next import or export that supplies it stores it again)\n"
+            ));
+        }
+        if let Some(aside) = &repair.damaged_index_moved_to {
+            text.push_str(&format!("  the untrusted index was kept as {}\n", aside.display()));
+        }
     }
     text.push_str(&format!(
         "checked {} packs, {} blobs, {} objects, {} package manifests ({})",

@@ -90,6 +90,24 @@ pub enum Error {
         #[source]
         error: std::io::Error,
     },
+    /// `--store` names something that is not a store.
+    #[error("{path} is not a rejig store: {detail}")]
+    NotAStore {
+        /// The path given.
+        path: PathBuf,
+        /// Why it is not a store.
+        detail: String,
+    },
+    /// The store has packs but its index cannot be trusted: never taken for an empty store.
+    #[error(
+        "the store at {store} cannot be used: {detail}; its packs are kept as they are: run `rejig --store {store} fsck --repair` to rebuild the index from them"
+    )]
+    IndexUntrusted {
+        /// The store directory.
+        store: PathBuf,
+        /// What is wrong with its index.
+        detail: String,
+    },
     /// The index database failed.
     #[error("store index {path}")]
     Index {

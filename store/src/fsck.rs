@@ -2,7 +2,7 @@
 //! and every object (recomputing its OSTree checksum). `repair` rebuilds the index from the
 //! pack trailers, which list everything each pack brought in.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::Read;
 
 use rayon::prelude::*;
@@ -11,6 +11,7 @@ use crate::error::{caused_by_descriptor_exhaustion, Error, IoContext, Result};
 use crate::index::{IndexReader, IndexStats};
 use crate::pack::reader::read_trailer;
 use crate::pack::writer::FinishedPack;
+use crate::pack::BlobLocation;
 use crate::store::Store;
 use rejig_format::chain;
 use rejig_format::id::{BlobId, ObjectKey, ObjectType, PackId};
@@ -36,7 +37,7 @@ pub struct FsckReport {
     pub problems: Vec<String>,
 }
 
-fn pack_files(store: &Store) -> Result<Vec<(PackId, std::path::PathBuf)>> {
+pub(crate) fn pack_files(store: &Store) -> Result<Vec<(PackId, std::path::PathBuf)>> {
     let dir = store.packs_dir();
     let mut out = Vec::new();
     for entry in std::fs::read_dir(&dir).at(&dir)? {
@@ -157,6 +158,7 @@ fn check_object(
 
 /// Verifies the whole store.
 pub fn fsck(store: &Store) -> Result<FsckReport> {
+    store.require_index()?;
     let reader = store.reader()?;
     let mut report = FsckReport::default();
 
@@ -239,39 +241,201 @@ pub fn fsck(store: &Store) -> Result<FsckReport> {
     Ok(report)
 }
 
-/// What a rebuild of the index found. JSON shows the packs only.
+/// What a rebuild of the index found. JSON shows the packs, what was dropped as damaged, and
+/// where a damaged index went.
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct RepairReport {
     /// Packs whose entries were indexed.
     pub packs_indexed: u64,
     /// Packs that could not be read, with the reason; their entries are not indexed.
     pub packs_skipped: Vec<String>,
-    /// Entries listed by packs but referring to data no pack holds (left by a collection).
+    /// Entries listed by packs but referring to data no pack holds (left by a collection),
+    /// or needing data that failed verification.
     #[serde(skip)]
     pub entries_dropped: u64,
+    /// Blobs whose bytes failed verification in every copy, dropped with what needs them.
+    pub blobs_damaged: Vec<String>,
+    /// Objects whose bytes do not hash to their name, dropped.
+    pub objects_damaged: Vec<String>,
+    /// Roots whose last use came from the roots journal, and from pack dates (no record).
+    pub roots_from_journal: u64,
+    /// Roots with no journal record, ordered by the date of the pack that lists them.
+    pub roots_from_pack_dates: u64,
+    /// Roots the journal records as dropped by gc, not brought back.
+    pub roots_left_dropped: u64,
+    /// Where the index that could not be trusted was moved (`index.redb.damaged-<time>`).
+    pub damaged_index_moved_to: Option<std::path::PathBuf>,
     /// The index after the rebuild.
     #[serde(skip)]
     pub stats: IndexStats,
 }
 
-/// Rebuilds the index from the pack trailers.
+/// True when an error says the process ran out of something (file descriptors, memory) or
+/// lacks permission, rather than that the bytes are wrong.
+fn is_resource_failure(error: &Error) -> bool {
+    match error {
+        Error::Io { error, .. } | Error::BlobRead { error, .. } => crate::index::is_resource_error(error),
+        _ => false,
+    }
+}
+
+/// Reads a blob through and says whether its bytes verify; a resource failure is an error.
+fn blob_sound(store: &Store, id: BlobId, location: BlobLocation) -> Result<bool> {
+    let mut stream = match store.open_blob(id, location) {
+        Ok(stream) => stream,
+        Err(e) if is_resource_failure(&e) => return Err(e),
+        Err(_) => return Ok(false),
+    };
+    match drain(&mut stream, |_| {}) {
+        Ok(_) => Ok(true),
+        Err(e) if crate::index::is_resource_error(&e) => Err(Error::io(store.packs_dir(), e)),
+        Err(_) => Ok(false),
+    }
+}
+
+/// Rebuilds the index from the pack trailers and the roots journal (FORMAT.md §3, §3a), into
+/// a new file in `tmp/`, and swaps it in by rename: a failure or a kill at any point leaves
+/// the old index (or none, if there was none) in place, never a partial one. Blobs and
+/// objects that fail verification are left out, with the packages and roots that need them,
+/// so that the next import or export stores their content again. An index the store did not
+/// trust is kept beside it as `index.redb.damaged-<unix time>`.
 pub fn repair(store: &Store) -> Result<RepairReport> {
     let mut report = RepairReport::default();
-    store.index().clear()?;
+    let temp = store.root().join("tmp").join("index.redb.rebuild");
+    let _ = std::fs::remove_file(&temp);
+    let fresh = crate::index::Index::create(&temp, &store.id())?;
+
+    // Every pack's trailer; every copy of each blob, and the newest pack date of each root.
+    let mut copies: HashMap<BlobId, Vec<BlobLocation>> = HashMap::new();
+    let mut pack_dates: HashMap<ObjectKey, u64> = HashMap::new();
     for (id, path) in pack_files(store)? {
         let file = std::fs::File::open(&path).at(&path)?;
-        let size = file.metadata().at(&path)?.len();
+        let metadata = file.metadata().at(&path)?;
+        let size = metadata.len();
         match read_trailer(&file, &path) {
             Ok((trailer, actual)) if actual == id => {
-                store.index().commit_pack(&FinishedPack { id, trailer, size })?;
+                let date = metadata
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+                    .unwrap_or(0);
+                for key in &trailer.roots {
+                    let stamp = pack_dates.entry(*key).or_default();
+                    *stamp = (*stamp).max(date);
+                }
+                for entry in &trailer.blobs {
+                    copies.entry(entry.id).or_default().push(BlobLocation {
+                        pack: id,
+                        offset: entry.offset,
+                        stored_len: entry.stored_len,
+                        raw_len: entry.raw_len,
+                        codec: entry.codec,
+                    });
+                }
+                fresh.commit_pack(&FinishedPack { id, trailer, size })?;
                 report.packs_indexed += 1;
             }
             Ok((_, actual)) => report.packs_skipped.push(format!("pack {id}: its trailer hashes to {actual}")),
+            Err(e) if is_resource_failure(&e) => return Err(e),
             Err(e) => report.packs_skipped.push(chain(&e)),
         }
     }
-    // Packs a collection kept as they were still list entries it dropped.
-    report.entries_dropped = crate::gc::drop_incomplete(store)?;
-    report.stats = store.reader()?.stats()?;
+
+    // Last use from the journal; a root gc dropped stays dropped.
+    let journal = crate::journal::read(&store.root().join(crate::store::JOURNAL), &store.id())?.unwrap_or_default();
+    let mut stamps = HashMap::new();
+    for (key, _) in fresh.reader()?.roots()? {
+        if journal.dropped(&key) {
+            report.roots_left_dropped += 1;
+        } else if let Some(stamp) = journal.last_use(&key) {
+            report.roots_from_journal += 1;
+            stamps.insert(key, stamp);
+        } else {
+            report.roots_from_pack_dates += 1;
+            stamps.insert(key, pack_dates.get(&key).copied().unwrap_or(0));
+        }
+    }
+    fresh.set_roots(&stamps)?;
+
+    // Bit rot: every blob is read through; a damaged copy is replaced by a sound one if a
+    // pack holds one, else the blob goes.
+    let reader = fresh.reader()?;
+    let blobs = reader.blobs()?;
+    let verdicts: Vec<Result<(BlobId, Option<BlobLocation>, bool)>> = blobs
+        .par_iter()
+        .map(|(id, location)| {
+            if blob_sound(store, *id, *location)? {
+                return Ok((*id, None, true));
+            }
+            for other in copies.get(id).into_iter().flatten().filter(|l| *l != location) {
+                if blob_sound(store, *id, *other)? {
+                    return Ok((*id, Some(*other), true));
+                }
+            }
+            Ok((*id, None, false))
+        })
+        .collect();
+    let mut changes = crate::index::GcChanges::default();
+    let mut moved = Vec::new();
+    for verdict in verdicts {
+        match verdict? {
+            (id, Some(location), true) => moved.push((id, location)),
+            (_, None, true) => {}
+            (id, _, false) => {
+                report.blobs_damaged.push(format!("blob {id}"));
+                changes.dead_blobs.push(id);
+            }
+        }
+    }
+    drop(reader);
+    for (id, location) in &moved {
+        fresh.set_blob_location(id, location)?;
+    }
+    let dead: HashSet<BlobId> = changes.dead_blobs.iter().copied().collect();
+
+    // Objects whose bytes do not hash to their name.
+    let reader = fresh.reader()?;
+    let objects = reader.objects()?;
+    let problems: Vec<std::result::Result<(), (ObjectKey, ObjectProblem)>> = objects
+        .par_iter()
+        .filter(|(_, record)| record.blob().is_none_or(|b| !dead.contains(&b)))
+        .map(|(key, record)| check_object(store, &reader, *key, record).map(drop).map_err(|p| (*key, p)))
+        .collect();
+    for problem in problems {
+        match problem {
+            Ok(()) => {}
+            Err((_, ObjectProblem::Index(e))) => return Err(*e),
+            Err((_, ObjectProblem::Failed { error, .. })) if is_resource_failure(&error) => return Err(*error),
+            Err((_, ObjectProblem::Read { error, .. })) if crate::index::is_resource_error(&error) => {
+                return Err(Error::io(store.packs_dir(), error))
+            }
+            Err((key, problem)) => {
+                report.objects_damaged.push(chain(&problem));
+                changes.dead_objects.push(key);
+            }
+        }
+    }
+    drop(reader);
+    fresh.apply_gc(&changes)?;
+    // Packs a collection kept as they were still list entries it dropped; and whatever needed
+    // a damaged blob or object goes with it.
+    report.entries_dropped = crate::gc::drop_incomplete(store, &fresh)? + changes.dead_objects.len() as u64;
+    report.stats = fresh.reader()?.stats()?;
+
+    // The swap: the new index is durable (redb fsyncs each commit); an untrusted old one is
+    // kept under another name by a hard link, then the rename replaces it in one step.
+    std::fs::File::open(&temp).and_then(|f| f.sync_all()).at(&temp)?;
+    let target = store.root().join("index.redb");
+    if store.distrusted().is_some() && target.exists() {
+        let time = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let aside = store.root().join(format!("index.redb.damaged-{time}"));
+        std::fs::hard_link(&target, &aside).at(&aside)?;
+        report.damaged_index_moved_to = Some(aside);
+    }
+    crate::durable::rename(&temp, &target)?;
+    store.index().replace_with(fresh, &target)?;
+    store.rebuilt();
+    store.attach_journal()?;
     Ok(report)
 }

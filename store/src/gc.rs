@@ -18,6 +18,7 @@
 //! export can be reading what gc removes.
 
 use std::collections::{HashMap, HashSet};
+use std::fs::File;
 
 use crate::durable::sync_dir;
 use crate::error::{IoContext, Result};
@@ -200,7 +201,9 @@ fn keep_whole_packages(packages: &PackageIndex, locations: &HashMap<BlobId, Blob
 
 /// Collects garbage (see the module documentation).
 pub fn gc(store: &Store, options: &GcOptions, progress: &dyn Progress) -> Result<GcReport> {
+    store.require_index()?;
     let mut report = GcReport::default();
+    adopt_unindexed_roots(store)?;
     let reader = store.reader()?;
     let locations: HashMap<BlobId, BlobLocation> = reader.blobs()?.into_iter().collect();
     let packages = package_index(store, &reader)?;
@@ -315,6 +318,7 @@ pub fn gc(store: &Store, options: &GcOptions, progress: &dyn Progress) -> Result
     drop(reader);
     store.index().apply_gc(&changes)?;
     store.forget_open_packs()?;
+    store.compact_journal()?;
 
     // The index no longer refers to these; deleting them is what frees the space. Packs the
     // index never referenced (left by a crash between rename and index commit) go too.
@@ -324,7 +328,8 @@ pub fn gc(store: &Store, options: &GcOptions, progress: &dyn Progress) -> Result
         let path = entry.at(&dir)?.path();
         let id = path.file_stem().and_then(|s| s.to_str()).and_then(|s| s.parse::<PackId>().ok());
         if let (Some(id), Some("pack")) = (id, path.extension().and_then(|e| e.to_str())) {
-            if !referenced.contains(&id) {
+            // A pack whose trailer cannot be read is damage, not debris: left for the operator.
+            if !referenced.contains(&id) && (rewrite.contains(&id) || trailer_readable(&path)?) {
                 std::fs::remove_file(&path).at(&path)?;
                 report.packs_deleted += u64::from(!rewrite.contains(&id));
             }
@@ -334,6 +339,41 @@ pub fn gc(store: &Store, options: &GcOptions, progress: &dyn Progress) -> Result
     report.bytes_after = pack_bytes(store)?;
     report.downloads_removed = clear_downloads(store)?;
     Ok(report)
+}
+
+/// True when a pack's trailer decodes and names the pack. An error opening it (out of file
+/// descriptors) is an error, never "unreadable".
+fn trailer_readable(path: &std::path::Path) -> Result<bool> {
+    let file = File::open(path).at(path)?;
+    let id = path.file_stem().and_then(|s| s.to_str()).and_then(|s| s.parse::<PackId>().ok());
+    Ok(matches!(read_trailer(&file, path), Ok((_, actual)) if Some(actual) == id))
+}
+
+/// The deletion rule's other half (FORMAT.md §5.2): a pack the index does not reference is
+/// crash debris only if a rebuild of the index would recover no root from it. A pack that
+/// lists a root the index lacks and the roots journal does not record as dropped (a writer
+/// killed between the pack's rename and its index transaction) is indexed here, as a repair
+/// would, instead of being deleted. Returns how many packs were indexed.
+fn adopt_unindexed_roots(store: &Store) -> Result<u64> {
+    let reader = store.reader()?;
+    let indexed: HashSet<PackId> = reader.packs()?.into_iter().map(|(id, _)| id).collect();
+    let roots: HashSet<ObjectKey> = reader.roots()?.into_iter().map(|(key, _)| key).collect();
+    drop(reader);
+    let journal = crate::journal::read(&store.root().join(crate::store::JOURNAL), &store.id())?.unwrap_or_default();
+    let mut adopted = 0;
+    for (id, path) in crate::fsck::pack_files(store)? {
+        if indexed.contains(&id) {
+            continue;
+        }
+        let file = File::open(&path).at(&path)?;
+        let size = file.metadata().at(&path)?.len();
+        let Ok((trailer, actual)) = read_trailer(&file, &path) else { continue };
+        if actual == id && trailer.roots.iter().any(|r| !roots.contains(r) && !journal.dropped(r)) {
+            store.index().commit_pack(&crate::pack::writer::FinishedPack { id, trailer, size })?;
+            adopted += 1;
+        }
+    }
+    Ok(adopted)
 }
 
 /// The broken roots in the shape of the dropped ones.
@@ -373,9 +413,9 @@ fn pack_bytes(store: &Store) -> Result<u64> {
 /// After the index is rebuilt from packs: drops entries a collection had removed but that
 /// packs kept as they were still list (objects without blobs, packages missing content,
 /// roots whose commit no longer walks). Returns how many entries were removed.
-pub fn drop_incomplete(store: &Store) -> Result<u64> {
-    let mut removed = store.index().drop_dangling()?;
-    let reader = store.reader()?;
+pub(crate) fn drop_incomplete(store: &Store, index: &crate::index::Index) -> Result<u64> {
+    let mut removed = index.drop_dangling()?;
+    let reader = index.reader()?;
     let mut changes = GcChanges::default();
     for (header, manifest_blob) in reader.packages()? {
         let complete = match store.read_blob(&reader, manifest_blob).and_then(|b| Ok(PackageManifest::decode(&b)?)) {
@@ -393,6 +433,6 @@ pub fn drop_incomplete(store: &Store) -> Result<u64> {
     }
     removed += (changes.dead_packages.len() + changes.dead_roots.len()) as u64;
     drop(reader);
-    store.index().apply_gc(&changes)?;
+    index.apply_gc(&changes)?;
     Ok(removed)
 }

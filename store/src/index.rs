@@ -3,10 +3,13 @@
 //! durable. Table encodings are in FORMAT.md "index".
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
 
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 
 use crate::error::{Error, Result};
+use crate::identity::StoreId;
+use crate::journal::{Journal, RootEvent};
 use crate::pack::writer::FinishedPack;
 use crate::pack::BlobLocation;
 use rejig_format::digest::HeaderSha256;
@@ -18,13 +21,45 @@ const BLOBS: TableDefinition<[u8; 32], [u8; 57]> = TableDefinition::new("blobs")
 const PACKS: TableDefinition<[u8; 32], u64> = TableDefinition::new("packs");
 const ROOTS: TableDefinition<[u8; 33], u64> = TableDefinition::new("roots");
 const PACKAGES: TableDefinition<[u8; 32], [u8; 32]> = TableDefinition::new("packages");
+/// The store's identity (FORMAT.md §3): key `store_id`, value the bytes of `store.id`.
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+const META_STORE_ID: &str = "store_id";
 
 /// The store's index.
 pub struct Index {
-    db: Database,
-    path: PathBuf,
+    db: RwLock<Arc<Database>>,
+    path: RwLock<PathBuf>,
+    /// The roots journal, where uses and drops are recorded before the index commits them
+    /// (none for an index being rebuilt, whose stamps come from the journal).
+    journal: Mutex<Option<Journal>>,
 }
 
+/// What opening an existing index file found.
+pub enum Opened {
+    /// An index holding the store identity it names (None: an index made before identities).
+    Index(Index, Option<StoreId>),
+    /// A file that is not a usable index, and why: never to be taken for an empty store.
+    Unusable(String),
+    /// No file.
+    Missing,
+}
+
+fn poisoned<T>(_: std::sync::PoisonError<T>) -> Error {
+    Error::invalid("index", "a thread panicked while holding the index")
+}
+
+/// True for an I/O error that says the process, not the file, is at fault (out of file
+/// descriptors or memory, no permission): never a reason to call a file damaged.
+pub fn is_resource_error(error: &std::io::Error) -> bool {
+    matches!(error.raw_os_error(), Some(code) if [
+        rustix::io::Errno::MFILE.raw_os_error(),
+        rustix::io::Errno::NFILE.raw_os_error(),
+        rustix::io::Errno::NOMEM.raw_os_error(),
+        rustix::io::Errno::ACCESS.raw_os_error(),
+        rustix::io::Errno::PERM.raw_os_error(),
+        rustix::io::Errno::INTR.raw_os_error(),
+    ].contains(&code))
+}
 /// Counts of what the index holds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct IndexStats {
@@ -55,40 +90,196 @@ fn use_stamp(roots: &redb::Table<'_, [u8; 33], u64>) -> std::result::Result<u64,
     Ok(now.max(latest.saturating_add(1)))
 }
 
+/// What [`Index::probe`] found.
+pub enum Probed {
+    /// An index holding this identity (None: made before identities).
+    Index(Option<StoreId>),
+    /// A file that is not a usable index, and why.
+    Unusable(String),
+    /// No file.
+    Missing,
+}
+
+impl From<Opened> for Probed {
+    fn from(opened: Opened) -> Self {
+        match opened {
+            Opened::Index(_, id) => Probed::Index(id),
+            Opened::Unusable(why) => Probed::Unusable(why),
+            Opened::Missing => Probed::Missing,
+        }
+    }
+}
+
+/// The identity recorded in an index database, after checking that every table is there.
+fn identity_of(db: &impl ReadableDatabase, err: &dyn Fn(redb::Error) -> Error) -> Result<Option<StoreId>> {
+    let txn = db.begin_read().map_err(|e| err(e.into()))?;
+    txn.open_table(OBJECTS).map_err(|e| err(e.into()))?;
+    txn.open_table(BLOBS).map_err(|e| err(e.into()))?;
+    txn.open_table(PACKS).map_err(|e| err(e.into()))?;
+    txn.open_table(ROOTS).map_err(|e| err(e.into()))?;
+    txn.open_table(PACKAGES).map_err(|e| err(e.into()))?;
+    let meta = match txn.open_table(META) {
+        Ok(meta) => meta,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+        Err(e) => return Err(err(e.into())),
+    };
+    let Some(value) = meta.get(META_STORE_ID).map_err(|e| err(e.into()))? else { return Ok(None) };
+    StoreId::decode(value.value()).map(Some).ok_or_else(|| Error::invalid("index", "its store identity is malformed"))
+}
+
 impl Index {
     fn err(&self, e: impl Into<redb::Error>) -> Error {
-        Error::Index { path: self.path.clone(), error: e.into() }
+        let path = self.path.read().map(|p| p.clone()).unwrap_or_default();
+        Error::Index { path, error: e.into() }
     }
 
-    /// Opens the index, creating it if missing. A new index is built under a temporary name
-    /// and renamed into place, so a process killed while creating it leaves either no index
-    /// or a complete empty one, never a file redb cannot open.
-    pub fn open(path: &Path) -> Result<Self> {
-        if !path.exists() {
-            let fresh = path.with_extension("redb.new");
-            let _ = std::fs::remove_file(&fresh);
-            Self::open_existing(&fresh)?;
-            crate::durable::rename(&fresh, path)?;
-        }
-        Self::open_existing(path)
+    fn db(&self) -> Result<Arc<Database>> {
+        Ok(self.db.read().map_err(poisoned)?.clone())
     }
 
-    fn open_existing(path: &Path) -> Result<Self> {
+    fn wrap(db: Database, path: &Path) -> Self {
+        Self { db: RwLock::new(Arc::new(db)), path: RwLock::new(path.to_path_buf()), journal: Mutex::new(None) }
+    }
+
+    /// Creates a new, empty index of store `id` at `path` (which must not exist), its
+    /// tables and identity committed. The caller publishes it by rename.
+    pub fn create(path: &Path, id: &StoreId) -> Result<Self> {
         let db = Database::create(path).map_err(|e| Error::Index { path: path.to_path_buf(), error: e.into() })?;
-        let index = Self { db, path: path.to_path_buf() };
-        let txn = index.db.begin_write().map_err(|e| index.err(e))?;
-        txn.open_table(OBJECTS).map_err(|e| index.err(e))?;
-        txn.open_table(BLOBS).map_err(|e| index.err(e))?;
-        txn.open_table(PACKS).map_err(|e| index.err(e))?;
-        txn.open_table(ROOTS).map_err(|e| index.err(e))?;
-        txn.open_table(PACKAGES).map_err(|e| index.err(e))?;
-        txn.commit().map_err(|e| index.err(e))?;
+        let index = Self::wrap(db, path);
+        index.init_tables(Some(id))?;
         Ok(index)
+    }
+
+    /// An empty index in memory: the placeholder of a store opened for repair, until the
+    /// rebuilt index replaces it.
+    pub fn in_memory() -> Result<Self> {
+        let path = PathBuf::from("<index being rebuilt>");
+        let db = redb::Builder::new()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .map_err(|e| Error::Index { path: path.clone(), error: e.into() })?;
+        let index = Self::wrap(db, &path);
+        index.init_tables(None)?;
+        Ok(index)
+    }
+
+    fn init_tables(&self, id: Option<&StoreId>) -> Result<()> {
+        let db = self.db()?;
+        let txn = db.begin_write().map_err(|e| self.err(e))?;
+        txn.open_table(OBJECTS).map_err(|e| self.err(e))?;
+        txn.open_table(BLOBS).map_err(|e| self.err(e))?;
+        txn.open_table(PACKS).map_err(|e| self.err(e))?;
+        txn.open_table(ROOTS).map_err(|e| self.err(e))?;
+        txn.open_table(PACKAGES).map_err(|e| self.err(e))?;
+        {
+            let mut meta = txn.open_table(META).map_err(|e| self.err(e))?;
+            if let Some(id) = id {
+                meta.insert(META_STORE_ID, id.encode().as_slice()).map_err(|e| self.err(e))?;
+            }
+        }
+        txn.commit().map_err(|e| self.err(e))
+    }
+
+    /// Opens an existing index file without creating or changing anything, and says whether
+    /// it is an index at all. An error means the file could not be examined (out of file
+    /// descriptors, no permission), which says nothing about the file.
+    pub fn open_existing(path: &Path) -> Result<Opened> {
+        let metadata = match std::fs::metadata(path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Opened::Missing),
+            Err(e) => return Err(Error::io(path, e)),
+        };
+        if !metadata.is_file() {
+            return Ok(Opened::Unusable("it is not a regular file".into()));
+        }
+        if metadata.len() == 0 {
+            return Ok(Opened::Unusable("it is empty".into()));
+        }
+        // Fail on the process's own limits here, not inside redb where they look like damage.
+        std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let db = match Database::open(path) {
+            Ok(db) => db,
+            Err(redb::DatabaseError::Storage(redb::StorageError::Io(e))) if is_resource_error(&e) => {
+                return Err(Error::io(path, e))
+            }
+            Err(e) => return Ok(Opened::Unusable(format!("redb cannot open it: {e}"))),
+        };
+        let index = Self::wrap(db, path);
+        match index.read_identity() {
+            Ok(id) => Ok(Opened::Index(index, id)),
+            Err(e) => Ok(Opened::Unusable(rejig_format::chain(&e))),
+        }
+    }
+
+    /// Examines an existing index file read-only, without changing a byte of it (for a
+    /// repair, which must leave the old index as it was if it fails): what
+    /// [`Index::open_existing`] would find, the identity in place of the index. Only a file
+    /// that redb must recover after a crash, which a read-only open refuses, is opened for
+    /// writing, as every command would.
+    pub fn probe(path: &Path) -> Result<Probed> {
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_file() && m.len() > 0 => {}
+            Ok(_) | Err(_) => return Ok(Self::open_existing(path)?.into()),
+        }
+        std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        match redb::ReadOnlyDatabase::open(path) {
+            Ok(db) => {
+                let err = |e: redb::Error| Error::Index { path: path.to_path_buf(), error: e };
+                Ok(match identity_of(&db, &err) {
+                    Ok(id) => Probed::Index(id),
+                    Err(e) => Probed::Unusable(rejig_format::chain(&e)),
+                })
+            }
+            Err(redb::DatabaseError::Storage(redb::StorageError::Io(e))) if is_resource_error(&e) => {
+                Err(Error::io(path, e))
+            }
+            Err(_) => Ok(Self::open_existing(path)?.into()),
+        }
+    }
+
+    /// The identity recorded in the index, after checking that every table is there. None
+    /// for an index made before identities existed.
+    fn read_identity(&self) -> Result<Option<StoreId>> {
+        let db = self.db()?;
+        identity_of(&*db, &|e| self.err(e))
+    }
+
+    /// Records the store identity in an index made before identities existed.
+    pub fn set_identity(&self, id: &StoreId) -> Result<()> {
+        self.init_tables(Some(id))
+    }
+
+    /// Attaches the roots journal: from now on every use and drop of a root is appended to
+    /// it (and fsynced) before the index commits it.
+    pub fn attach_journal(&self, journal: Journal) -> Result<()> {
+        *self.journal.lock().map_err(poisoned)? = Some(journal);
+        Ok(())
+    }
+
+    /// Detaches the roots journal (to rewrite it).
+    pub fn detach_journal(&self) -> Result<Option<Journal>> {
+        Ok(self.journal.lock().map_err(poisoned)?.take())
+    }
+
+    fn journal(&self, event: RootEvent, keys: &[ObjectKey], stamp: u64) -> Result<()> {
+        match self.journal.lock().map_err(poisoned)?.as_mut() {
+            Some(journal) => journal.append(event, keys, stamp),
+            None => Ok(()),
+        }
+    }
+
+    /// Replaces this index by `other` (after a rebuild was renamed into place), keeping the
+    /// journal attached to this one.
+    pub fn replace_with(&self, other: Index, path: &Path) -> Result<()> {
+        let db = other.db()?;
+        *self.db.write().map_err(poisoned)? = db;
+        *self.path.write().map_err(poisoned)? = path.to_path_buf();
+        Ok(())
     }
 
     /// A consistent snapshot for lookups.
     pub fn reader(&self) -> Result<IndexReader<'_>> {
-        let txn = self.db.begin_read().map_err(|e| self.err(e))?;
+        let db = self.db()?;
+        let txn = db.begin_read().map_err(|e| self.err(e))?;
         let objects = txn.open_table(OBJECTS).map_err(|e| self.err(e))?;
         let blobs = txn.open_table(BLOBS).map_err(|e| self.err(e))?;
         let roots = txn.open_table(ROOTS).map_err(|e| self.err(e))?;
@@ -100,7 +291,8 @@ impl Index {
     /// Adds everything a durable pack holds, in one transaction. Entries already present are
     /// kept as they are: an object in the index is never rewritten.
     pub fn commit_pack(&self, pack: &FinishedPack) -> Result<()> {
-        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
+        let db = self.db()?;
+        let txn = db.begin_write().map_err(|e| self.err(e))?;
         {
             let mut blobs = txn.open_table(BLOBS).map_err(|e| self.err(e))?;
             for entry in &pack.trailer.blobs {
@@ -127,6 +319,8 @@ impl Index {
             for key in &pack.trailer.roots {
                 roots.insert(key.to_bytes(), time).map_err(|e| self.err(e))?;
             }
+            // The use is durable in the journal before the index commits it.
+            self.journal(RootEvent::Use, &pack.trailer.roots, time)?;
             let mut packages = txn.open_table(PACKAGES).map_err(|e| self.err(e))?;
             for (header, manifest) in &pack.trailer.packages {
                 if packages.get(header.as_bytes()).map_err(|e| self.err(e))?.is_none() {
@@ -144,13 +338,15 @@ impl Index {
         if roots.is_empty() {
             return Ok(());
         }
-        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
+        let db = self.db()?;
+        let txn = db.begin_write().map_err(|e| self.err(e))?;
         {
             let mut table = txn.open_table(ROOTS).map_err(|e| self.err(e))?;
             let time = use_stamp(&table).map_err(|e| self.err(e))?;
             for key in roots {
                 table.insert(key.to_bytes(), time).map_err(|e| self.err(e))?;
             }
+            self.journal(RootEvent::Use, roots, time)?;
         }
         txn.commit().map_err(|e| self.err(e))
     }
@@ -159,7 +355,8 @@ impl Index {
     /// the pack they were copied into, and swaps the rewritten packs for it. The new pack
     /// is durable before this is called; the old pack files are deleted only after.
     pub fn apply_gc(&self, changes: &GcChanges) -> Result<()> {
-        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
+        let db = self.db()?;
+        let txn = db.begin_write().map_err(|e| self.err(e))?;
         {
             let mut objects = txn.open_table(OBJECTS).map_err(|e| self.err(e))?;
             for key in &changes.dead_objects {
@@ -170,6 +367,10 @@ impl Index {
                 blobs.remove(id.as_bytes()).map_err(|e| self.err(e))?;
             }
             let mut roots = txn.open_table(ROOTS).map_err(|e| self.err(e))?;
+            // A drop is journalled (above every use) before the index forgets the root, so a
+            // rebuild from packs that still list it does not bring it back.
+            let time = use_stamp(&roots).map_err(|e| self.err(e))?;
+            self.journal(RootEvent::Drop, &changes.dead_roots, time)?;
             for key in &changes.dead_roots {
                 roots.remove(key.to_bytes()).map_err(|e| self.err(e))?;
             }
@@ -203,7 +404,8 @@ impl Index {
     /// the packs needs this after a collection, because packs kept as they were still list
     /// entries the collection dropped. Returns how many entries were removed.
     pub fn drop_dangling(&self) -> Result<u64> {
-        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
+        let db = self.db()?;
+        let txn = db.begin_write().map_err(|e| self.err(e))?;
         let mut removed = 0;
         {
             let blobs = txn.open_table(BLOBS).map_err(|e| self.err(e))?;
@@ -249,19 +451,35 @@ impl Index {
         Ok(removed)
     }
 
-    /// Empties every table (before a rebuild from the packs).
-    pub fn clear(&self) -> Result<()> {
-        let txn = self.db.begin_write().map_err(|e| self.err(e))?;
-        txn.delete_table(OBJECTS).map_err(|e| self.err(e))?;
-        txn.delete_table(BLOBS).map_err(|e| self.err(e))?;
-        txn.delete_table(PACKS).map_err(|e| self.err(e))?;
-        txn.delete_table(ROOTS).map_err(|e| self.err(e))?;
-        txn.delete_table(PACKAGES).map_err(|e| self.err(e))?;
-        txn.open_table(PACKAGES).map_err(|e| self.err(e))?;
-        txn.open_table(OBJECTS).map_err(|e| self.err(e))?;
-        txn.open_table(BLOBS).map_err(|e| self.err(e))?;
-        txn.open_table(PACKS).map_err(|e| self.err(e))?;
-        txn.open_table(ROOTS).map_err(|e| self.err(e))?;
+    /// Sets the roots of a rebuilt index: each key with its last-use stamp; roots listed by
+    /// the packs but absent from `stamps` are removed.
+    pub fn set_roots(&self, stamps: &std::collections::HashMap<ObjectKey, u64>) -> Result<()> {
+        let db = self.db()?;
+        let txn = db.begin_write().map_err(|e| self.err(e))?;
+        {
+            let mut roots = txn.open_table(ROOTS).map_err(|e| self.err(e))?;
+            let mut listed = Vec::new();
+            for entry in roots.iter().map_err(|e| self.err(e))? {
+                listed.push(entry.map_err(|e| self.err(e))?.0.value());
+            }
+            for key in listed {
+                match stamps.get(&ObjectKey::from_bytes(&key)?) {
+                    Some(stamp) => roots.insert(key, *stamp).map_err(|e| self.err(e))?,
+                    None => roots.remove(key).map_err(|e| self.err(e))?,
+                };
+            }
+        }
+        txn.commit().map_err(|e| self.err(e))
+    }
+
+    /// Points a blob at another copy of it (a rebuild that found the first copy damaged).
+    pub fn set_blob_location(&self, id: &BlobId, location: &BlobLocation) -> Result<()> {
+        let db = self.db()?;
+        let txn = db.begin_write().map_err(|e| self.err(e))?;
+        {
+            let mut blobs = txn.open_table(BLOBS).map_err(|e| self.err(e))?;
+            blobs.insert(id.as_bytes(), location.to_bytes()).map_err(|e| self.err(e))?;
+        }
         txn.commit().map_err(|e| self.err(e))
     }
 }

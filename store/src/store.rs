@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::error::{Error, IoContext, Result};
-use crate::index::{Index, IndexReader};
+use crate::identity::StoreId;
+use crate::index::{Index, IndexReader, Opened, Probed};
+use crate::journal::Journal;
 use crate::lock::StoreLock;
 use crate::pack::cache::PackCache;
 use crate::pack::reader::BlobReader;
@@ -27,13 +29,80 @@ pub const IN_MEMORY_BLOB_LIMIT: u64 = 8 << 20;
 pub struct Store {
     root: PathBuf,
     index: Index,
+    id: StoreId,
+    /// Why the index on disk is not trusted, for a store opened for repair (None: it is).
+    distrusted: Option<String>,
+    /// True while a store opened for repair waits for its rebuilt index.
+    rebuilding: std::sync::atomic::AtomicBool,
     /// Open pack files, bounded (see `pack/cache.rs`).
     open_packs: PackCache,
     _lock: StoreLock,
 }
 
+/// How [`Store::open_with`] treats the path and the index (FORMAT.md §1 "Which commands
+/// create a store", §3 "Trust").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpenMode {
+    /// Writers (import, build, export of a jigdo): create the store if the path is new or an
+    /// empty directory.
+    Create,
+    /// Readers (fsck, gc, export of a commit): the path must already be a store.
+    Existing,
+    /// `fsck --repair`: the path must be a store; its index is not read, and the store holds
+    /// an empty placeholder until [`crate::fsck::repair`] swaps the rebuilt one in.
+    Repair,
+}
+
 fn poisoned<T>(_: std::sync::PoisonError<T>) -> Error {
     Error::invalid("store", "a worker thread panicked while holding a lock")
+}
+
+/// The file name of the roots journal (FORMAT.md §3a).
+pub const JOURNAL: &str = "roots.journal";
+
+/// Says whether `root` can be a store in `mode`: a directory (or a symlink to one) that holds
+/// a store, or for [`OpenMode::Create`], a new path or an empty directory.
+fn check_path(root: &Path, mode: OpenMode) -> Result<()> {
+    let not_a_store = |detail: String| Error::NotAStore { path: root.to_path_buf(), detail };
+    let link = match std::fs::symlink_metadata(root) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return match mode {
+                OpenMode::Create => Ok(()),
+                _ => Err(not_a_store("it does not exist".into())),
+            };
+        }
+        Err(e) => return Err(Error::io(root, e)),
+    };
+    let metadata = match std::fs::metadata(root) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && link.file_type().is_symlink() => {
+            let target = std::fs::read_link(root).map(|t| t.display().to_string()).unwrap_or_default();
+            return Err(not_a_store(format!("it is a symbolic link to {target}, which does not exist")));
+        }
+        Err(e) => return Err(Error::io(root, e)),
+    };
+    if !metadata.is_dir() {
+        return Err(not_a_store("it is a file, not a directory".into()));
+    }
+    let holds_store = ["index.redb", "packs", crate::identity::FILE].iter().any(|name| root.join(name).exists());
+    if mode != OpenMode::Create && !holds_store {
+        return Err(not_a_store(
+            "it holds no index.redb, packs/ or store.id; only import, build and export of a jigdo create a store"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// True when `packs/` holds at least one pack file.
+fn has_packs(packs: &Path) -> Result<bool> {
+    for entry in std::fs::read_dir(packs).at(packs)? {
+        if entry.at(packs)?.path().extension().is_some_and(|e| e == "pack") {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 impl Store {
@@ -48,6 +117,14 @@ impl Store {
     /// it is told `holder` (e.g. `rejig export (pid 1234)`): the caller knows what it is doing,
     /// the store does not.
     pub fn open_as(root: &Path, holder: &str, on_wait: &dyn Fn(&str)) -> Result<Self> {
+        Self::open_with(root, holder, OpenMode::Create, on_wait)
+    }
+
+    /// Opens the store at `root` as `mode` says. A store whose packs are there but whose index
+    /// is missing, empty, damaged or another store's is refused (except for repair): it is
+    /// never taken for an empty store.
+    pub fn open_with(root: &Path, holder: &str, mode: OpenMode, on_wait: &dyn Fn(&str)) -> Result<Self> {
+        check_path(root, mode)?;
         for dir in [root.to_path_buf(), root.join("packs"), root.join("tmp")] {
             std::fs::create_dir_all(&dir).at(&dir)?;
         }
@@ -58,8 +135,152 @@ impl Store {
             let path = entry.at(&tmp)?.path();
             std::fs::remove_file(&path).at(&path)?;
         }
-        let index = Index::open(&root.join("index.redb"))?;
-        Ok(Self { root: root.to_path_buf(), index, open_packs: PackCache::new(&root.join("packs")), _lock: lock })
+        let (index, id, distrusted) = match mode {
+            OpenMode::Repair => {
+                let (id, distrusted) = Self::identity_for_repair(root)?;
+                (Index::in_memory()?, id, distrusted)
+            }
+            _ => {
+                let (index, id) = Self::trusted_index(root)?;
+                (index, id, None)
+            }
+        };
+        let store = Self {
+            root: root.to_path_buf(),
+            index,
+            id,
+            distrusted,
+            rebuilding: std::sync::atomic::AtomicBool::new(mode == OpenMode::Repair),
+            open_packs: PackCache::new(&root.join("packs")),
+            _lock: lock,
+        };
+        if mode != OpenMode::Repair {
+            store.attach_journal()?;
+        }
+        Ok(store)
+    }
+
+    /// Opens the store's index if it is this store's trusted index; creates it for a store
+    /// with no packs and no index; refuses anything else.
+    fn trusted_index(root: &Path) -> Result<(Index, StoreId)> {
+        let path = root.join("index.redb");
+        let refuse = |detail: String| Error::IndexUntrusted { store: root.to_path_buf(), detail };
+        let recorded = match crate::identity::read(root) {
+            Ok(id) => id,
+            Err(e) => return Err(refuse(rejig_format::chain(&e))),
+        };
+        match Index::open_existing(&path)? {
+            Opened::Index(index, Some(found)) => match recorded {
+                Some(id) if id == found => Ok((index, id)),
+                Some(id) => Err(refuse(format!(
+                    "index.redb belongs to another store (identity {}, this store is {})",
+                    found.to_hex(),
+                    id.to_hex()
+                ))),
+                None => {
+                    // The index got its identity and the crash came before store.id did.
+                    crate::identity::write(root, &found)?;
+                    Ok((index, found))
+                }
+            },
+            Opened::Index(index, None) => match recorded {
+                Some(_) => Err(refuse("index.redb carries no store identity".into())),
+                None => {
+                    // A store made before identities: the index first, then store.id.
+                    let id = StoreId::generate(root);
+                    index.set_identity(&id)?;
+                    crate::identity::write(root, &id)?;
+                    Ok((index, id))
+                }
+            },
+            Opened::Unusable(why) => Err(refuse(format!("index.redb is damaged: {why}"))),
+            Opened::Missing if has_packs(&root.join("packs"))? => {
+                Err(refuse("index.redb is missing but packs/ holds packs".into()))
+            }
+            Opened::Missing => {
+                // A new store: its identity, then its index, each published by rename.
+                let id = match recorded {
+                    Some(id) => id,
+                    None => {
+                        let id = StoreId::generate(root);
+                        crate::identity::write(root, &id)?;
+                        id
+                    }
+                };
+                let fresh = root.join("tmp").join("index.redb.new");
+                drop(Index::create(&fresh, &id)?);
+                crate::durable::rename(&fresh, &path)?;
+                match Index::open_existing(&path)? {
+                    Opened::Index(index, Some(found)) if found == id => Ok((index, id)),
+                    _ => Err(refuse("the index just created does not open".into())),
+                }
+            }
+        }
+    }
+
+    /// The identity a repair gives the rebuilt index, and why the index on disk is not
+    /// trusted (None: it is).
+    fn identity_for_repair(root: &Path) -> Result<(StoreId, Option<String>)> {
+        let recorded = crate::identity::read(root).ok().flatten();
+        let (found, distrusted) = match Index::probe(&root.join("index.redb"))? {
+            Probed::Index(Some(found)) if recorded.is_none_or(|r| r == found) => (Some(found), None),
+            Probed::Index(Some(found)) => (Some(found), Some("it belongs to another store".to_owned())),
+            Probed::Index(None) => (None, None),
+            Probed::Unusable(why) => (None, Some(why)),
+            Probed::Missing => (None, None),
+        };
+        let id = match (recorded, found) {
+            (Some(id), _) => id,
+            (None, Some(found)) if distrusted.is_none() => found,
+            _ => StoreId::generate(root),
+        };
+        if recorded != Some(id) {
+            crate::identity::write(root, &id)?;
+        }
+        Ok((id, distrusted))
+    }
+
+    /// Opens the roots journal for appends (seeding it from the index if it is missing or
+    /// another store's) and attaches it to the index.
+    pub(crate) fn attach_journal(&self) -> Result<()> {
+        let roots = self.index.reader()?.roots()?;
+        let journal = Journal::open(&self.root.join(JOURNAL), &self.id, &self.root.join("tmp"), &roots)?;
+        self.index.attach_journal(journal)
+    }
+
+    /// Rewrites the roots journal with one record per root, its latest (FORMAT.md §3a), so
+    /// that it does not grow without end. Drops are kept: packs may still list those roots.
+    pub(crate) fn compact_journal(&self) -> Result<()> {
+        let path = self.root.join(JOURNAL);
+        let Some(state) = crate::journal::read(&path, &self.id)? else { return Ok(()) };
+        let mut records: Vec<_> = state.roots.iter().map(|(key, (event, stamp))| (*event, *key, *stamp)).collect();
+        records.sort_by(|a, b| a.2.cmp(&b.2).then(a.1.cmp(&b.1)));
+        drop(self.index.detach_journal()?);
+        let journal = Journal::rewrite(&path, &self.id, &self.root.join("tmp"), &records)?;
+        self.index.attach_journal(journal)
+    }
+
+    /// The store's identity.
+    pub fn id(&self) -> StoreId {
+        self.id
+    }
+
+    /// Why the index on disk was not trusted when the store was opened for repair.
+    pub(crate) fn distrusted(&self) -> Option<&str> {
+        self.distrusted.as_deref()
+    }
+
+    /// Fails while a store opened for repair has not been repaired yet.
+    pub(crate) fn require_index(&self) -> Result<()> {
+        match self.rebuilding.load(std::sync::atomic::Ordering::SeqCst) {
+            true => Err(Error::invalid("store", "the store was opened for repair and its index is not rebuilt yet")),
+            false => Ok(()),
+        }
+    }
+
+    /// Marks the rebuilt index as in place.
+    pub(crate) fn rebuilt(&self) {
+        self.rebuilding.store(false, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// The store directory.
@@ -88,6 +309,7 @@ impl Store {
     /// Records `commit` as a root used now (a root already, or one from now on): `gc` keeps
     /// the most recently used roots longest. The exporter calls it for every commit it writes.
     pub fn touch_root(&self, commit: ObjectId) -> Result<()> {
+        self.require_index()?;
         self.index.touch_roots(&[ObjectKey::new(commit, ObjectType::Commit)])
     }
 
@@ -111,6 +333,11 @@ impl Store {
     /// How many pack files this store keeps open at most.
     pub fn open_pack_limit(&self) -> usize {
         self.open_packs.capacity()
+    }
+
+    /// Closes the cached handle of one pack, whose file was just replaced.
+    pub(crate) fn forget_pack(&self, id: &PackId) -> Result<()> {
+        self.open_packs.forget(id)
     }
 
     /// Closes the cached pack files, so packs deleted by a collection free their space now.
@@ -147,6 +374,7 @@ impl Store {
 
     /// Starts a batch of additions: it becomes one pack and one index transaction.
     pub fn batch(&self) -> Result<Batch<'_>> {
+        self.require_index()?;
         Ok(Batch {
             store: self,
             reader: self.reader()?,
@@ -267,6 +495,9 @@ impl Batch<'_> {
         let Some(finished) = pack.finish()? else {
             return Ok(BatchSummary::default());
         };
+        // A pack of this name may have replaced a damaged one: no cached handle may keep
+        // reading the old file.
+        self.store.forget_pack(&finished.id)?;
         self.store.index.commit_pack(&finished)?;
         Ok(BatchSummary {
             pack: Some(finished.id),

@@ -8,7 +8,7 @@ use std::io::Read;
 use rejig_format::object::{metadata_checksum, FileHeader, FileMeta, XattrSet};
 use rejig_format::{ObjectKey, ObjectRecord, ObjectType};
 use rejig_store::fsck::{fsck, repair};
-use rejig_store::Store;
+use rejig_store::{OpenMode, Store};
 
 fn open(dir: &std::path::Path) -> Store {
     Store::open(dir, &|holder| panic!("unexpected wait for {holder}")).unwrap()
@@ -116,11 +116,13 @@ fn fsck_finds_a_flipped_byte_and_repair_rebuilds_the_index() {
         batch.add_root(ObjectKey::new(metadata_checksum(b"c"), ObjectType::Commit)).unwrap();
         batch.commit().unwrap();
     }
-    // Losing the index loses nothing: the packs rebuild it.
+    // Losing the index loses nothing: the store refuses to open as if empty, and the packs
+    // rebuild it.
     std::fs::remove_file(dir.path().join("index.redb")).unwrap();
     {
-        let store = open(dir.path());
-        assert_eq!(store.reader().unwrap().stats().unwrap().objects, 0);
+        let refused = Store::open(dir.path(), &|_| {}).err().expect("a store with packs and no index is refused");
+        assert!(refused.to_string().contains("fsck --repair"), "{refused}");
+        let store = Store::open_with(dir.path(), "a test", OpenMode::Repair, &|_| {}).unwrap();
         let rebuilt = repair(&store).unwrap();
         assert_eq!(rebuilt.packs_indexed, 1);
         assert_eq!(rebuilt.stats.objects, 2);

@@ -611,8 +611,9 @@ fn run_trial(w: &Workload, c: &Config, cal: &Calibration, t: &Trial) -> Outcome 
         output_of(&s)
     );
 
-    // 1. The store is sound (and opens, even if the kill came while it was being created).
-    let after_kill = s.rejig.fsck_clean();
+    // 1. The store is sound (and opens, even if the kill came while it was being created; a
+    //    kill before the store existed leaves none, and fsck says so).
+    let after_kill = s.rejig.fsck_clean_after_kill();
 
     // 2 and 3. The repository is sound, the ref unchanged or at the complete new commit.
     if let Some(repo) = &s.repo {

@@ -147,6 +147,22 @@ impl Rejig {
         v
     }
 
+    /// After a writer was killed: `fsck_clean`, or, when the kill came before the writer had
+    /// created the store (the path is missing, or an empty directory), an `fsck` that says
+    /// there is no store and creates none; then the report of an empty store.
+    pub fn fsck_clean_after_kill(&self) -> Value {
+        let started = self.store.join("packs").exists() || self.store.join("index.redb").exists();
+        if started {
+            return self.fsck_clean();
+        }
+        let existed = self.store.exists();
+        let out = self.fails(&["fsck"]);
+        assert_stderr_mentions(&out, "is not a rejig store", "that the killed writer made no store yet");
+        assert_eq!(self.store.exists(), existed, "fsck created {}", self.store.display());
+        serde_json::json!({"packs": 0, "blobs": 0, "objects": 0, "packages": 0, "bytes": 0,
+            "problems": [], "unreferenced_packs": []})
+    }
+
     /// `fsck` with `--json`; returns the output and the parsed report if stdout held one.
     pub fn fsck_raw(&self, extra: &[&str]) -> (Output, Option<Value>) {
         let mut args = vec!["--json", "fsck"];

@@ -131,6 +131,15 @@ impl PackCache {
         Ok(file)
     }
 
+    /// Closes the cached file of pack `id`, whose file was just replaced.
+    pub fn forget(&self, id: &PackId) -> Result<()> {
+        let mut open = self.open.lock().map_err(poisoned)?;
+        if let Some((_, used)) = open.files.remove(id) {
+            open.by_use.remove(&used);
+        }
+        Ok(())
+    }
+
     /// Closes every cached pack, so that packs deleted since free their space now.
     pub fn clear(&self) -> Result<()> {
         let mut open = self.open.lock().map_err(poisoned)?;

@@ -216,15 +216,10 @@ impl PackWriter {
         self.file.set_len(size).at(&self.tmp_path)?;
         durable::sync_file(&self.file, &self.tmp_path)?;
         let final_path = pack_path(&self.packs_dir, &id);
-        if final_path.exists() {
-            // The same entries are already under this name, renamed there by a run that may
-            // have died before fsyncing the directory: fsync it before the index names the
-            // pack. Drop removes this copy.
-            durable::sync_dir(&self.packs_dir)?;
-            return Ok(Some(FinishedPack { id, trailer: std::mem::take(&mut self.trailer), size }));
-        } else {
-            durable::rename(&self.tmp_path, &final_path)?;
-        }
+        // A pack of the same name lists the same entries, but its bytes may have rotted (a
+        // repair dropped them, and this batch stores them again): the fresh, fsynced copy
+        // replaces it in one rename. Readers of the old file keep reading the old inode.
+        durable::rename(&self.tmp_path, &final_path)?;
         self.finished = true;
         Ok(Some(FinishedPack { id, trailer: std::mem::take(&mut self.trailer), size }))
     }
