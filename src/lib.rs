@@ -29,6 +29,7 @@ pub mod fsck;
 pub mod gc;
 pub mod import;
 pub mod inspect;
+pub mod mirror;
 pub mod rebuild;
 pub mod report;
 pub mod sources;

@@ -15,3 +15,4 @@ mod gc;
 mod harness;
 mod import;
 mod jigdo;
+mod jigdo_parts;
