@@ -77,6 +77,11 @@ pub struct RebuildReport {
     /// Of those, already in the store before the rebuild.
     #[serde(rename = "content_objects_in_store")]
     pub objects_present: u64,
+    /// Content objects the plan looked at: the others sit below a directory whose dirtree
+    /// the store already held, so an update's work follows what changed.
+    pub content_objects_checked: usize,
+    /// Directories not entered because the store already held their dirtree.
+    pub subtrees_reused: u64,
     /// Objects written into the repository.
     pub objects_written: u64,
     /// Objects the repository already had.
@@ -397,6 +402,8 @@ fn rebuild(store: &Store, options: &ExportJigdoOptions, progress: &dyn Progress)
         bytes_downloaded,
         content_objects: plan.objects_total,
         objects_present: plan.objects_present,
+        content_objects_checked: plan.visited.len(),
+        subtrees_reused: plan.subtrees_reused,
         export,
         seconds: started.elapsed().as_secs_f64(),
     })

@@ -154,6 +154,12 @@ fn updates_over_rpm_md_fetch_exactly_the_parts_that_changed() {
         .filter(|n| n.starts_with("rejig-part-"))
         .collect();
     assert_eq!(asked, changed2, "the one-file update asks for exactly the changed parts");
+    // Time follows the change: the plan enters only the directories on the changed path.
+    assert!(num(&got2, "subtrees_reused") > 0, "{got2}");
+    assert!(
+        num(&got2, "content_objects_checked") < num(&got2, "content_objects"),
+        "a one-file update does not visit every object: {got2}"
+    );
 
     // The relabel fetches only changed records parts, and no package.
     let seen = server.seen().len();
@@ -228,4 +234,59 @@ fn plan_lists_parts_then_packages_and_inspect_shows_parts() {
     assert_eq!(inspected["parts"].as_array().unwrap().len(), head.unique_parts().len(), "{inspected}");
     assert!(inspected["parts"].as_array().unwrap().iter().all(|p| p["present"] == true), "{inspected}");
     assert!(inspected["objects_total"].is_u64(), "{inspected}");
+}
+
+#[test]
+fn gc_keeps_the_parts_of_kept_roots_and_mirror_prune_keeps_what_kept_jigdos_need() {
+    let fixture = Fixture::new();
+    let dir = fixture.dir.path();
+    let (compose, root) = (dir.join("compose"), dir.join("root"));
+    let published = dir.join("published");
+    fs::create_dir_all(&published).unwrap();
+    let builder = Rejig::new();
+    let (_, jigdo1) = build(&builder, &compose, &fixture.packages, &published);
+    fs::write(root.join("usr/os-release"), "NAME=hostile\nVERSION=2\n").unwrap();
+    let commit2 = ostree_commit(&compose, "os", &root, "v2");
+    let (_, jigdo2) = build(&builder, &compose, &fixture.packages, &published);
+    let (h1, h2) = (head(&jigdo1), head(&jigdo2));
+    let only1: BTreeSet<String> = part_names(&h1).difference(&part_names(&h2)).cloned().collect();
+
+    // The store keeps the parts with the commit: gc leaves them, and the next export of the
+    // same jigdo fetches none.
+    let client = Rejig::new();
+    let export = |jigdo: &Path, repo: &str| {
+        client.json(&["export", p(jigdo), "--packages", p(&fixture.packages), "--repo", p(&dir.join(repo))])
+    };
+    assert_eq!(num(&export(&jigdo1, "r1"), "parts_fetched") as usize, part_names(&h1).len());
+    client.json(&["gc"]);
+    client.fsck_clean();
+    assert_eq!(num(&export(&jigdo1, "r2"), "parts_fetched"), 0, "gc kept the parts of a kept root");
+    assert_eq!(
+        num(&export(&jigdo2, "r3"), "parts_fetched") as usize,
+        part_names(&h2).difference(&part_names(&h1)).count()
+    );
+    // Keeping only v2's root drops the parts only v1 needed.
+    client.json(&["gc", "--keep", "1"]);
+    client.fsck_clean();
+    let again = export(&jigdo1, "r4");
+    assert_eq!(num(&again, "parts_fetched") as usize, only1.len(), "gc dropped the parts only v1 needed: {again}");
+
+    // mirror prune --keep 1: v1's jigdo and the parts only it needs go; v2 still exports
+    // from the pruned directory.
+    let pruned = builder.json(&["mirror", "prune", p(&published), "--keep", "1"]);
+    assert_eq!(pruned["jigdos_deleted"].as_array().unwrap().len(), 1, "{pruned}");
+    assert_eq!(num(&pruned, "parts_deleted") as usize, only1.len(), "{pruned}");
+    assert_eq!(num(&pruned, "parts_kept") as usize, part_names(&h2).len(), "{pruned}");
+    assert_eq!(text(&pruned, "next"), format!("createrepo_c --update {}", published.display()));
+    assert!(!jigdo1.exists() && jigdo2.exists());
+    for name in &only1 {
+        assert!(!published.join(name).exists(), "{name} survived the prune");
+    }
+    let fresh = Rejig::new();
+    let v =
+        fresh.json(&["export", p(&jigdo2), "--packages", p(&fixture.packages), "--repo", p(&dir.join("after-prune"))]);
+    assert_eq!(text(&v, "commit"), commit2);
+    // Nothing left to prune.
+    let twice = builder.json(&["mirror", "prune", p(&published), "--keep", "1"]);
+    assert_eq!((num(&twice, "parts_deleted"), twice["jigdos_deleted"].as_array().unwrap().len()), (0, 0), "{twice}");
 }

@@ -76,7 +76,8 @@ pub fn complete_commit(
         batch.add_object(ObjectKey::new(entry.object, ObjectType::File), &ObjectRecord::Symlink { header })?;
     }
     let produced: HashSet<usize> = plan.from_blobs.iter().chain(&plan.symlinks).copied().collect();
-    for (index, entry) in jigdo.content.iter().enumerate() {
+    // Entries below a dirtree the store holds were not visited: they are in the store.
+    for (index, entry) in plan.visited.iter().filter_map(|&i| Some((i, jigdo.content.get(i)?))) {
         if !produced.contains(&index) && !reader.contains_object(&ObjectKey::new(entry.object, ObjectType::File))? {
             return Err(incomplete(entry.object, "no package or stored content produced it; nothing was written"));
         }
