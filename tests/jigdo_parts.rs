@@ -290,3 +290,46 @@ fn gc_keeps_the_parts_of_kept_roots_and_mirror_prune_keeps_what_kept_jigdos_need
     let twice = builder.json(&["mirror", "prune", p(&published), "--keep", "1"]);
     assert_eq!((num(&twice, "parts_deleted"), twice["jigdos_deleted"].as_array().unwrap().len()), (0, 0), "{twice}");
 }
+
+#[test]
+fn sigkill_during_a_part_fetch_leaves_the_store_sound_and_the_rerun_completes() {
+    let fixture = Fixture::new();
+    let dir = fixture.dir.path();
+    let published = dir.join("published");
+    fs::create_dir_all(&published).unwrap();
+    for entry in fs::read_dir(&fixture.packages).unwrap() {
+        let entry = entry.unwrap();
+        fs::copy(entry.path(), published.join(entry.file_name())).unwrap();
+    }
+    let (_, jigdo) = build(&Rejig::new(), &dir.join("compose"), &fixture.packages, &published);
+    createrepo(&published);
+    let h = head(&jigdo);
+    // The largest part stalls after a few bytes: the client is killed while it waits.
+    let victim = h.unique_parts().into_iter().max_by_key(|p| p.file_size).unwrap().clone();
+    let victim_name = part_file_name(&victim.content);
+    let server = Server::start(&published);
+    let url = server.url();
+    server.fault(&victim_name, rejig_test_support::server::Fault::Stall { after: 100 }, 1);
+    let client = Rejig::new();
+    let repo = dir.join("repo");
+    let jigdo_url = format!("{url}{}", jigdo.file_name().unwrap().to_string_lossy());
+    let args = ["export", jigdo_url.as_str(), "--packages", url.as_str(), "--repo", p(&repo), "--http-timeout", "60"];
+    let mut child = client.spawn(&args);
+    let started = std::time::Instant::now();
+    while server.seen_for(&victim_name).is_empty() {
+        assert!(started.elapsed().as_secs() < 60, "the client never asked for {victim_name}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    child.kill().unwrap();
+    assert!(!child.wait().unwrap().success());
+    // Nothing of the jigdo is in the store, nothing in the repository.
+    let after = client.fsck_clean();
+    assert_eq!(num(&after, "objects"), 0, "{after}");
+    assert!(!repo.join("refs").exists() || fs::read_dir(repo.join("refs/heads")).map(|d| d.count()).unwrap_or(0) == 0);
+    // The rerun completes and fetches every part.
+    let v = client.json(&args);
+    assert_eq!(text(&v, "commit"), fixture.commit);
+    assert_eq!(num(&v, "parts_fetched") as usize, h.unique_parts().len(), "{v}");
+    verify_exported_repo(&repo, &fixture.commit);
+}
