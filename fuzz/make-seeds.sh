@@ -13,8 +13,12 @@
 # - regressions/repomd_xml/seed-*:  repomd.xml as createrepo_c writes it;
 # - regressions/primary_xml/seed-*: the primary metadata, gzip, xz, zstd, bzip2 and plain;
 # - regressions/jigdo_rpm/seed-*:   a jigdo RPM written by `rejig build` for a commit of the
-#   two packages plus one new file, and the same package with its digests renamed away and
+#   two packages plus two new files, and the same package with its digests renamed away and
 #   its payload decompressed, so that mutations get past the digests and the decompressor;
+# - regressions/jigdo_part/seed-*:  a records part and the object part (the bigger new file,
+#   over the 256 KiB threshold but compressible);
+# - regressions/jigdo_tables/seed-head.*, regressions/jigdo_records/seed-built: the head as
+#   shipped and raw, and the raw head length-prefixed before the concatenated records.
 # - regressions/rpm_signature_tags/seed-*: the lead and signature header of packages signed
 #   by rpmsign here (RSA and EdDSA keys made by gpg, header-only and --rpmv3) and of the
 #   pinned signed packages of the test data (the rpm crate's EdDSA, RSA and ECDSA ones, rpm's
@@ -88,12 +92,38 @@ for package in "$tmp"/packages/*.rpm; do
     (cd "$root" && rpm2cpio "$package" | cpio -idm --quiet --no-absolute-filenames)
 done
 printf 'NAME=fuzzseed\n' > "$root/usr/share/os-release"
+yes 'a big new file, carried as an object part' | head -c 300000 > "$root/usr/share/big" || true
 ostree init --repo="$tmp/compose" --mode=archive
 ostree commit --repo="$tmp/compose" --branch=os --subject=seed --timestamp=2024-01-01T00:00:00Z --no-bindings \
     "$root" >/dev/null
 (cd .. && cargo run --quiet -- --store "$tmp/store" build --repo "$tmp/compose" --rev os \
     --packages "$tmp/packages" --name fuzzseed -o "$tmp/fuzzseed.rpm") >/dev/null
 cp "$tmp/fuzzseed.rpm" regressions/jigdo_rpm/seed-built
+mkdir -p regressions/jigdo_part regressions/jigdo_tables regressions/jigdo_records
+for part in "$tmp"/rejig-part-*.rpm; do
+    kind=records
+    [ "$(rpm -qp --qf '%{SIZE}' "$part")" -gt 262144 ] && kind=object
+    [ -e "regressions/jigdo_part/seed-$kind" ] || cp "$part" "regressions/jigdo_part/seed-$kind"
+done
+(rpm2cpio "$tmp/fuzzseed.rpm" | cpio -i --quiet --to-stdout '*/tables' > regressions/jigdo_tables/seed-head.zst) || [ -s regressions/jigdo_tables/seed-head.zst ]
+tail -c +9 regressions/jigdo_tables/seed-head.zst | zstd -dcq > regressions/jigdo_tables/seed-head.raw
+# jigdo_records: the raw head, length-prefixed (u16 LE), then its records parts' contents in
+# the head's order (the parts list ends the head: a u32 count, then 113 bytes per part).
+python3 - "$tmp" "$FUZZ/regressions/jigdo_tables/seed-head.raw" "$FUZZ/regressions/jigdo_records/seed-built" <<'PY'
+import glob, subprocess, sys
+tmp, head_path, out = sys.argv[1:]
+head = open(head_path, "rb").read()
+n = next(n for n in range(1, 10000) if int.from_bytes(head[len(head) - 113 * n - 4:len(head) - 113 * n], "little") == n)
+records = b""
+for i in range(n):
+    entry = head[len(head) - 113 * (n - i):][:113]
+    if entry[0] == 1:
+        digest = entry[1:33].hex()
+        path = glob.glob(f"{tmp}/rejig-part-{digest[:16]}-*.rpm")[0]
+        records += subprocess.run(f"rpm2cpio {path} | cpio -i --quiet --to-stdout", shell=True,
+                                  capture_output=True, check=False).stdout
+open(out, "wb").write(len(head).to_bytes(2, "little") + head + records)
+PY
 
 # The same jigdo without digests: SIG_SHA256, PAYLOADDIGEST(ALT) and FILEDIGESTS renamed to
 # unknown tags (the headers stay valid), and the payload decompressed.
@@ -112,7 +142,7 @@ def header(at, pad):
     end = at + 16 + 16 * il + dl
     return end + ((8 - (end - at) % 8) % 8 if pad else 0)
 payload = header(header(96, True), False)
-plain = subprocess.run(["zstd", "-dc"], input=bytes(data[payload:]), capture_output=True, check=True).stdout
+plain = subprocess.run(["zstd", "-dc"], input=bytes(data[payload:]), capture_output=True, check=False).stdout
 open(sys.argv[2], "wb").write(bytes(data[:payload]) + plain)
 EOF
 ls -l regressions/repomd_xml regressions/primary_xml regressions/jigdo_rpm

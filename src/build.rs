@@ -1,13 +1,17 @@
 //! `rejig build`: import a commit and the packages it was composed from, describe the commit
-//! by them, and write the jigdo RPM.
+//! by them, and write the jigdo RPM and the parts it needs that the output directory lacks.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use rejig_exporter::jigdo::{check_name, describe_commit, write_jigdo_rpm, DescriptionStats};
+use rejig_exporter::jigdo::{
+    check_name, describe_commit, jigdo_file_name, write_jigdo_rpm, write_parts, DescriptionStats,
+};
+use rejig_format::jigdo::{JigdoHead, PartRef};
 use rejig_format::ObjectId;
 use rejig_importer::import_commit;
+use rejig_importer::jigdo::{read_part, Expect};
 use rejig_importer::package::import_packages;
 use rejig_store::{Progress, Store};
 use serde::Serialize;
@@ -25,8 +29,37 @@ pub struct BuildOptions {
     pub sources: Sources,
     /// Name of the jigdo package.
     pub name: String,
-    /// Output file.
-    pub output: PathBuf,
+    /// Where the jigdo and its parts go.
+    pub output: JigdoOutput,
+}
+
+/// Where `build` writes.
+#[derive(Clone, Debug)]
+pub enum JigdoOutput {
+    /// This jigdo file; the parts go beside it.
+    File(PathBuf),
+    /// This directory: the jigdo is named `<name>-<version>-<release>.noarch.rpm`, like the
+    /// parts beside it.
+    Dir(PathBuf),
+}
+
+impl From<PathBuf> for JigdoOutput {
+    fn from(path: PathBuf) -> Self {
+        JigdoOutput::File(path)
+    }
+}
+
+impl JigdoOutput {
+    /// The directory the parts go to.
+    pub fn dir(&self) -> PathBuf {
+        match self {
+            JigdoOutput::Dir(dir) => dir.clone(),
+            JigdoOutput::File(file) => match file.parent() {
+                Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+                _ => PathBuf::from("."),
+            },
+        }
+    }
 }
 
 /// What [`build_jigdo`] describes once the commit is in the store.
@@ -38,8 +71,8 @@ pub struct BuildJigdoOptions {
     pub paths: Vec<PathBuf>,
     /// Name of the jigdo package.
     pub name: String,
-    /// Output file.
-    pub output: PathBuf,
+    /// Where the jigdo and its parts go.
+    pub output: JigdoOutput,
 }
 
 /// What a build did.
@@ -58,6 +91,14 @@ pub struct BuildReport {
     pub stats: DescriptionStats,
     /// Size of the jigdo RPM.
     pub jigdo_bytes: u64,
+    /// Distinct parts the jigdo needs.
+    pub parts_total: usize,
+    /// Of those, parts this build wrote (the output directory lacked them).
+    pub parts_new: usize,
+    /// Bytes of the part files written.
+    pub parts_new_bytes: u64,
+    /// Bytes of all the part files the jigdo needs.
+    pub parts_bytes: u64,
     /// Wall time.
     pub seconds: f64,
     /// Packages read from the sources (text only).
@@ -99,15 +140,59 @@ pub fn build_jigdo(store: &Store, options: &BuildJigdoOptions, progress: &dyn Pr
     progress.start("describing the commit by its packages", 0);
     let description = describe_commit(store, options.commit, &keys).context("describing the commit")?;
     progress.finish();
-    let output = &options.output;
-    let rpm = write_jigdo_rpm(store, &description, &options.name, output)
-        .with_context(|| format!("writing {}", output.display()))?;
+    let dir = options.output.dir();
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    progress.start("writing parts", 0);
+    let written = write_parts(store, &description, &dir).context("writing the parts")?;
+    progress.finish();
+    let mut parts = Vec::with_capacity(written.len());
+    let (mut parts_new, mut parts_new_bytes) = (0, 0);
+    let mut bound: std::collections::HashMap<rejig_format::BlobId, PartRef> = Default::default();
+    for part in &written {
+        let binding = match bound.get(&part.content) {
+            Some(binding) => binding.clone(),
+            None => {
+                // Read back with the client's reader: what is bound is what a client will see,
+                // and a stale or damaged file of the same name is caught here.
+                let file = read_part(&part.path, Expect::Kind(part.kind), None)
+                    .with_context(|| format!("reading back {}", part.path.display()))?;
+                if file.part.content != part.content {
+                    bail!("{} does not hold the part its name says; remove it and build again", part.path.display());
+                }
+                if part.new {
+                    parts_new += 1;
+                    parts_new_bytes += file.part.file_size;
+                }
+                bound.insert(part.content, file.part.clone());
+                file.part
+            }
+        };
+        parts.push(binding);
+    }
+    let jigdo = &description.jigdo;
+    let head = JigdoHead {
+        commit: jigdo.commit,
+        commit_bytes: jigdo.commit_bytes.clone(),
+        commitmeta: jigdo.commitmeta.clone(),
+        packages: jigdo.packages.clone(),
+        parts,
+    };
+    let output = match &options.output {
+        JigdoOutput::File(file) => file.clone(),
+        JigdoOutput::Dir(dir) => dir.join(jigdo_file_name(&head, &options.name)?),
+    };
+    let rpm =
+        write_jigdo_rpm(&head, &options.name, &output).with_context(|| format!("writing {}", output.display()))?;
     Ok(BuildReport {
         commit: options.commit,
         output: rpm.path,
         nevra: format!("{}-{}-{}.noarch", rpm.name, rpm.version, rpm.release),
         stats: description.stats,
         jigdo_bytes: rpm.bytes,
+        parts_total: bound.len(),
+        parts_new,
+        parts_new_bytes,
+        parts_bytes: bound.values().map(|p| p.file_size).sum(),
         seconds: started.elapsed().as_secs_f64(),
         packages_offered: keys.len(),
     })
@@ -158,7 +243,7 @@ mod tests {
             rev: commit.to_hex(),
             sources: sources(&rpms),
             name: "unit".into(),
-            output: dir.path().join("unit.rpm"),
+            output: dir.path().join("unit.rpm").into(),
         };
         let report = build(&builder, &options, &NoProgress).unwrap();
         assert_eq!(report.commit, commit);

@@ -90,6 +90,11 @@ pub enum Command {
     ///
     /// Example: rejig gc --keep 2 --max-size 2G
     Gc(GcArgs),
+    /// Work on a directory of jigdos and parts (a build output directory or a mirror).
+    ///
+    /// Example: rejig mirror prune ./repo --keep 3 && createrepo_c --update ./repo
+    #[command(subcommand)]
+    Mirror(MirrorCommand),
     /// Show the jigdo story on generated data. Needs no system tools.
     ///
     /// Builds a distro of 12 RPM packages, composes them into a tree (/etc moved to /usr/etc,
@@ -127,6 +132,7 @@ impl Command {
             Command::Inspect(_) => "inspect",
             Command::Fsck(_) => "fsck",
             Command::Gc(_) => "gc",
+            Command::Mirror(_) => "mirror",
             Command::Demo(_) => "demo",
             Command::Remote(_) => "remote",
             Command::Upgrade(_) => "upgrade",
@@ -195,9 +201,13 @@ pub struct BuildArgs {
     /// /usr/lib/rejig/NAME/.
     #[arg(long, value_name = "NAME")]
     pub name: String,
-    /// Where to write the jigdo RPM.
-    #[arg(long, short, value_name = "OUT.rpm")]
-    pub output: PathBuf,
+    /// Where to write the jigdo RPM; its parts go beside it.
+    #[arg(long, short, value_name = "OUT.rpm", required_unless_present = "output_dir", conflicts_with = "output_dir")]
+    pub output: Option<PathBuf>,
+    /// Write the jigdo RPM (named NAME-VERSION-RELEASE.noarch.rpm) and the parts this
+    /// directory lacks into it.
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
 }
 
 /// Arguments of `plan`.
@@ -269,6 +279,28 @@ fn parse_size(s: &str) -> Result<u64, String> {
     };
     let value: u64 = digits.trim().parse().map_err(|_| format!("{s:?} is not a size (e.g. 500M, 2G, 1048576)"))?;
     value.checked_shl(shift).filter(|v| v >> shift == value).ok_or_else(|| format!("{s:?} is too large"))
+}
+
+/// `mirror` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum MirrorCommand {
+    /// Keep the N newest jigdos per name; delete older jigdos and every part no kept jigdo
+    /// needs. Packages stay. Run `createrepo_c --update DIR` afterwards.
+    Prune(MirrorPruneArgs),
+}
+
+/// Arguments of `mirror prune`.
+#[derive(Args, Debug)]
+pub struct MirrorPruneArgs {
+    /// The directory (searched recursively).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Jigdos to keep per name, the newest first.
+    #[arg(long, value_name = "N")]
+    pub keep: usize,
+    /// Only say what would be deleted.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// Arguments of `demo`.

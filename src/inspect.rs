@@ -3,10 +3,10 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use rejig_format::jigdo::ContentSource;
+use rejig_format::jigdo::{assemble, part_file_name, Assembled, ContentSource, PartKind};
 use rejig_format::object::Commit;
 use rejig_format::ObjectId;
-use rejig_importer::jigdo::{is_jigdo, read_jigdo, JigdoFile};
+use rejig_importer::jigdo::{is_jigdo, read_jigdo, read_part, Expect, JigdoFile};
 use rejig_importer::package::{inspect_package, PackageInfo};
 use rejig_store::Progress;
 use serde::Serialize;
@@ -44,7 +44,23 @@ impl From<PackageInfo> for PackageSummary {
     }
 }
 
-/// A jigdo: its commit, packages and objects.
+/// One part of a jigdo.
+#[derive(Clone, Debug, Serialize)]
+pub struct PartSummary {
+    /// Its NEVRA.
+    pub nevra: String,
+    /// `records` or `object`.
+    pub kind: &'static str,
+    /// Size of its contents.
+    pub size: u64,
+    /// Size of its file.
+    pub file_bytes: u64,
+    /// True when the file sits beside the jigdo and checks out against it.
+    pub present: bool,
+}
+
+/// A jigdo: its commit, packages, parts and objects. The object counts come from the parts
+/// beside the jigdo, and are absent when some records part is not there.
 #[derive(Clone, Debug, Serialize)]
 pub struct JigdoSummary {
     /// Always `jigdo`.
@@ -66,34 +82,47 @@ pub struct JigdoSummary {
     pub file_bytes: u64,
     /// The packages it requires, in table order.
     pub packages: Vec<String>,
+    /// Its parts, each once, in list order.
+    pub parts: Vec<PartSummary>,
+    /// Bytes of all its part files.
+    pub parts_bytes: u64,
     /// Content objects.
-    pub objects_total: usize,
+    pub objects_total: Option<usize>,
     /// Of those, from packages.
-    pub objects_from_packages: usize,
-    /// Of those, carried in the jigdo.
-    pub objects_new: usize,
+    pub objects_from_packages: Option<usize>,
+    /// Of those, carried in parts.
+    pub objects_new: Option<usize>,
     /// Of those, symlinks.
-    pub objects_symlink: usize,
+    pub objects_symlink: Option<usize>,
     /// Bytes of carried content.
-    pub new_bytes: u64,
+    pub new_bytes: Option<u64>,
     /// Blobs of carried content.
-    pub new_blobs: usize,
+    pub new_blobs: Option<usize>,
     /// Dirtree objects.
-    pub dirtrees: usize,
+    pub dirtrees: Option<usize>,
     /// Dirmeta objects.
-    pub dirmetas: usize,
+    pub dirmetas: Option<usize>,
 }
 
-impl From<&JigdoFile> for JigdoSummary {
-    fn from(file: &JigdoFile) -> Self {
-        let jigdo = &file.jigdo;
-        let count = |f: &dyn Fn(&ContentSource) -> bool| jigdo.content.iter().filter(|e| f(&e.source)).count();
-        let commit = Commit::decode(&jigdo.commit_bytes).ok();
+impl JigdoSummary {
+    fn of(file: &JigdoFile, parts: Vec<PartSummary>, assembled: Option<&Assembled>) -> Self {
+        let head = &file.head;
+        let commit = Commit::decode(&head.commit_bytes).ok();
+        let jigdo = assembled.map(|a| &a.jigdo);
+        let count =
+            |f: &dyn Fn(&ContentSource) -> bool| jigdo.map(|j| j.content.iter().filter(|e| f(&e.source)).count());
+        let objects: std::collections::HashMap<_, _> =
+            head.parts.iter().filter(|p| p.kind == PartKind::Object).map(|p| (p.content, p.size)).collect();
+        let new_blobs = assembled.map(|a| {
+            let mut sizes: std::collections::HashMap<_, _> = objects.clone();
+            sizes.extend(a.small.iter().map(|(id, bytes)| (*id, bytes.len() as u64)));
+            sizes
+        });
         Self {
             kind: "jigdo",
             nevra: file.nevra.to_string(),
             name: file.nevra.name.clone(),
-            commit: jigdo.commit,
+            commit: head.commit,
             version: commit
                 .as_ref()
                 .and_then(|c| c.metadata.get("version"))
@@ -102,25 +131,64 @@ impl From<&JigdoFile> for JigdoSummary {
             subject: commit.as_ref().map(|c| c.subject.clone()),
             timestamp: commit.as_ref().map(|c| c.timestamp),
             file_bytes: file.file_bytes,
-            packages: jigdo.packages.iter().map(|p| p.nevra.to_string()).collect(),
-            objects_total: jigdo.content.len(),
+            packages: head.packages.iter().map(|p| p.nevra.to_string()).collect(),
+            parts_bytes: parts.iter().map(|p| p.file_bytes).sum(),
+            parts,
+            objects_total: jigdo.map(|j| j.content.len()),
             objects_from_packages: count(&|s| matches!(s, ContentSource::Package { .. })),
             objects_new: count(&|s| matches!(s, ContentSource::New)),
             objects_symlink: count(&|s| matches!(s, ContentSource::Symlink(_))),
-            new_bytes: file.new_content.values().sum(),
-            new_blobs: file.new_content.len(),
-            dirtrees: jigdo.dirtrees.len(),
-            dirmetas: jigdo.dirmetas.len(),
+            new_bytes: new_blobs.as_ref().map(|b| b.values().sum()),
+            new_blobs: new_blobs.as_ref().map(|b| b.len()),
+            dirtrees: jigdo.map(|j| j.dirtrees.len()),
+            dirmetas: jigdo.map(|j| j.dirmetas.len()),
         }
     }
+}
+
+/// Reads a jigdo and the parts beside it (checked against it), and summarises them.
+fn inspect_jigdo(path: &std::path::Path) -> Result<JigdoSummary> {
+    let file = read_jigdo(path)?;
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let mut parts = Vec::new();
+    let mut pieces = std::collections::HashMap::new();
+    for part in file.head.unique_parts() {
+        let beside = dir.join(part_file_name(&part.content));
+        let read = beside.is_file().then(|| read_part(&beside, Expect::Bound(part), None));
+        let present = matches!(read, Some(Ok(_)));
+        if let Some(Ok(found)) = read {
+            if part.kind == PartKind::Records {
+                pieces.insert(part.content, found.records);
+            }
+        }
+        parts.push(PartSummary {
+            nevra: part.nevra().to_string(),
+            kind: part.kind.name(),
+            size: part.size,
+            file_bytes: part.file_size,
+            present,
+        });
+    }
+    let records: Option<Vec<u8>> = file
+        .head
+        .parts
+        .iter()
+        .filter(|p| p.kind == PartKind::Records)
+        .map(|p| pieces.get(&p.content).cloned())
+        .collect::<Option<Vec<_>>>()
+        .map(|v| v.concat());
+    let assembled = match records {
+        Some(records) => Some(assemble(&file.head, &records)?),
+        None => None,
+    };
+    Ok(JigdoSummary::of(&file, parts, assembled.as_ref()))
 }
 
 /// Reads and verifies the whole file (headers, payload, every digest) and summarises it.
 /// The errors name the file.
 pub fn inspect(options: &InspectOptions, _progress: &dyn Progress) -> Result<InspectReport> {
     if is_jigdo(&options.file)? {
-        let file = read_jigdo(&options.file, None)?;
-        return Ok(InspectReport::Jigdo((&file).into()));
+        return Ok(InspectReport::Jigdo(inspect_jigdo(&options.file)?));
     }
     Ok(InspectReport::Package(inspect_package(&options.file)?.into()))
 }
@@ -167,8 +235,11 @@ mod tests {
         };
         assert_eq!(summary.commit, built.commit);
         assert_eq!(summary.packages.len(), built.stats.packages_used.len());
-        assert_eq!(summary.objects_total as u64, built.stats.objects_total);
+        assert_eq!(summary.objects_total.map(|n| n as u64), Some(built.stats.objects_total));
         assert_eq!(summary.version.as_deref(), Some("1"));
+        assert_eq!(summary.parts.len(), built.parts_total);
+        assert!(summary.parts.iter().all(|p| p.present), "build writes the parts beside the jigdo");
+        assert_eq!(summary.parts_bytes, built.parts_bytes);
         let json = serde_json::to_value(InspectReport::Jigdo(summary)).unwrap();
         assert_eq!(json["kind"], "jigdo");
         assert_eq!(json["commit"], built.commit.to_hex());

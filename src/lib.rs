@@ -31,6 +31,7 @@ pub mod fsck;
 pub mod gc;
 pub mod import;
 pub mod inspect;
+pub mod mirror;
 pub mod rebuild;
 pub mod remote;
 pub mod report;

@@ -12,7 +12,7 @@ use anyhow::{bail, Context, Result};
 use clap::Parser;
 use rejig::rebuild::is_file_argument;
 use rejig::sources::Sources;
-use rejig::{build, demo, export, fsck, gc, import, inspect, rebuild, remote, upgrade, Opener};
+use rejig::{build, demo, export, fsck, gc, import, inspect, mirror, rebuild, remote, upgrade, Opener};
 use rejig_exporter::ExportOptions;
 use rejig_format::ObjectId;
 
@@ -89,7 +89,11 @@ fn run(cli: &Cli) -> Result<Rendered> {
                 rev: args.rev.clone(),
                 sources,
                 name: args.name.clone(),
-                output: args.output.clone(),
+                output: match (&args.output, &args.output_dir) {
+                    (_, Some(dir)) => build::JigdoOutput::Dir(dir.clone()),
+                    (Some(file), None) => build::JigdoOutput::File(file.clone()),
+                    (None, None) => bail!("build needs --output FILE or --output-dir DIR"),
+                },
             };
             Rendered::of(&build::build(&store, &options, &progress)?, render::build)
         }
@@ -145,6 +149,10 @@ fn run(cli: &Cli) -> Result<Rendered> {
             let store = open_existing()?;
             let options = gc::GcOptions { keep: args.keep, max_size: args.max_size };
             Rendered::of(&gc::gc(&store, &options, &progress)?, render::gc)
+        }
+        Command::Mirror(cli::MirrorCommand::Prune(args)) => {
+            let options = mirror::PruneOptions { dir: args.dir.clone(), keep: args.keep, dry_run: args.dry_run };
+            Rendered::of(&mirror::prune(&options, &progress)?, render::mirror_prune)
         }
         Command::Demo(args) => {
             // The demo's stores are its own; with --json, nothing but the JSON is printed.

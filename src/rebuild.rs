@@ -2,11 +2,16 @@
 //! packages it names, fetching only those whose needed content the store lacks, then write
 //! it into a repository with the ordinary exporter.
 //!
-//! Order: import the jigdo (its new content and tables); plan; fetch the needed packages;
-//! import each in one payload pass that also produces the objects the jigdo names from it;
-//! complete the commit (objects from stored content, symlinks, metadata), which checks that
-//! every object is present and verified; only then export. A failure before the export
-//! leaves the repository untouched.
+//! Order: read the jigdo's head (downloading it first when given as a URL); fetch the parts
+//! the store lacks, check each against the head and store them all or none; assemble the
+//! description from the stored parts; plan; fetch the needed packages; import each in one
+//! payload pass that also produces the objects the jigdo names from it; complete the commit
+//! (objects from stored content, symlinks, metadata, and the list of parts kept with it),
+//! which checks that every object is present and verified; only then export. A failure
+//! before the export leaves the repository untouched.
+//!
+//! Parts come from the same sources as packages, and first from the jigdo's own directory
+//! when the jigdo is a local file (`build` writes them beside it).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -14,12 +19,15 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use rayon::prelude::*;
 use rejig_exporter::{check_target, ExportOptions};
-use rejig_format::jigdo::Jigdo;
+use rejig_format::jigdo::{assemble, Jigdo, JigdoHead};
 use rejig_format::manifest::Nevra;
 use rejig_format::{ObjectId, PackageBinding, RepoMode};
-use rejig_importer::jigdo::{complete_commit, package_demand, plan_jigdo, read_jigdo, JigdoFile, JigdoPlan};
+use rejig_importer::jigdo::{
+    complete_commit, missing_parts, obtain_parts, package_demand, part_blobs, plan_jigdo, read_jigdo, read_part,
+    Expect, JigdoFile, JigdoPlan, PartsFetched,
+};
 use rejig_importer::package::import_package_for;
-use rejig_importer::source::{fetch, Catalog, Location};
+use rejig_importer::source::{fetch, fetch_url, Catalog, Location, PackageSource};
 use rejig_store::{Progress, Store};
 use serde::Serialize;
 
@@ -28,7 +36,7 @@ use crate::sources::Sources;
 
 /// What [`export_jigdo`] rebuilds, from where, and where it writes.
 pub struct ExportJigdoOptions {
-    /// The jigdo RPM.
+    /// The jigdo RPM: a file, or an `http(s)://` URL.
     pub jigdo: PathBuf,
     /// Where the packages are, in order like mirrors.
     pub sources: Sources,
@@ -49,6 +57,9 @@ pub struct RebuildReport {
     /// Its mode.
     #[serde(serialize_with = "crate::report::display")]
     pub mode: RepoMode,
+    /// The jigdo's parts: how many, how many the store lacked and were fetched, and bytes.
+    #[serde(flatten)]
+    pub parts: PartsFetched,
     /// Packages in the jigdo's table.
     pub packages_total: usize,
     /// Packages whose content the store lacked.
@@ -66,6 +77,11 @@ pub struct RebuildReport {
     /// Of those, already in the store before the rebuild.
     #[serde(rename = "content_objects_in_store")]
     pub objects_present: u64,
+    /// Content objects the plan looked at: the others sit below a directory whose dirtree
+    /// the store already held, so an update's work follows what changed.
+    pub content_objects_checked: usize,
+    /// Directories not entered because the store already held their dirtree.
+    pub subtrees_reused: u64,
     /// Objects written into the repository.
     pub objects_written: u64,
     /// Objects the repository already had.
@@ -93,9 +109,23 @@ pub struct PlannedPackage {
     pub location: Option<String>,
 }
 
+/// One part the store lacks, for `plan`.
+#[derive(Clone, Debug, Serialize)]
+pub struct PlannedPart {
+    /// Its identity.
+    #[serde(serialize_with = "crate::report::display")]
+    pub nevra: Nevra,
+    /// `records` or `object`.
+    pub kind: &'static str,
+    /// Size of the part file, as the jigdo binds it.
+    pub size: u64,
+    /// Where the first matching source has it; None when no source offers it.
+    pub location: Option<String>,
+}
+
 /// What [`plan`] reads and where it looks.
 pub struct PlanOptions {
-    /// The jigdo RPM.
+    /// The jigdo RPM: a file, or an `http(s)://` URL.
     pub jigdo: PathBuf,
     /// Where the packages are.
     pub sources: Sources,
@@ -107,6 +137,14 @@ pub struct PlanReport {
     /// The jigdo's commit.
     #[serde(serialize_with = "crate::report::display")]
     pub commit: ObjectId,
+    /// Distinct parts the jigdo needs.
+    pub parts_total: usize,
+    /// Parts the store lacks.
+    pub parts_needed: usize,
+    /// Bytes of the part files to fetch.
+    pub part_bytes_to_fetch: u64,
+    /// Parts the store lacks, in the jigdo's order.
+    pub parts: Vec<PlannedPart>,
     /// Packages in the jigdo's table.
     pub packages_total: usize,
     /// Packages whose content the store lacks.
@@ -128,29 +166,104 @@ fn wanted(jigdo: &Jigdo, plan: &JigdoPlan) -> Vec<(u32, PackageBinding)> {
     plan.needed.keys().filter_map(|&index| Some((index, jigdo.packages.get(index as usize)?.clone()))).collect()
 }
 
-/// Reads the jigdo without storing anything and matches its needs to the sources' offers,
-/// by the rule a fetch uses ([`Catalog::first_match`]).
+/// The jigdo as a local file: a URL is downloaded into the store's download directory.
+fn local_jigdo(store: &Store, jigdo: &Path, sources: &Sources, progress: &dyn Progress) -> Result<(PathBuf, bool)> {
+    let text = jigdo.to_string_lossy();
+    let lower = text.to_ascii_lowercase();
+    if !(lower.starts_with("http://") || lower.starts_with("https://")) {
+        return Ok((jigdo.to_path_buf(), true));
+    }
+    let got = fetch_url(&text, &store.downloads_dir()?, &sources.options, progress)
+        .with_context(|| format!("downloading the jigdo {text}"))?;
+    Ok((got.path, false))
+}
+
+/// The sources parts are looked for in: the jigdo's own directory when it is a local file
+/// (and exists), then the `--packages` sources.
+fn part_sources(jigdo: &Path, local: bool, sources: &Sources) -> Vec<PackageSource> {
+    let mut list = Vec::new();
+    if local {
+        let dir = match jigdo.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        if let Ok(source) = PackageSource::parse(&dir.to_string_lossy()) {
+            list.push(source);
+        }
+    }
+    list.extend(sources.list.iter().cloned());
+    list
+}
+
+/// Loads the catalog of `list`, passing on its warnings.
+fn load_catalog(list: &[PackageSource], sources: &Sources, progress: &dyn Progress) -> Result<Catalog> {
+    let catalog = Catalog::load(list, &sources.options, progress).context("reading the package sources")?;
+    for warning in catalog.warnings() {
+        progress.warn(warning);
+    }
+    Ok(catalog)
+}
+
+fn offer_location(location: &Location) -> String {
+    match location {
+        Location::Local(path) => path.display().to_string(),
+        Location::Remote(url) => url.clone(),
+    }
+}
+
+/// Reads the jigdo and the records parts it needs (from the store, or fetched and checked
+/// without storing them), and matches its needs to the sources' offers by the rule a fetch
+/// uses ([`Catalog::first_match`]). Nothing is stored; downloads stay in the download
+/// directory for the export to reuse.
 pub fn plan(store: &Store, options: &PlanOptions, progress: &dyn Progress) -> Result<PlanReport> {
-    let file = read_jigdo(&options.jigdo, None)?;
-    let plan = plan_jigdo(store, &file.jigdo)?;
-    let catalog = if plan.needed.is_empty() { Catalog::default() } else { options.sources.catalog(progress)? };
-    let needed: Vec<PlannedPackage> = wanted(&file.jigdo, &plan)
+    let (path, local) = local_jigdo(store, &options.jigdo, &options.sources, progress)?;
+    let file = read_jigdo(&path)?;
+    let head = &file.head;
+    let missing = missing_parts(store, head)?;
+    let part_list = part_sources(&path, local, &options.sources);
+    let mut catalog = None;
+    if !missing.is_empty() {
+        catalog = Some(load_catalog(&part_list, &options.sources, progress)?);
+    }
+    let parts: Vec<PlannedPart> = missing
+        .iter()
+        .map(|part| PlannedPart {
+            nevra: part.nevra(),
+            kind: part.kind.name(),
+            size: part.file_size,
+            location: catalog
+                .as_ref()
+                .and_then(|c| c.first_match(&part.binding()))
+                .map(|offer| offer_location(&offer.location)),
+        })
+        .collect();
+    let records = plan_records(store, head, catalog.as_ref(), &options.sources, progress)?;
+    let assembled = assemble(head, &records).with_context(|| format!("assembling the parts of {}", path.display()))?;
+    let jigdo = &assembled.jigdo;
+    let plan = plan_jigdo(store, jigdo)?;
+    let packages = if plan.needed.is_empty() {
+        Catalog::default()
+    } else {
+        load_catalog(&options.sources.list, &options.sources, progress)?
+    };
+    let needed: Vec<PlannedPackage> = wanted(jigdo, &plan)
         .into_iter()
         .map(|(_, want)| {
-            let offer = catalog.first_match(&want);
+            let offer = packages.first_match(&want);
             PlannedPackage {
-                location: offer.map(|o| match &o.location {
-                    Location::Local(path) => path.display().to_string(),
-                    Location::Remote(url) => url.clone(),
-                }),
+                location: offer.map(|o| offer_location(&o.location)),
                 size: offer.and_then(|o| o.size),
                 nevra: want.nevra,
             }
         })
         .collect();
     Ok(PlanReport {
-        commit: file.jigdo.commit,
-        packages_total: file.jigdo.packages.len(),
+        commit: head.commit,
+        parts_total: head.unique_parts().len(),
+        parts_needed: parts.len(),
+        part_bytes_to_fetch: parts.iter().map(|p| p.size).sum(),
+        parts,
+        packages_total: jigdo.packages.len(),
         packages_needed: needed.len(),
         bytes_to_fetch: needed.iter().filter_map(|p| p.size).sum(),
         objects_total: plan.objects_total,
@@ -159,17 +272,68 @@ pub fn plan(store: &Store, options: &PlanOptions, progress: &dyn Progress) -> Re
     })
 }
 
-/// Imports the jigdo itself: its new content goes into the store (unreferenced until the
-/// commit completes), its tables are returned.
-fn import_jigdo(store: &Store, path: &Path) -> Result<JigdoFile> {
-    let batch = store.batch()?;
-    let file = read_jigdo(path, Some(&batch))?;
-    batch.commit().with_context(|| format!("storing the new content of {}", path.display()))?;
-    Ok(file)
+/// The records of `head` for `plan`: stored parts from the store, the others fetched and
+/// checked against the head.
+fn plan_records(
+    store: &Store,
+    head: &JigdoHead,
+    catalog: Option<&Catalog>,
+    sources: &Sources,
+    progress: &dyn Progress,
+) -> Result<Vec<u8>> {
+    let reader = store.reader()?;
+    let mut pieces = std::collections::HashMap::new();
+    let mut wanted = Vec::new();
+    for part in head.parts.iter().filter(|p| p.kind == rejig_format::jigdo::PartKind::Records) {
+        if pieces.contains_key(&part.content)
+            || wanted.iter().any(|w: &&rejig_format::jigdo::PartRef| w.content == part.content)
+        {
+            continue;
+        }
+        if reader.blob(&part.content)?.is_some() {
+            pieces.insert(part.content, store.read_blob(&reader, part.content)?);
+        } else {
+            wanted.push(part);
+        }
+    }
+    if !wanted.is_empty() {
+        let catalog = catalog.context("internal error: parts are missing but no catalog was read")?;
+        let bindings: Vec<PackageBinding> = wanted.iter().map(|p| p.binding()).collect();
+        let fetched = fetch(catalog, &bindings, &store.downloads_dir()?, &sources.options, progress);
+        for (part, result) in wanted.iter().zip(fetched) {
+            let got = result.with_context(|| format!("fetching part {}", part.nevra()))?;
+            let file = read_part(&got.path, Expect::Bound(part), None)?;
+            pieces.insert(part.content, file.records);
+        }
+    }
+    let mut records = Vec::new();
+    for part in head.parts.iter().filter(|p| p.kind == rejig_format::jigdo::PartKind::Records) {
+        records.extend_from_slice(pieces.get(&part.content).map(Vec::as_slice).unwrap_or_default());
+    }
+    Ok(records)
 }
 
-/// Rebuilds the commit a jigdo describes in the store, fetching only the packages whose
-/// needed content the store lacks, and exports it into the repository.
+/// Fetches the parts the store lacks and assembles the description; see [`obtain_parts`].
+fn obtain(
+    store: &Store,
+    file: &JigdoFile,
+    local: bool,
+    sources: &Sources,
+    progress: &dyn Progress,
+) -> Result<(rejig_format::jigdo::Assembled, PartsFetched)> {
+    let head = &file.head;
+    let catalog = if missing_parts(store, head)?.is_empty() {
+        None
+    } else {
+        Some(load_catalog(&part_sources(&file.path, local, sources), sources, progress)?)
+    };
+    obtain_parts(store, head, catalog.as_ref(), &store.downloads_dir()?, &sources.options, progress)
+        .with_context(|| format!("getting the parts of {}", file.path.display()))
+}
+
+/// Rebuilds the commit a jigdo describes in the store, fetching only the parts and packages
+/// whose content the store lacks, and exports it into the repository. The jigdo may be a file
+/// or an `http(s)://` URL. This is the whole client flow, callable by other commands.
 pub fn export_jigdo(store: &Store, options: &ExportJigdoOptions, progress: &dyn Progress) -> Result<RebuildReport> {
     rebuild(store, options, progress).with_context(|| format!("rebuilding the commit of {}", options.jigdo.display()))
 }
@@ -177,10 +341,12 @@ pub fn export_jigdo(store: &Store, options: &ExportJigdoOptions, progress: &dyn 
 fn rebuild(store: &Store, options: &ExportJigdoOptions, progress: &dyn Progress) -> Result<RebuildReport> {
     let started = Instant::now();
     let ExportJigdoOptions { jigdo: jigdo_path, sources, repo, export: options } = options;
-    // A repository the export would refuse is refused before any package is fetched.
+    // A repository the export would refuse is refused before anything is fetched.
     check_target(repo, options).with_context(|| format!("exporting into {}", repo.display()))?;
-    let file = import_jigdo(store, jigdo_path)?;
-    let jigdo = &file.jigdo;
+    let (path, local) = local_jigdo(store, jigdo_path, sources, progress)?;
+    let file = read_jigdo(&path)?;
+    let (assembled, parts) = obtain(store, &file, local, sources, progress)?;
+    let jigdo = &assembled.jigdo;
     let plan = plan_jigdo(store, jigdo)?;
     let (indexes, wanted): (Vec<u32>, Vec<PackageBinding>) = wanted(jigdo, &plan).into_iter().unzip();
     let (mut bytes_fetched, mut bytes_downloaded) = (0, 0);
@@ -216,7 +382,8 @@ fn rebuild(store: &Store, options: &ExportJigdoOptions, progress: &dyn Progress)
         })?;
         progress.finish();
     }
-    complete_commit(store, jigdo, &plan, progress).context("completing the commit in the store")?;
+    complete_commit(store, jigdo, &plan, &part_blobs(&file.head), progress)
+        .context("completing the commit in the store")?;
     let export_options = ExportCommitOptions { commit: jigdo.commit, repo: repo.clone(), export: options.clone() };
     let export = export_commit(store, &export_options, progress)?;
     Ok(RebuildReport {
@@ -227,6 +394,7 @@ fn rebuild(store: &Store, options: &ExportJigdoOptions, progress: &dyn Progress)
         objects_written: export.objects_written,
         objects_reused: export.objects_reused,
         jigdo_commit: jigdo.commit,
+        parts,
         packages_total: jigdo.packages.len(),
         packages_needed: wanted.len(),
         packages_fetched: wanted.len(),
@@ -234,6 +402,8 @@ fn rebuild(store: &Store, options: &ExportJigdoOptions, progress: &dyn Progress)
         bytes_downloaded,
         content_objects: plan.objects_total,
         objects_present: plan.objects_present,
+        content_objects_checked: plan.visited.len(),
+        subtrees_reused: plan.subtrees_reused,
         export,
         seconds: started.elapsed().as_secs_f64(),
     })

@@ -183,22 +183,33 @@ fn inspect_package(summary: &PackageSummary) -> String {
 }
 
 fn inspect_jigdo(jigdo: &JigdoSummary) -> String {
+    let n = |v: Option<usize>| v.map(|v| v.to_string()).unwrap_or_else(|| "?".to_owned());
     let mut text = format!(
-        "jigdo {} ({})\n  commit {}{}\n  objects: {} content ({} from packages, {} new, {} symlinks), {} dirtrees, {} dirmetas\n  new content: {} in {} blobs\n  packages: {}",
+        "jigdo {} ({})\n  commit {}{}\n  objects: {} content ({} from packages, {} new, {} symlinks), {} dirtrees, {} dirmetas\n  new content: {} in {} blobs\n  parts: {} ({}), {} beside the jigdo\n  packages: {}",
         jigdo.nevra,
         human_bytes(jigdo.file_bytes),
         jigdo.commit,
         jigdo.version.as_ref().map(|v| format!(" (version {v})")).unwrap_or_default(),
-        jigdo.objects_total,
-        jigdo.objects_from_packages,
-        jigdo.objects_new,
-        jigdo.objects_symlink,
-        jigdo.dirtrees,
-        jigdo.dirmetas,
-        human_bytes(jigdo.new_bytes),
-        jigdo.new_blobs,
+        n(jigdo.objects_total),
+        n(jigdo.objects_from_packages),
+        n(jigdo.objects_new),
+        n(jigdo.objects_symlink),
+        n(jigdo.dirtrees),
+        n(jigdo.dirmetas),
+        jigdo.new_bytes.map(human_bytes).unwrap_or_else(|| "?".to_owned()),
+        n(jigdo.new_blobs),
+        jigdo.parts.len(),
+        human_bytes(jigdo.parts_bytes),
+        jigdo.parts.iter().filter(|p| p.present).count(),
         jigdo.packages.len()
     );
+    if jigdo.objects_total.is_none() {
+        text.push_str("\n  (object counts need every records part beside the jigdo)");
+    }
+    for part in &jigdo.parts {
+        let missing = if part.present { "" } else { " (not beside the jigdo)" };
+        text.push_str(&format!("\n    part {} {} {}{missing}", part.nevra, part.kind, human_bytes(part.file_bytes)));
+    }
     for package in &jigdo.packages {
         text.push_str(&format!("\n    {package}"));
     }
@@ -208,7 +219,7 @@ fn inspect_jigdo(jigdo: &JigdoSummary) -> String {
 /// `rejig build`.
 pub fn build(report: &BuildReport) -> String {
     format!(
-        "wrote {} ({}) for commit {}\n  objects: {} total, {} from packages, {} new, {} symlinks\n  content: {} from packages, {} new (carried in the jigdo)\n  packages: {} used, {} unused of {} offered; {:.2}s",
+        "wrote {} ({}) for commit {}\n  objects: {} total, {} from packages, {} new, {} symlinks\n  content: {} from packages, {} new (carried in parts)\n  packages: {} used, {} unused of {} offered\n  parts: {} total ({}), {} new written ({}); {:.2}s",
         report.output.display(),
         human_bytes(report.jigdo_bytes),
         report.commit,
@@ -221,6 +232,10 @@ pub fn build(report: &BuildReport) -> String {
         report.stats.packages_used.len(),
         report.stats.packages_unused.len(),
         report.packages_offered,
+        report.parts_total,
+        human_bytes(report.parts_bytes),
+        report.parts_new,
+        human_bytes(report.parts_new_bytes),
         report.seconds
     )
 }
@@ -229,10 +244,15 @@ pub fn build(report: &BuildReport) -> String {
 pub fn rebuild(report: &RebuildReport) -> String {
     let export = &report.export;
     format!(
-        "rebuilt commit {} from its jigdo into {} ({} mode)\n  packages: {} needed of {}, {} fetched ({}, {} downloaded)\n  content objects: {}, {} already in the store\n  repository: {} objects, {} written, {} already there; {:.2}s",
+        "rebuilt commit {} from its jigdo into {} ({} mode)\n  parts: {} needed of {}, {} fetched ({}, {} downloaded)\n  packages: {} needed of {}, {} fetched ({}, {} downloaded)\n  content objects: {}, {} already in the store\n  repository: {} objects, {} written, {} already there; {:.2}s",
         report.jigdo_commit,
         export.repo.display(),
         export.mode,
+        report.parts.parts_fetched,
+        report.parts.parts_total,
+        report.parts.parts_fetched,
+        human_bytes(report.parts.part_bytes_fetched),
+        human_bytes(report.parts.part_bytes_downloaded),
         report.packages_needed,
         report.packages_total,
         report.packages_fetched,
@@ -258,9 +278,46 @@ pub fn plan(report: &PlanReport) -> String {
         report.objects_present,
         report.objects_total
     );
+    text.push_str(&format!(
+        "\n  parts: {} of {} to fetch, {}",
+        report.parts_needed,
+        report.parts_total,
+        human_bytes(report.part_bytes_to_fetch)
+    ));
+    for part in &report.parts {
+        let location = part.location.as_deref().unwrap_or("NOT OFFERED by any source");
+        text.push_str(&format!("\n  part {} {} ({}) {location}", part.nevra, part.kind, human_bytes(part.size)));
+    }
     for package in &report.needed {
         let location = package.location.as_deref().unwrap_or("NOT OFFERED by any source");
         text.push_str(&format!("\n  {} ({}) {location}", package.nevra, human_bytes(package.size.unwrap_or(0))));
+    }
+    text
+}
+
+/// `rejig mirror prune`.
+pub fn mirror_prune(report: &rejig::mirror::PruneReport) -> String {
+    let verb = if report.dry_run { "would delete" } else { "deleted" };
+    let mut text = format!(
+        "{}: kept {} jigdos and {} parts; {verb} {} jigdos and {} parts ({})",
+        report.dir.display(),
+        report.jigdos_kept.len(),
+        report.parts_kept,
+        report.jigdos_deleted.len(),
+        report.parts_deleted,
+        human_bytes(report.bytes_deleted)
+    );
+    for jigdo in &report.jigdos_deleted {
+        text.push_str(&format!("\n  {verb} {jigdo}"));
+    }
+    if report.parts_missing > 0 {
+        text.push_str(&format!(
+            "\n  {} parts the kept jigdos need are missing from the directory",
+            report.parts_missing
+        ));
+    }
+    if !report.next.is_empty() {
+        text.push_str(&format!("\nnext: {}", report.next));
     }
     text
 }
@@ -460,11 +517,17 @@ pub fn upgrade(report: &UpgradeReport) -> String {
     }
     if let Some(plan) = &report.plan {
         out += &format!(
-            "\n  would fetch {} of {} packages, {}",
+            "\n  would fetch {} of {} parts, {}, and {} of {} packages, {}",
+            plan.parts_needed,
+            plan.parts_total,
+            human_bytes(plan.part_bytes_to_fetch),
             plan.packages_needed,
             plan.packages_total,
             human_bytes(plan.bytes_to_fetch)
         );
+        for part in &plan.parts {
+            out += &format!("\n    {} {} ({})", part.nevra, part.kind, human_bytes(part.size));
+        }
         for package in &plan.needed {
             let size = package.size.map(human_bytes).unwrap_or_else(|| "size unknown".into());
             out += &format!("\n    {} ({size})", package.nevra);

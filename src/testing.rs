@@ -49,7 +49,11 @@ pub fn build_demo_jigdo(dir: &Path) -> BuildReport {
     write_packages(&rpms, &packages, &NoProgress).unwrap();
     let store = store(&dir.join("build-store"));
     let (commit, _) = compose_and_commit(&store, &dir.join("rootfs"), &packages, 1, None, &NoProgress).unwrap();
-    let options =
-        BuildJigdoOptions { commit, paths: vec![rpms], name: "demo-os".into(), output: dir.join("demo-os-1.rpm") };
+    let options = BuildJigdoOptions {
+        commit,
+        paths: vec![rpms],
+        name: "demo-os".into(),
+        output: dir.join("demo-os-1.rpm").into(),
+    };
     build_jigdo(&store, &options, &NoProgress).unwrap()
 }

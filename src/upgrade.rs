@@ -2,7 +2,7 @@
 //! deployment), the way `rpm-ostree upgrade` works from an OSTree remote.
 //!
 //! 1. Read the remote's rpm-md, baseurls in order like mirrors; among the packages named
-//!    like the remote's jigdo that provide `rejig-jigdo(1)`, take the newest by rpm's version
+//!    like the remote's jigdo that provide `rejig-jigdo(2)`, take the newest by rpm's version
 //!    comparison ([`rpmvercmp`]).
 //! 2. If its `rejig-commit()` provide is the commit the ref points at, there is nothing to do.
 //! 3. Download the jigdo (into the store's download directory; nothing reaches the index),
@@ -212,7 +212,7 @@ fn repo_commit(repo: &Path, commit: ObjectId) -> Result<Commit> {
     Commit::decode(&bytes).with_context(|| format!("decoding {}", path.display()))
 }
 
-/// The newest jigdo of the remote: an offer named like it, providing `rejig-jigdo(1)`.
+/// The newest jigdo of the remote: an offer named like it, providing `rejig-jigdo(2)`.
 fn newest_jigdo<'a>(remote: &Remote, offers: impl Iterator<Item = &'a Offer>) -> Result<(Offer, ObjectId)> {
     let mut best: Option<&Offer> = None;
     for offer in offers {
@@ -365,35 +365,35 @@ fn check_jigdo(
     if let Some(keys) = &keys {
         signature = Some(trust::verify_rpm(path, &keys.openpgp)?);
     }
-    let file = read_jigdo(path, None).with_context(|| format!("reading the jigdo {}", path.display()))?;
+    let file = read_jigdo(path).with_context(|| format!("reading the jigdo {}", path.display()))?;
     if file.nevra != offer.nevra && !(file.nevra.epoch == Some(0) && offer.nevra.epoch.is_none()) {
         bail!("{}: rpm-md lists it as {}, but the package is {}", path.display(), offer.nevra, file.nevra);
     }
-    if file.jigdo.commit != claimed {
+    if file.head.commit != claimed {
         bail!(
             "{}: rpm-md says {} provides rejig-commit({claimed}), but it describes commit {}; the repository metadata lies",
             path.display(),
             offer.nevra,
-            file.jigdo.commit
+            file.head.commit
         );
     }
     if let Some(keys) = &keys {
         commit_signatures = Some(trust::verify_commit(
-            file.jigdo.commit,
-            &file.jigdo.commit_bytes,
-            file.jigdo.commitmeta.as_deref(),
+            file.head.commit,
+            &file.head.commit_bytes,
+            file.head.commitmeta.as_deref(),
             &keys.openpgp,
             &keys.ed25519,
         )?);
     }
     if let Some(previous) = previous {
-        let new = Commit::decode(&file.jigdo.commit_bytes).context("decoding the jigdo's commit")?;
+        let new = Commit::decode(&file.head.commit_bytes).context("decoding the jigdo's commit")?;
         let old = repo_commit(&options.repo, previous)?;
         if new.timestamp < old.timestamp && !options.allow_downgrade {
             bail!(
                 "refusing a downgrade: {} describes commit {} of {} (timestamp {}), older than {}'s {previous} (timestamp {}); give --allow-downgrade to take it",
                 offer.nevra,
-                file.jigdo.commit,
+                file.head.commit,
                 offer.nevra.version,
                 new.timestamp,
                 options.ref_name,

@@ -67,7 +67,7 @@ fn content_is_matched_by_bytes_with_same_path_then_nevra_order() {
     assert_eq!(num(&report, "packages_unused"), 1, "{report}");
     assert_eq!(num(&report, "objects_symlink"), 1, "{report}");
 
-    let jigdo = rejig_importer::jigdo::read_jigdo(&jigdo_path, None).unwrap().jigdo;
+    let (jigdo, small) = util::jigdo_fixture::assembled(&jigdo_path);
     let names: Vec<&str> = jigdo.packages.iter().map(|p| p.nevra.name.as_str()).collect();
     assert_eq!(names, ["alpha", "beta"], "only used packages, in NEVRA order");
 
@@ -92,13 +92,21 @@ fn content_is_matched_by_bytes_with_same_path_then_nevra_order() {
     assert_eq!(source_of("/usr/lib/empty"), "new", "empty content must not make a package needed");
     assert_eq!(source_of("/usr/bin/b"), "-> beta");
 
-    // New content is carried once per content, not per object.
+    // New content is carried once per content, not per object: small, so in the records.
+    assert_eq!(small.len(), 2, "one blob for 'generated' and one for the empty content");
     let out = run(Command::new("rpm").args(["-qpl", p(&jigdo_path)]));
     let listing = String::from_utf8_lossy(&out.stdout);
-    let new_files = listing.lines().filter(|l| l.contains("/usr/lib/rejig/matching/new/")).count();
-    assert_eq!(new_files, 2, "one file for 'generated' and one for the empty content:\n{listing}");
+    assert_eq!(listing.lines().count(), 2, "the jigdo carries its directory and head only:\n{listing}");
     let requires =
         String::from_utf8_lossy(&run(Command::new("rpm").args(["-qpR", p(&jigdo_path)])).stdout).into_owned();
     assert!(requires.contains("alpha = 1.0-1") && requires.contains("beta = 1.0-1"), "{requires}");
+    // Each part is required exactly, by the NEVRA its contents digest gives.
+    let head = rejig_importer::jigdo::read_jigdo(&jigdo_path).unwrap().head;
+    assert!(!head.parts.is_empty());
+    for part in head.unique_parts() {
+        let n = part.nevra();
+        let line = format!("{} = {}-{}", n.name, n.version, n.release);
+        assert!(requires.lines().any(|l| l.trim() == line), "{line} not in\n{requires}");
+    }
     assert!(!requires.contains("gamma"), "unused packages are not required:\n{requires}");
 }

@@ -385,12 +385,34 @@ fn jigdo_rpm_is_an_ordinary_package_for_rpm_createrepo_and_rpmsign() {
         assert!(files.iter().any(|f| f.starts_with(&format!("{prefix}/"))), "v{version}: no payload: {files:?}");
 
         let provides = lines(&rpm_query(jigdo, &["--provides"]));
-        assert!(provides.contains("rejig-jigdo(1)"), "v{version}: {provides:?}");
+        assert!(provides.contains("rejig-jigdo(2)"), "v{version}: {provides:?}");
         assert!(provides.contains(&format!("rejig-commit({commit})")), "v{version}: {provides:?}");
 
-        // Exactly one exact requirement per package used, each satisfied by that package.
-        let requires: BTreeSet<String> =
+        // Exactly one exact requirement per part, each satisfied by the part's own provide.
+        let all: BTreeSet<String> =
             lines(&rpm_query(jigdo, &["--requires"])).into_iter().filter(|r| !r.starts_with("rpmlib(")).collect();
+        let head = rejig_importer::jigdo::read_jigdo(jigdo).unwrap().head;
+        let parts: BTreeSet<String> = head
+            .unique_parts()
+            .iter()
+            .map(|part| {
+                let n = part.nevra();
+                format!("{} = {}-{}", n.name, n.version, n.release)
+            })
+            .collect();
+        assert_eq!(all.iter().filter(|r| r.starts_with("rejig-part-")).cloned().collect::<BTreeSet<_>>(), parts);
+        for part in head.unique_parts() {
+            let file = jigdo.parent().unwrap().join(rejig_format::jigdo::part_file_name(&part.content));
+            let n = part.nevra();
+            let own = format!("{} = {}-{}", n.name, n.version, n.release);
+            assert!(
+                lines(&rpm_query(&file, &["--provides"])).contains(&own),
+                "{} does not provide {own}",
+                file.display()
+            );
+        }
+        // Exactly one exact requirement per package used, each satisfied by that package.
+        let requires: BTreeSet<String> = all.into_iter().filter(|r| !r.starts_with("rejig-part-")).collect();
         let want: BTreeSet<String> = f.installed(version).iter().map(|(d, _)| d.requirement()).collect();
         assert_eq!(requires, want, "v{version}: the jigdo's requirements");
         for (def, rpm) in f.installed(version) {
@@ -454,7 +476,11 @@ fn jigdo_rpm_is_an_ordinary_package_for_rpm_createrepo_and_rpmsign() {
         "{stdout}"
     );
 
-    // rejig still reads the signed jigdo.
+    // rejig still reads the signed jigdo (its parts beside it, as published).
+    for part in rejig_importer::jigdo::read_jigdo(j.rpm(1)).unwrap().head.unique_parts() {
+        let name = rejig_format::jigdo::part_file_name(&part.content);
+        fs::copy(j.rpm(1).parent().unwrap().join(&name), tmp.path().join(&name)).expect("copy part");
+    }
     let info = Rejig::new().json(&["inspect", p(&signed)]);
     assert_eq!(text(&info, "commit"), f.commit(1), "{info}");
     let planned = plan(&Rejig::new(), &signed, p(f.pkgs(1)));

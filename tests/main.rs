@@ -15,6 +15,7 @@ mod gc;
 mod harness;
 mod import;
 mod jigdo;
+mod jigdo_parts;
 mod recovery;
 mod scale;
 mod trust;

@@ -5,7 +5,7 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use rejig_format::jigdo::{parse_commit_provide, ContentSource, JIGDO_PROVIDE};
+use rejig_format::jigdo::{parse_commit_provide, JIGDO_PROVIDE};
 use rejig_format::manifest::Nevra;
 use sha2::{Digest, Sha256};
 
@@ -195,18 +195,13 @@ fn assert_url(offer: &Offer) -> &str {
     url
 }
 
-/// Arbitrary bytes as a jigdo RPM, read without a store. An accepted jigdo's tables validate
-/// and describe the commit its only `rejig-commit(...)` names, its payload holds all their
-/// new content, and its file digest covers every input byte.
+/// Arbitrary bytes as a jigdo RPM, read without a store. An accepted jigdo's head checks
+/// and describes the commit its only `rejig-commit(...)` names, and its file digest covers
+/// every input byte.
 pub fn jigdo_rpm(data: &[u8]) {
-    let Ok(file) = read_jigdo_from(data, Path::new("fuzz.rpm"), data.len() as u64, None) else { return };
-    assert!(file.jigdo.validate().is_ok(), "accepted tables that do not validate");
+    let Ok(file) = read_jigdo_from(data, Path::new("fuzz.rpm"), data.len() as u64) else { return };
+    assert!(file.head.check().is_ok(), "accepted a head that does not check");
     assert_eq!(*file.file_sha256.as_bytes(), <[u8; 32]>::from(Sha256::digest(data)), "the file digest misses bytes");
-    for entry in &file.jigdo.content {
-        if entry.source == ContentSource::New {
-            assert!(file.new_content.contains_key(&entry.content), "new content {} is missing", entry.content);
-        }
-    }
     let mut reader = data;
     let Ok(package) = Package::read_headers(&mut reader) else { panic!("accepted headers that do not read") };
     let provides: Vec<String> = match package.main.string_array(tag::PROVIDENAME) {
@@ -215,5 +210,25 @@ pub fn jigdo_rpm(data: &[u8]) {
     };
     assert!(provides.iter().any(|p| p == JIGDO_PROVIDE), "accepted without {JIGDO_PROVIDE}");
     let commits: Vec<_> = provides.iter().filter_map(|p| parse_commit_provide(p)).collect();
-    assert_eq!(commits, [file.jigdo.commit], "accepted for another commit than its tables'");
+    assert_eq!(commits, [file.head.commit], "accepted for another commit than its tables'");
+}
+
+/// Arbitrary bytes as a jigdo part RPM of either kind, read without a store. An accepted
+/// part is named after its contents' BLAKE3, records parts stay within their bound, the
+/// returned records hash to the name, and the file digest covers every input byte; read
+/// again bound to what it was, it is accepted again.
+pub fn jigdo_part(data: &[u8]) {
+    use crate::jigdo::part::{read_part_from, Expect};
+    use rejig_format::jigdo::PartKind;
+    for kind in [PartKind::Records, PartKind::Object] {
+        let Ok(file) = read_part_from(data, "fuzz.rpm", data.len() as u64, Expect::Kind(kind), None) else { continue };
+        let part = &file.part;
+        assert_eq!(*part.file.as_bytes(), <[u8; 32]>::from(Sha256::digest(data)), "the file digest misses bytes");
+        if kind == PartKind::Records {
+            assert!(part.size <= rejig_format::jigdo::parts::MAX_RECORDS_PART, "records over the bound");
+            assert_eq!(rejig_format::BlobId::of(&file.records), part.content, "records that do not hash to the name");
+        }
+        let again = read_part_from(data, "fuzz.rpm", data.len() as u64, Expect::Bound(part), None);
+        assert!(again.is_ok(), "accepted unbound but refused bound: {again:?}");
+    }
 }

@@ -86,6 +86,25 @@ fn jigdo_rpm_inputs_replay() {
     replay("jigdo_rpm", rejig_importer::fuzzing::jigdo_rpm);
 }
 
+#[test]
+fn jigdo_part_inputs_replay() {
+    replay("jigdo_part", rejig_importer::fuzzing::jigdo_part);
+}
+
+/// The part seeds are accepted as what they are: the fuzzer starts past the digests.
+#[test]
+fn jigdo_part_seeds_are_accepted() {
+    use rejig_format::jigdo::PartKind;
+    use rejig_importer::jigdo::part::{read_part_from, Expect};
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/regressions/jigdo_part");
+    for (seed, kind) in [("seed-records", PartKind::Records), ("seed-object", PartKind::Object)] {
+        let path = dir.join(seed);
+        let data = std::fs::read(&path).unwrap();
+        let read = read_part_from(&data[..], seed, data.len() as u64, Expect::Kind(kind), None);
+        assert!(read.is_ok(), "{}: {}", path.display(), read.unwrap_err());
+    }
+}
+
 /// The jigdo seeds get past the headers, digests and payload: the fuzzer starts deep.
 #[test]
 fn jigdo_rpm_seeds_are_accepted() {
@@ -93,7 +112,7 @@ fn jigdo_rpm_seeds_are_accepted() {
     for seed in ["seed-built", "seed-undigested"] {
         let path = dir.join(seed);
         let data = std::fs::read(&path).unwrap();
-        let read = rejig_importer::jigdo::read::read_jigdo_from(&data[..], &path, data.len() as u64, None);
+        let read = rejig_importer::jigdo::read::read_jigdo_from(&data[..], &path, data.len() as u64);
         assert!(read.is_ok(), "{}: {}", path.display(), read.unwrap_err());
     }
 }

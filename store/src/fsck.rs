@@ -145,10 +145,12 @@ fn check_object(
                 ObjectType::DirTree => DirTree::decode(&bytes).map(drop),
                 ObjectType::DirMeta => DirMeta::decode(&bytes).map(drop),
                 ObjectType::CommitMeta => rejig_format::object::VariantDict::decode(&bytes).map(drop),
+                ObjectType::JigdoParts => rejig_format::jigdo::parts::decode_part_list(&bytes).map(drop),
                 ObjectType::File => Err(rejig_format::Error::invalid("record", "file object stored as metadata")),
             };
             decoded.map_err(|e| failed(e.into()))?;
-            if key.kind != ObjectType::CommitMeta && metadata_checksum(&bytes) != key.id {
+            let named_after_commit = matches!(key.kind, ObjectType::CommitMeta | ObjectType::JigdoParts);
+            if !named_after_commit && metadata_checksum(&bytes) != key.id {
                 return Err(found(format!("bytes hash to {}", metadata_checksum(&bytes))));
             }
             Ok(bytes.len() as u64)

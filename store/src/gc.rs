@@ -186,6 +186,29 @@ fn mark(
             }
         }
     }
+    keep_jigdo_parts(store, reader, root, locations, live)
+}
+
+/// A commit rebuilt from a jigdo keeps the jigdo's parts, so that the next update fetches
+/// only the parts that changed. An unreadable list keeps nothing more; fsck reports it.
+fn keep_jigdo_parts(
+    store: &Store,
+    reader: &IndexReader<'_>,
+    root: ObjectKey,
+    locations: &HashMap<BlobId, BlobLocation>,
+    live: &mut Live,
+) -> Result<()> {
+    let key = ObjectKey::new(root.id, ObjectType::JigdoParts);
+    let Ok(bytes) = store.read_metadata(reader, key) else { return Ok(()) };
+    live.objects.insert(key);
+    if let Some(blob) = reader.object(&key)?.and_then(|r| r.blob()) {
+        live.add_blob(blob, locations);
+    }
+    for part in rejig_format::jigdo::parts::decode_part_list(&bytes).unwrap_or_default() {
+        if locations.contains_key(&part) {
+            live.add_blob(part, locations);
+        }
+    }
     Ok(())
 }
 

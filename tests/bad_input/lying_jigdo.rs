@@ -11,7 +11,7 @@ use crate::util;
 
 use std::fs;
 
-use rejig_format::jigdo::{commit_provide, ContentSource, JIGDO_PROVIDE};
+use rejig_format::jigdo::{commit_provide, ContentSource, PartKind, JIGDO_PROVIDE};
 use util::jigdo_fixture::{new_files, Fixture};
 use util::{assert_stderr_mentions, p, text, Rejig};
 
@@ -19,7 +19,7 @@ use util::{assert_stderr_mentions, p, text, Rejig};
 fn the_honest_rewrap_exports_so_the_variants_test_what_they_change() {
     let fixture = Fixture::new();
     let (jigdo, new) = fixture.parts();
-    let rewrapped = fixture.wrap("honest", &jigdo.encode().unwrap(), &new_files(&new), &fixture.provides());
+    let rewrapped = fixture.wrap("honest", &fixture.tables(&jigdo, &new), &new_files(&new), &fixture.provides());
     let repo = fixture.dir.path().join("honest-repo");
     let report = Rejig::new().json(&[
         "export",
@@ -39,7 +39,7 @@ fn the_honest_rewrap_exports_so_the_variants_test_what_they_change() {
 fn hostile_jigdos_are_refused_before_the_repository_is_touched() {
     let fixture = Fixture::new();
     let (jigdo, new) = fixture.parts();
-    let tables = jigdo.encode().unwrap();
+    let tables = fixture.tables(&jigdo, &new);
     let files = new_files(&new);
 
     // A commit that does not match its Provides.
@@ -48,29 +48,124 @@ fn hostile_jigdos_are_refused_before_the_repository_is_touched() {
         fixture.wrap("wrong-provide", &tables, &files, &[JIGDO_PROVIDE.to_owned(), format!("rejig-commit({other})")]);
     fixture.export_fails(&wrong_provide, &["rejig-commit", &other]);
 
-    // Not a jigdo at all: no rejig-jigdo(1).
+    // Not a jigdo at all: no rejig-jigdo(2).
     let not_jigdo = fixture.wrap("not-jigdo", &tables, &files, &[commit_provide(&jigdo.commit)]);
     fixture.export_fails(&not_jigdo, &[JIGDO_PROVIDE]);
 
-    // New content that does not hash to its name.
-    let mut lying = files.clone();
-    lying[0].1.push(b'!');
-    let lying_new = fixture.wrap("lying-new", &tables, &lying, &fixture.provides());
-    fixture.export_fails(&lying_new, &["hashes to", &lying[0].0]);
-
     // A file the format does not define.
-    let mut extra = files.clone();
-    extra.push(("payload-extra".to_owned(), b"x".to_vec()));
+    let extra = vec![("payload-extra".to_owned(), b"x".to_vec())];
     let extra_file = fixture.wrap("extra-file", &tables, &extra, &fixture.provides());
     fixture.export_fails(&extra_file, &["unexpected file"]);
-
-    // New content the tables need but the payload lacks.
-    let missing_new = fixture.wrap("missing-new", &tables, &[], &fixture.provides());
-    fixture.export_fails(&missing_new, &["lacks"]);
 
     // Tables that are not tables.
     let garbage = fixture.wrap("garbage", b"\x10\0\0\0\0\0\0\0not zstd", &files, &fixture.provides());
     fixture.export_fails(&garbage, &["jigdo tables"]);
+}
+
+/// The fixture's jigdo and parts copied into a directory of their own, with `edit` applied
+/// to the copies (by file name); returns the copied jigdo.
+/// The copies live outside the fixture's directory, which a client searches for parts.
+fn copied(
+    fixture: &Fixture,
+    label: &str,
+    edit: impl Fn(&str, &std::path::Path),
+) -> (tempfile::TempDir, std::path::PathBuf) {
+    let temp = tempfile::Builder::new().prefix(&format!("rejig-{label}-")).tempdir().unwrap();
+    let dir = temp.path().to_path_buf();
+    let head = fixture.head();
+    let jigdo = dir.join("hostile.rpm");
+    fs::copy(&fixture.jigdo, &jigdo).unwrap();
+    for part in head.unique_parts() {
+        let name = rejig_format::jigdo::part_file_name(&part.content);
+        let to = dir.join(&name);
+        fs::copy(fixture.jigdo.parent().unwrap().join(&name), &to).unwrap();
+        edit(&name, &to);
+    }
+    (temp, jigdo)
+}
+
+#[test]
+fn hostile_parts_are_refused_naming_the_part_with_nothing_stored_or_written() {
+    let fixture = Fixture::new();
+    let head = fixture.head();
+    let victim = head.parts.iter().find(|p| p.kind == PartKind::Records).unwrap().clone();
+    let victim_name = rejig_format::jigdo::part_file_name(&victim.content);
+    let nevra = victim.nevra();
+    let label = format!("{}-{}", nevra.name, nevra.version);
+
+    // Missing: no source has it.
+    let (_missing_dir, missing) = copied(&fixture, "part-missing", |name, path| {
+        if name == victim_name {
+            fs::remove_file(path).unwrap();
+        }
+    });
+    export_fails_cleanly(&fixture, &missing, &[&nevra.name, "no source offers it"]);
+
+    // Wrong file digest: one byte of the file changed (the reader sees a damaged RPM or a
+    // file that does not hash to the bound SHA-256).
+    let (_flipped_dir, flipped) = copied(&fixture, "part-flipped", |name, path| {
+        if name == victim_name {
+            let mut bytes = fs::read(path).unwrap();
+            let last = bytes.len() - 1;
+            bytes[last] ^= 0xff;
+            fs::write(path, bytes).unwrap();
+        }
+    });
+    export_fails_cleanly(&fixture, &flipped, &[&nevra.name]);
+
+    // Right name, other contents: a well-formed part RPM whose payload does not hash to the
+    // name, and one whose size differs from the binding.
+    for (case, contents) in [("part-lying", vec![b'x'; victim.size as usize]), ("part-short", b"short".to_vec())] {
+        let (_lying_dir, lying) = copied(&fixture, case, |name, path| {
+            if name == victim_name {
+                let mut builder =
+                    rpm::PackageBuilder::new(&nevra.name, &nevra.version, "Distributable", "noarch", "lying");
+                builder.using_config(rpm::BuildConfig::v4().compression(rpm::CompressionType::Zstd).source_date(1u32));
+                builder.release("0");
+                builder
+                    .with_file_contents(
+                        contents.clone(),
+                        rpm::FileOptions::new(format!("/usr/lib/rejig/parts/{}", victim.content)),
+                    )
+                    .unwrap();
+                fs::remove_file(path).unwrap();
+                builder.build().unwrap().write_file(path).unwrap();
+            }
+        });
+        export_fails_cleanly(&fixture, &lying, &[&label]);
+    }
+
+    // Undecodable: parts whose records are garbage, re-bound by an honest-looking head.
+    let (jigdo, new) = fixture.parts();
+    let mut garbage_head = fixture.head_of(&jigdo, &new);
+    let written = rejig_exporter::jigdo::write_part_rpm(
+        PartKind::Records,
+        b"\x09garbage records".to_vec(),
+        fixture.jigdo.parent().unwrap(),
+    )
+    .unwrap();
+    let read =
+        rejig_importer::jigdo::read_part(&written.path, rejig_importer::jigdo::Expect::Kind(PartKind::Records), None)
+            .unwrap();
+    garbage_head.parts.insert(0, read.part.clone());
+    let undecodable = fixture.wrap("part-undecodable", &garbage_head.encode().unwrap(), &[], &fixture.provides());
+    export_fails_cleanly(&fixture, &undecodable, &["jigdo records", "unknown record 9"]);
+}
+
+/// `export` of `jigdo` into a fresh repository with a fresh store fails naming `needles`,
+/// and leaves no repository and an unchanged (empty) store behind.
+fn export_fails_cleanly(fixture: &Fixture, jigdo: &std::path::Path, needles: &[&str]) {
+    let rejig = Rejig::new();
+    let before = rejig.fsck_clean();
+    let repo = fixture.dir.path().join(format!("repo-{}", util::jigdo_fixture::rand_suffix()));
+    let out = rejig.fails(&["export", p(jigdo), "--packages", p(&fixture.packages), "--repo", p(&repo)]);
+    for needle in needles {
+        assert_stderr_mentions(&out, needle, "the error must name the part and what is wrong");
+    }
+    assert!(!repo.exists(), "a refused export created {}", repo.display());
+    let after = rejig.fsck_clean();
+    assert_eq!(before["blobs"], after["blobs"], "a refused part left blobs in the store: {after}");
+    assert_eq!(before["objects"], after["objects"], "a refused part left objects in the store: {after}");
 }
 
 #[test]
@@ -107,7 +202,7 @@ fn lying_tables_name_the_object_and_the_package() {
             entry.meta = wrong_meta.metadata.len() as u32 - 1;
         }
     }
-    let path = fixture.wrap("wrong-meta", &wrong_meta.encode().unwrap(), &files, &fixture.provides());
+    let path = fixture.wrap("wrong-meta", &fixture.tables(&wrong_meta, &new), &files, &fixture.provides());
     fixture.export_fails(&path, &[&object, &nevra]);
 
     // A binding to a package nobody has: the header digest of one package is changed.
@@ -116,7 +211,7 @@ fn lying_tables_name_the_object_and_the_package() {
     header[0] ^= 0xff;
     wrong_binding.packages[0].header = rejig_format::HeaderSha256::from_bytes(header);
     let nevra = wrong_binding.packages[0].nevra.to_string();
-    let path = fixture.wrap("wrong-binding", &wrong_binding.encode().unwrap(), &files, &fixture.provides());
+    let path = fixture.wrap("wrong-binding", &fixture.tables(&wrong_binding, &new), &files, &fixture.provides());
     fixture.export_fails(&path, &[&nevra]);
 
     // A binding by file digest that the package file does not have.
@@ -124,7 +219,7 @@ fn lying_tables_name_the_object_and_the_package() {
     let bound = wrong_file.packages.iter_mut().find(|p| p.file.is_some()).expect("build binds file digests");
     bound.file = Some(rejig_format::FileSha256::from_bytes([7; 32]));
     let nevra = bound.nevra.to_string();
-    let path = fixture.wrap("wrong-file-digest", &wrong_file.encode().unwrap(), &files, &fixture.provides());
+    let path = fixture.wrap("wrong-file-digest", &fixture.tables(&wrong_file, &new), &files, &fixture.provides());
     fixture.export_fails(&path, &[&nevra, "SHA-256"]);
 }
 

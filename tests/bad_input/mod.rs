@@ -29,7 +29,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use rejig_format::gvariant::encode::{variable_array, TupleWriter};
-use rejig_format::jigdo::{commit_provide, ContentSource, Jigdo, JIGDO_PROVIDE};
+use rejig_format::jigdo::{commit_provide, ContentSource, Jigdo, JigdoHead, JIGDO_PROVIDE};
 use rejig_format::object::{metadata_checksum, Commit, DirTree};
 use rejig_format::ObjectId;
 use rejig_test_support::corpus::package as corpus_package;
@@ -606,12 +606,19 @@ fn file_name(path: &Path) -> String {
 
 #[test]
 fn hostile_jigdo_tables_self_check() {
-    // The stored-block wrapping and the dirtree encoder reproduce the real tables, so the
-    // hostile variants below differ from the honest jigdo only in what they change.
+    // The stored-block wrapping, the test's records encoder and the dirtree encoder
+    // reproduce the real jigdo, so the hostile variants below differ from the honest jigdo
+    // only in what they change.
     let fixture = Fixture::new();
-    let (jigdo, _) = fixture.parts();
-    let raw = jigdo.encode_raw();
-    assert_eq!(Jigdo::decode(&shipped(&raw, raw.len() as u64)).expect("stored blocks decode"), jigdo);
+    let (jigdo, new) = fixture.parts();
+    let head = fixture.head();
+    let raw = head.encode_raw();
+    assert_eq!(JigdoHead::decode(&shipped(&raw, raw.len() as u64)).expect("stored blocks decode"), head);
+    let small = new.iter().map(|(_, b)| (rejig_format::BlobId::of(b), b.clone())).collect();
+    let records = util::jigdo_fixture::raw_records(&jigdo, &small);
+    let assembled = rejig_format::jigdo::assemble(&head, &records).expect("the test's records assemble");
+    assert_eq!(assembled.jigdo.content, jigdo.content, "records encoder");
+    assert_eq!(fixture.head_of(&jigdo, &new), head, "re-cut parts are the real ones");
     for tree in &jigdo.dirtrees {
         let (files, dirs) = listing(tree);
         assert_eq!(&dirtree_bytes(&files, &dirs), tree, "dirtree encoder");
@@ -623,7 +630,6 @@ fn hostile_jigdo_file_index_missing_or_a_directory() {
     let fixture = Fixture::new();
     let (jigdo, new) = fixture.parts();
     let files = new_files(&new);
-    let new_content = Allow::JigdoNewContent { blobs: new.len() as u64 };
     // A package entry whose file index is past the package's files, and one whose index is
     // a directory of that package: neither has content in the payload.
     let (victim, entry) = jigdo
@@ -648,7 +654,10 @@ fn hostile_jigdo_file_index_missing_or_a_directory() {
     for (label, file) in [("index-past-the-end", count + 1000), ("index-of-a-directory", directory)] {
         let mut hostile = jigdo.clone();
         hostile.content[entry].source = ContentSource::Package { package: victim, file };
-        let wrapped = fixture.wrap(label, &hostile.encode().unwrap(), &files, &fixture.provides());
+        let head = fixture.head_of(&hostile, &new);
+        // The parts and the small new content are stored before the package fails.
+        let new_content = Allow::JigdoNewContent { blobs: Fixture::stored_blobs(&head, &new) };
+        let wrapped = fixture.wrap(label, &head.encode().unwrap(), &files, &fixture.provides());
         // The other packages are in the store already, so only the victim is fetched and
         // nothing else is imported: the failure is the only thing that happens.
         let (rejig, repo) = jigdo_target(&fixture);
@@ -673,22 +682,17 @@ fn hostile_jigdo_file_index_missing_or_a_directory() {
 #[test]
 fn hostile_jigdo_huge_declared_counts() {
     let fixture = Fixture::new();
-    let (jigdo, new) = fixture.parts();
+    let (_, new) = fixture.parts();
     let files = new_files(&new);
-    let raw = jigdo.encode_raw();
+    let head = fixture.head();
+    let raw = head.encode_raw();
     // Where each count sits: the encoding up to it is the same with the later lists empty.
-    let mut cut = jigdo.clone();
+    let mut cut = head.clone();
     let mut counts = Vec::new();
-    cut.content.clear();
-    counts.push(("content", cut.encode_raw().len() - 4));
-    cut.metadata.clear();
-    counts.push(("metadata", cut.encode_raw().len() - 8));
+    cut.parts.clear();
+    counts.push(("parts", cut.encode_raw().len() - 4));
     cut.packages.clear();
-    counts.push(("packages", cut.encode_raw().len() - 12));
-    cut.dirmetas.clear();
-    counts.push(("dirmetas", cut.encode_raw().len() - 16));
-    cut.dirtrees.clear();
-    counts.push(("dirtrees", cut.encode_raw().len() - 20));
+    counts.push(("packages", cut.encode_raw().len() - 8));
     counts.push(("commit bytes", 8 + 4 + 32));
     for (label, at) in counts {
         let mut patched = raw.clone();
@@ -706,6 +710,20 @@ fn hostile_jigdo_huge_declared_counts() {
         let wrapped = fixture.wrap(label, &shipped(&raw, declared), &files, &fixture.provides());
         jigdo_refused(&fixture, &wrapped, &[&file_name(&wrapped), "jigdo tables"], Allow::Nothing);
     }
+    // A records part that declares more than the records bound.
+    let mut huge_part = head.clone();
+    let victim = huge_part.parts.iter().position(|p| p.kind == rejig_format::jigdo::PartKind::Records).unwrap();
+    huge_part.parts[victim].size = u64::MAX;
+    let wrapped = fixture.wrap(
+        "huge-records-part",
+        &{
+            let r = huge_part.encode_raw();
+            shipped(&r, r.len() as u64)
+        },
+        &files,
+        &fixture.provides(),
+    );
+    jigdo_refused(&fixture, &wrapped, &[&file_name(&wrapped), "over the"], Allow::Nothing);
 }
 
 #[test]
@@ -729,7 +747,7 @@ fn hostile_jigdo_invalid_dirtree_names() {
         let mut hostile = jigdo.clone();
         hostile.dirtrees[root] = tree.clone();
         let provides = recommit(&mut hostile, metadata_checksum(&tree));
-        let wrapped = fixture.wrap(&format!("name-{label}"), &hostile.encode().unwrap(), &files, &provides);
+        let wrapped = fixture.wrap(&format!("name-{label}"), &fixture.tables(&hostile, &new), &files, &provides);
         jigdo_refused(&fixture, &wrapped, &[&file_name(&wrapped), needle], Allow::Nothing);
     }
 }
@@ -750,7 +768,7 @@ fn hostile_jigdo_walk_to_a_missing_or_mismatched_dirtree() {
 
     let mut missing = jigdo.clone();
     missing.dirtrees.remove(child_index);
-    let wrapped = fixture.wrap("dirtree-missing", &missing.encode().unwrap(), &files, &fixture.provides());
+    let wrapped = fixture.wrap("dirtree-missing", &fixture.tables(&missing, &new), &files, &fixture.provides());
     jigdo_refused(&fixture, &wrapped, &[&file_name(&wrapped), &format!("dirtree {child} is missing")], Allow::Nothing);
 
     // The child's bytes changed (one entry renamed) and its parent not updated.
@@ -761,7 +779,7 @@ fn hostile_jigdo_walk_to_a_missing_or_mismatched_dirtree() {
         None => panic!("the fixture's {} has files", String::from_utf8_lossy(&root_dirs[0].0)),
     }
     mismatched.dirtrees[child_index] = dirtree_bytes(&child_files, &child_dirs);
-    let wrapped = fixture.wrap("dirtree-mismatch", &mismatched.encode().unwrap(), &files, &fixture.provides());
+    let wrapped = fixture.wrap("dirtree-mismatch", &fixture.tables(&mismatched, &new), &files, &fixture.provides());
     jigdo_refused(&fixture, &wrapped, &[&file_name(&wrapped), &format!("dirtree {child} is missing")], Allow::Nothing);
 
     // The root dirmeta's bytes changed.
@@ -769,7 +787,7 @@ fn hostile_jigdo_walk_to_a_missing_or_mismatched_dirtree() {
     let meta = Commit::decode(&jigdo.commit_bytes).unwrap().root_meta;
     let at = dirmeta.dirmetas.iter().position(|m| metadata_checksum(m) == meta).unwrap();
     dirmeta.dirmetas[at][11] ^= 0o22; // group and other write bits of the mode
-    let wrapped = fixture.wrap("dirmeta-mismatch", &dirmeta.encode().unwrap(), &files, &fixture.provides());
+    let wrapped = fixture.wrap("dirmeta-mismatch", &fixture.tables(&dirmeta, &new), &files, &fixture.provides());
     jigdo_refused(&fixture, &wrapped, &[&file_name(&wrapped), &format!("dirmeta {meta} is missing")], Allow::Nothing);
 
     // The commit's bytes changed under its checksum (the subject).
@@ -777,7 +795,7 @@ fn hostile_jigdo_walk_to_a_missing_or_mismatched_dirtree() {
     let mut decoded = Commit::decode(&commit.commit_bytes).unwrap();
     decoded.subject.push('!');
     commit.commit_bytes = decoded.encode();
-    let wrapped = fixture.wrap("commit-mismatch", &commit.encode().unwrap(), &files, &fixture.provides());
+    let wrapped = fixture.wrap("commit-mismatch", &fixture.tables(&commit, &new), &files, &fixture.provides());
     jigdo_refused(&fixture, &wrapped, &[&file_name(&wrapped), "commit object hashes to"], Allow::Nothing);
 }
 
@@ -788,11 +806,11 @@ fn hostile_jigdo_dirtree_listed_twice_or_unreachable() {
     let files = new_files(&new);
     let mut twice = jigdo.clone();
     twice.dirtrees.push(jigdo.dirtrees[root_index(&jigdo)].clone());
-    let wrapped = fixture.wrap("dirtree-twice", &twice.encode().unwrap(), &files, &fixture.provides());
+    let wrapped = fixture.wrap("dirtree-twice", &fixture.tables(&twice, &new), &files, &fixture.provides());
     jigdo_refused(&fixture, &wrapped, &[&file_name(&wrapped), "dirtree"], Allow::Nothing);
     let mut unreachable = jigdo.clone();
     unreachable.dirtrees.push(dirtree_bytes(&[], &[]));
-    let wrapped = fixture.wrap("dirtree-unreachable", &unreachable.encode().unwrap(), &files, &fixture.provides());
+    let wrapped = fixture.wrap("dirtree-unreachable", &fixture.tables(&unreachable, &new), &files, &fixture.provides());
     jigdo_refused(&fixture, &wrapped, &[&file_name(&wrapped), "dirtree"], Allow::Nothing);
 }
 
@@ -812,7 +830,7 @@ fn jigdo_walk_that_reaches_one_dirtree_twice_terminates_and_exports() {
     let mut shared = jigdo.clone();
     shared.dirtrees[root] = tree.clone();
     let provides = recommit(&mut shared, metadata_checksum(&tree));
-    let wrapped = fixture.wrap("dirtree-shared", &shared.encode().unwrap(), &new_files(&new), &provides);
+    let wrapped = fixture.wrap("dirtree-shared", &fixture.tables(&shared, &new), &new_files(&new), &provides);
     let repo = fixture.dir.path().join("shared-repo");
     let v = Rejig::new().json(&["export", p(&wrapped), "--packages", p(&fixture.packages), "--repo", p(&repo)]);
     assert_eq!(text(&v, "commit"), shared.commit.to_hex(), "{v}");
@@ -902,7 +920,8 @@ fn network_refused(fixture: &Fixture, url: &str, needles: &[&str]) -> (String, D
     let (rejig, repo) = jigdo_target(fixture);
     let started = Instant::now();
     let args = export_jigdo_args(&fixture.jigdo, url, &repo);
-    let stderr = refused(&rejig, Some(&repo), &args, needles, Allow::JigdoNewContent { blobs: new.len() as u64 });
+    let blobs = Fixture::stored_blobs(&fixture.head(), &new);
+    let stderr = refused(&rejig, Some(&repo), &args, needles, Allow::JigdoNewContent { blobs });
     let took = started.elapsed();
     assert_eq!(ostree_rev_parse(&repo, "test/fixture"), GOLDEN_COMMIT, "the ref moved");
     eprintln!("[matrix] {url} ({took:.1?}): {}", stderr.trim());

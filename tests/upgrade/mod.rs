@@ -109,7 +109,10 @@ impl Site {
             let checksum = commit(&compose_repo, &root, version, timestamp);
             gpg.ostree_sign(&compose_repo, &checksum);
             ed25519_sign_commit(&compose_repo, &checksum, &ed, d);
-            let jigdo = d.join(format!("{NAME}-v{version}.rpm"));
+            // Each version's jigdo with its parts in a folder of its own: publishing a version
+            // publishes both.
+            let jigdo = d.join(format!("v{version}")).join(format!("{NAME}-v{version}.rpm"));
+            fs::create_dir_all(jigdo.parent().unwrap()).unwrap();
             let build = Rejig::new().build(&compose_repo, &checksum, &packages, NAME, &jigdo);
             assert_eq!(text(&build, "commit"), checksum, "{build}");
             gpg.rpmsign(&jigdo, false);
@@ -132,7 +135,7 @@ impl Site {
         }
     }
 
-    /// Publishes the packages and `jigdos` (paths) with `createrepo_c`, replacing what the
+    /// Publishes the packages and `jigdos` (paths) with their parts with `createrepo_c`, replacing what the
     /// mirror held.
     pub fn publish(&self, jigdos: &[&Path]) {
         if self.mirror.exists() {
@@ -144,7 +147,10 @@ impl Site {
             fs::copy(entry.path(), self.mirror.join("Packages").join(entry.file_name())).unwrap();
         }
         for jigdo in jigdos {
-            fs::copy(jigdo, self.mirror.join(jigdo.file_name().unwrap())).unwrap();
+            for entry in fs::read_dir(jigdo.parent().unwrap()).unwrap() {
+                let entry = entry.unwrap();
+                fs::copy(entry.path(), self.mirror.join(entry.file_name())).unwrap();
+            }
         }
         createrepo(&self.mirror, "gz");
     }
@@ -283,7 +289,7 @@ fn upgrade_from_a_signed_mirror_end_to_end() {
     let check = edge.run(&upgrade_args("farm", &repo, &["--check"]));
     assert_eq!(check.status.code(), Some(0), "{}", report("upgrade --check (v2)", &check));
     let stdout = String::from_utf8_lossy(&check.stdout);
-    assert!(stdout.contains(&site.commits[1]) && stdout.contains("would fetch 1 of 3"), "{stdout}");
+    assert!(stdout.contains(&site.commits[1]) && stdout.contains("and 1 of 3 packages"), "{stdout}");
     let v2 = edge.json(&upgrade_args("farm", &repo, &deploy));
     assert_eq!((v2["status"].as_str(), v2["commit"].as_str()), (Some("upgraded"), Some(site.commits[1].as_str())));
     assert_eq!(v2["previous_commit"], site.commits[0]);

@@ -1,14 +1,19 @@
 //! A real jigdo to attack: real packages fetched from registries (`rejig_test_support::corpus`),
 //! extracted with `rpm2cpio | cpio`,
 //! committed with `ostree commit`, described by `rejig build`; and the means to re-wrap its
-//! tables and new content into hostile variants with the rpm crate's builder, the way `build`
-//! wraps them. Used by the `bad_input` module and its `lying_jigdo` rows.
+//! description into hostile variants: parts written with the exporter's part writer beside
+//! the jigdo (content-addressed, so variants share what they do not change), and a head
+//! wrapped with the rpm crate's builder the way `build` wraps it. Used by the `bad_input`
+//! module and its `lying_jigdo` rows.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use rejig_format::jigdo::{commit_provide, Jigdo, JIGDO_PROVIDE};
+use std::collections::HashMap;
+
+use rejig_format::jigdo::{commit_provide, cut_records, encode_records, Jigdo, JigdoHead, PartKind, JIGDO_PROVIDE};
+use rejig_format::BlobId;
 use tempfile::TempDir;
 
 use super::{assert_stderr_mentions, num, ostree_commit, ostree_init, p, report, run, text, Rejig};
@@ -76,23 +81,62 @@ impl Fixture {
         Fixture { dir, packages, commit, jigdo }
     }
 
-    /// The real jigdo's tables and new content files.
+    /// The real jigdo's head.
+    pub fn head(&self) -> JigdoHead {
+        rejig_importer::jigdo::read_jigdo(&self.jigdo).unwrap().head
+    }
+
+    /// The real jigdo's description, assembled from its parts beside it, and the small new
+    /// content its records carry (BLAKE3 hex, bytes).
     pub fn parts(&self) -> (Jigdo, Vec<(String, Vec<u8>)>) {
-        let file = rejig_importer::jigdo::read_jigdo(&self.jigdo, None).unwrap();
-        let extract = self.dir.path().join(format!("extract-{}", rand_suffix()));
-        fs::create_dir_all(&extract).unwrap();
-        let out = run(Command::new("sh")
-            .current_dir(&extract)
-            .arg("-c")
-            .arg(format!("rpm2cpio {} | cpio -idm --quiet --no-absolute-filenames", p(&self.jigdo))));
-        assert!(out.status.success(), "{}", report("rpm2cpio jigdo", &out));
-        let new_dir = extract.join(format!("usr/lib/rejig/{NAME}/new"));
-        let mut new = Vec::new();
-        for entry in fs::read_dir(&new_dir).unwrap() {
-            let entry = entry.unwrap();
-            new.push((entry.file_name().to_string_lossy().into_owned(), fs::read(entry.path()).unwrap()));
+        assembled(&self.jigdo)
+    }
+
+    /// The head of `jigdo` (whatever it claims) as a jigdo's tables file, its parts written
+    /// beside the fixture's jigdo the way `build` writes them. `new` is the small new content
+    /// its records carry (from [`Fixture::parts`]); new content not in it has to be an object
+    /// part already there.
+    pub fn tables(&self, jigdo: &Jigdo, new: &[(String, Vec<u8>)]) -> Vec<u8> {
+        self.head_of(jigdo, new).encode().unwrap()
+    }
+
+    /// The head [`Fixture::tables`] encodes.
+    pub fn head_of(&self, jigdo: &Jigdo, new: &[(String, Vec<u8>)]) -> JigdoHead {
+        let dir = self.jigdo.parent().unwrap();
+        let small: HashMap<BlobId, Vec<u8>> = new.iter().map(|(_, bytes)| (BlobId::of(bytes), bytes.clone())).collect();
+        // The honest description in path order, as `build` cuts it; a hostile one (whatever
+        // its lists hold, in their order) with the test's own encoder.
+        let records = match jigdo.validate() {
+            Ok(()) => encode_records(jigdo, &small).unwrap_or_else(|_| raw_records(jigdo, &small)),
+            Err(_) => raw_records(jigdo, &small),
+        };
+        let mut parts = Vec::new();
+        for piece in cut_records(&records) {
+            let written = rejig_exporter::jigdo::write_part_rpm(PartKind::Records, piece.to_vec(), dir).unwrap();
+            let file = rejig_importer::jigdo::read_part(
+                &written.path,
+                rejig_importer::jigdo::Expect::Kind(PartKind::Records),
+                None,
+            )
+            .unwrap();
+            parts.push(file.part);
         }
-        (file.jigdo, new)
+        // Object parts of the real jigdo that this description still uses.
+        let used: std::collections::HashSet<BlobId> = jigdo.content.iter().map(|e| e.content).collect();
+        parts.extend(self.head().parts.into_iter().filter(|p| p.kind == PartKind::Object && used.contains(&p.content)));
+        JigdoHead {
+            commit: jigdo.commit,
+            commit_bytes: jigdo.commit_bytes.clone(),
+            commitmeta: jigdo.commitmeta.clone(),
+            packages: jigdo.packages.clone(),
+            parts,
+        }
+    }
+
+    /// The blobs an export of a jigdo with `head` and small new content `new` stores before
+    /// it can fail on a package: every part and every small new content.
+    pub fn stored_blobs(head: &JigdoHead, new: &[(String, Vec<u8>)]) -> u64 {
+        (head.unique_parts().len() + new.len()) as u64
     }
 
     /// Wraps tables and files into a jigdo RPM the way `build` does, with chosen provides.
@@ -129,9 +173,26 @@ impl Fixture {
     }
 }
 
-/// The new content files as they sit in the payload (`new/BLAKE3`).
-pub fn new_files(new: &[(String, Vec<u8>)]) -> Vec<(String, Vec<u8>)> {
-    new.iter().map(|(name, bytes)| (format!("new/{name}"), bytes.clone())).collect()
+/// The files a jigdo's payload carries besides its tables: none since format 2, where new
+/// content travels in parts. Kept so that the rows can add hostile extra files.
+pub fn new_files(_new: &[(String, Vec<u8>)]) -> Vec<(String, Vec<u8>)> {
+    Vec::new()
+}
+
+/// The description of the jigdo at `path`, assembled from the parts beside it, and the small
+/// new content its records carry (BLAKE3 hex, bytes).
+pub fn assembled(path: &Path) -> (Jigdo, Vec<(String, Vec<u8>)>) {
+    let head = rejig_importer::jigdo::read_jigdo(path).unwrap().head;
+    let dir = path.parent().unwrap();
+    let mut records = Vec::new();
+    for part in head.parts.iter().filter(|p| p.kind == PartKind::Records) {
+        let file = dir.join(rejig_format::jigdo::part_file_name(&part.content));
+        let read = rejig_importer::jigdo::read_part(&file, rejig_importer::jigdo::Expect::Bound(part), None).unwrap();
+        records.extend(read.records);
+    }
+    let assembled = rejig_format::jigdo::assemble(&head, &records).unwrap();
+    let small = assembled.small.iter().map(|(id, bytes)| (id.to_hex(), bytes.clone())).collect();
+    (assembled.jigdo, small)
 }
 
 /// A suffix unique within the process, for file names.
@@ -139,4 +200,61 @@ pub fn rand_suffix() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
     NEXT.fetch_add(1, Ordering::Relaxed).to_string()
+}
+
+/// Records for a description as its lists stand (FORMAT.md "jigdo records"): every dirmeta,
+/// every dirtree, every metadata, every small new content, then every entry, each in list
+/// order. Lets a hostile description say what the path-ordered encoder refuses to (a dirtree
+/// listed twice, one nothing reaches, one missing).
+pub fn raw_records(jigdo: &Jigdo, small: &HashMap<BlobId, Vec<u8>>) -> Vec<u8> {
+    let bytes = |out: &mut Vec<u8>, b: &[u8]| {
+        out.extend_from_slice(&(b.len() as u32).to_le_bytes());
+        out.extend_from_slice(b);
+    };
+    let mut out = Vec::new();
+    for meta in &jigdo.dirmetas {
+        out.push(1);
+        bytes(&mut out, meta);
+    }
+    for tree in &jigdo.dirtrees {
+        out.push(2);
+        bytes(&mut out, tree);
+    }
+    let mut keys = Vec::new();
+    for meta in &jigdo.metadata {
+        let mut body = Vec::new();
+        body.extend_from_slice(&meta.uid().to_le_bytes());
+        body.extend_from_slice(&meta.gid().to_le_bytes());
+        body.extend_from_slice(&meta.permissions().to_le_bytes());
+        bytes(&mut body, &meta.xattrs().encode());
+        keys.push(blake3::hash(&body).as_bytes()[..16].to_vec());
+        out.push(3);
+        out.extend_from_slice(&body);
+    }
+    let mut sorted: Vec<_> = small.values().collect();
+    sorted.sort();
+    for blob in sorted {
+        out.push(5);
+        bytes(&mut out, blob);
+    }
+    for entry in &jigdo.content {
+        out.push(4);
+        out.extend_from_slice(entry.object.as_bytes());
+        out.extend_from_slice(keys.get(entry.meta as usize).map(Vec::as_slice).unwrap_or(&[0xee; 16]));
+        out.extend_from_slice(entry.content.as_bytes());
+        match &entry.source {
+            rejig_format::jigdo::ContentSource::Package { package, file } => {
+                out.push(1);
+                let header = jigdo.packages.get(*package as usize).map(|p| *p.header.as_bytes()).unwrap_or([0xee; 32]);
+                out.extend_from_slice(&header);
+                out.extend_from_slice(&file.to_le_bytes());
+            }
+            rejig_format::jigdo::ContentSource::New => out.push(2),
+            rejig_format::jigdo::ContentSource::Symlink(target) => {
+                out.push(3);
+                bytes(&mut out, target.as_bytes());
+            }
+        }
+    }
+    out
 }

@@ -10,14 +10,13 @@ use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use rejig_format::jigdo::rpm_names::{NEW_DIR, TABLES_FILE};
-use rejig_format::jigdo::{commit_provide, package_requirement, payload_dir, JIGDO_PROVIDE};
+use rejig_format::jigdo::rpm_names::TABLES_FILE;
+use rejig_format::jigdo::{commit_provide, package_requirement, payload_dir, JigdoHead, JIGDO_PROVIDE};
 use rejig_format::object::Commit;
-use rejig_store::{durable, Store};
+use rejig_store::durable;
 use rpm::{BuildConfig, CompressionWithLevel, Dependency, FileOptions, PackageBuilder};
 
 use crate::error::{Error, IoContext, Result};
-use crate::jigdo::describe::Description;
 
 /// What was written.
 #[derive(Clone, Debug)]
@@ -61,13 +60,27 @@ fn rpm_version(commit: &Commit) -> String {
     }
 }
 
-/// Writes the jigdo RPM for `description` to `output`, atomically (temp file, fsync, rename).
-pub fn write_jigdo_rpm(store: &Store, description: &Description, name: &str, output: &Path) -> Result<JigdoRpm> {
+/// The jigdo RPM's version and release for `head`.
+fn version_release(head: &JigdoHead) -> Result<(String, String)> {
+    let commit = Commit::decode(&head.commit_bytes)?;
+    Ok((rpm_version(&commit), format!("{}.{}", commit.timestamp, &head.commit.to_hex()[..12])))
+}
+
+/// The file name `build --output-dir` gives the jigdo of `head` called `name`:
+/// `<name>-<version>-<release>.noarch.rpm`.
+pub fn jigdo_file_name(head: &JigdoHead, name: &str) -> Result<String> {
     check_name(name)?;
-    let jigdo = &description.jigdo;
+    let (version, release) = version_release(head)?;
+    Ok(format!("{name}-{version}-{release}.noarch.rpm"))
+}
+
+/// Writes the jigdo RPM for `head` to `output`, atomically (temp file, fsync, rename). It
+/// carries the head as its tables and `Requires:` every package and every part exactly.
+pub fn write_jigdo_rpm(head: &JigdoHead, name: &str, output: &Path) -> Result<JigdoRpm> {
+    check_name(name)?;
+    let jigdo = head;
     let commit = Commit::decode(&jigdo.commit_bytes)?;
-    let version = rpm_version(&commit);
-    let release = format!("{}.{}", commit.timestamp, &jigdo.commit.to_hex()[..12]);
+    let (version, release) = version_release(head)?;
     let dir = payload_dir(name);
     let rpm_error = |e: rpm::Error| Error::Jigdo(format!("building the jigdo RPM: {e}"));
 
@@ -93,20 +106,20 @@ pub fn write_jigdo_rpm(store: &Store, description: &Description, name: &str, out
         let (capability, evr) = package_requirement(&package.nevra);
         builder.requires(Dependency::eq(capability, evr));
     }
+    for part in jigdo.unique_parts() {
+        let (capability, evr) = package_requirement(&part.nevra());
+        builder.requires(Dependency::eq(capability, evr));
+    }
     builder.with_dir_entry(FileOptions::dir(dir.clone())).map_err(rpm_error)?;
     builder.with_file_contents(jigdo.encode()?, FileOptions::new(format!("{dir}/{TABLES_FILE}"))).map_err(rpm_error)?;
-    if !description.new_content.is_empty() {
-        builder.with_dir_entry(FileOptions::dir(format!("{dir}/{NEW_DIR}"))).map_err(rpm_error)?;
-        let reader = store.reader()?;
-        for (blob, _) in &description.new_content {
-            let bytes = store.read_blob(&reader, *blob)?;
-            builder
-                .with_file_contents(bytes, FileOptions::new(format!("{dir}/{NEW_DIR}/{blob}")))
-                .map_err(rpm_error)?;
-        }
-    }
     let package = builder.build().map_err(rpm_error)?;
+    let bytes = write_package(&package, output)?;
+    Ok(JigdoRpm { path: output.to_path_buf(), name: name.to_owned(), version, release, bytes })
+}
 
+/// Writes a built package to `output` atomically, readable by all; returns its size.
+pub(crate) fn write_package(package: &rpm::Package, output: &Path) -> Result<u64> {
+    let rpm_error = |e: rpm::Error| Error::Jigdo(format!("writing {}: {e}", output.display()));
     let mut temp = durable::TempFile::beside(output, ".rejig-jigdo-", 0o600)?;
     package.write(temp.as_file_mut()).map_err(rpm_error)?;
     // A jigdo is published like any package: readable by the web server that mirrors it,
@@ -115,5 +128,5 @@ pub fn write_jigdo_rpm(store: &Store, description: &Description, name: &str, out
     temp.as_file_mut().flush().at(output)?;
     let bytes = temp.as_file().metadata().at(output)?.len();
     temp.persist()?;
-    Ok(JigdoRpm { path: output.to_path_buf(), name: name.to_owned(), version, release, bytes })
+    Ok(bytes)
 }

@@ -30,8 +30,16 @@ fn incomplete(object: ObjectId, detail: impl std::fmt::Display) -> Error {
 }
 
 /// Records the objects `plan` makes from stored blobs and the tables, and the commit once it
-/// is complete. Packages the plan needed must have been imported with their demands first.
-pub fn complete_commit(store: &Store, jigdo: &Jigdo, plan: &JigdoPlan, progress: &dyn Progress) -> Result<Completion> {
+/// is complete, with the list of the jigdo's `parts` (kept with the commit, see
+/// [`ObjectType::JigdoParts`]). Packages the plan needed must have been imported with their
+/// demands first.
+pub fn complete_commit(
+    store: &Store,
+    jigdo: &Jigdo,
+    plan: &JigdoPlan,
+    parts: &[rejig_format::BlobId],
+    progress: &dyn Progress,
+) -> Result<Completion> {
     let reader = store.reader()?;
     let mut sources = Vec::with_capacity(plan.from_blobs.len());
     // The plan's indexes come from this jigdo, so they are in range.
@@ -68,7 +76,8 @@ pub fn complete_commit(store: &Store, jigdo: &Jigdo, plan: &JigdoPlan, progress:
         batch.add_object(ObjectKey::new(entry.object, ObjectType::File), &ObjectRecord::Symlink { header })?;
     }
     let produced: HashSet<usize> = plan.from_blobs.iter().chain(&plan.symlinks).copied().collect();
-    for (index, entry) in jigdo.content.iter().enumerate() {
+    // Entries below a dirtree the store holds were not visited: they are in the store.
+    for (index, entry) in plan.visited.iter().filter_map(|&i| Some((i, jigdo.content.get(i)?))) {
         if !produced.contains(&index) && !reader.contains_object(&ObjectKey::new(entry.object, ObjectType::File))? {
             return Err(incomplete(entry.object, "no package or stored content produced it; nothing was written"));
         }
@@ -82,6 +91,10 @@ pub fn complete_commit(store: &Store, jigdo: &Jigdo, plan: &JigdoPlan, progress:
     if let Some(meta) = &jigdo.commitmeta {
         batch.add_metadata(ObjectKey::new(jigdo.commit, ObjectType::CommitMeta), meta)?;
     }
+    let parts_key = ObjectKey::new(jigdo.commit, ObjectType::JigdoParts);
+    let list = rejig_format::jigdo::parts::encode_part_list(parts);
+    let list_blob = batch.add_blob(&list)?;
+    batch.add_object(parts_key, &ObjectRecord::Metadata { blob: list_blob })?;
     let commit_key = ObjectKey::new(jigdo.commit, ObjectType::Commit);
     batch.add_metadata(commit_key, &jigdo.commit_bytes)?;
     batch.add_root(commit_key)?;

@@ -2,11 +2,18 @@
 //! must supply is in neither the store's objects nor its blobs: a newer jigdo fetches only
 //! packages whose content changed, and one that only relabels or re-owns files fetches
 //! nothing.
+//!
+//! Time follows the change: the plan walks the commit from its root and does not enter a
+//! directory whose dirtree the store already holds, since the store records a dirtree only
+//! with everything it reaches (an import's batch, or [`crate::jigdo::complete_commit`] after
+//! every object is verified), and gc keeps or drops a commit's closure whole. An update that
+//! changes one file visits the directories on its path, not every object.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use rejig_format::jigdo::{ContentSource, Jigdo};
-use rejig_format::{ObjectKey, ObjectType};
+use rejig_format::object::{metadata_checksum, Commit, DirTree};
+use rejig_format::{ObjectId, ObjectKey, ObjectType};
 use rejig_store::Store;
 
 use crate::error::Result;
@@ -27,6 +34,10 @@ pub struct JigdoPlan {
     /// Needed packages (indexes into the jigdo's package table) and the entries each must
     /// supply, in package-table order.
     pub needed: BTreeMap<u32, Vec<usize>>,
+    /// Entries the walk looked at (the others are below a dirtree the store holds).
+    pub visited: Vec<usize>,
+    /// Directories not entered because the store holds their dirtree.
+    pub subtrees_reused: u64,
 }
 
 impl JigdoPlan {
@@ -36,22 +47,47 @@ impl JigdoPlan {
     }
 }
 
-/// Plans the rebuild of `jigdo` against what `store` holds.
+/// Plans the rebuild of `jigdo` (validated) against what `store` holds.
 pub fn plan_jigdo(store: &Store, jigdo: &Jigdo) -> Result<JigdoPlan> {
     let reader = store.reader()?;
     let mut plan = JigdoPlan { objects_total: jigdo.content.len() as u64, ..Default::default() };
-    for (index, entry) in jigdo.content.iter().enumerate() {
-        if reader.contains_object(&ObjectKey::new(entry.object, ObjectType::File))? {
-            plan.objects_present += 1;
+    let entries: HashMap<ObjectId, usize> = jigdo.content.iter().enumerate().map(|(i, e)| (e.object, i)).collect();
+    let trees: HashMap<ObjectId, &[u8]> = jigdo.dirtrees.iter().map(|b| (metadata_checksum(b), b.as_slice())).collect();
+    let root = Commit::decode(&jigdo.commit_bytes)?.root_tree;
+    let (mut pending, mut seen, mut looked) = (vec![root], HashSet::new(), HashSet::new());
+    let mut missing = 0u64;
+    while let Some(tree) = pending.pop() {
+        if !seen.insert(tree) {
             continue;
         }
-        match &entry.source {
-            ContentSource::Symlink(_) => plan.symlinks.push(index),
-            ContentSource::New => plan.from_blobs.push(index),
-            ContentSource::Package { .. } if reader.blob(&entry.content)?.is_some() => plan.from_blobs.push(index),
-            ContentSource::Package { package, .. } => plan.needed.entry(*package).or_default().push(index),
+        if reader.contains_object(&ObjectKey::new(tree, ObjectType::DirTree))? {
+            plan.subtrees_reused += 1;
+            continue;
         }
+        // Validation found every dirtree the walk reaches; a missing one reuses nothing.
+        let Some(bytes) = trees.get(&tree) else { continue };
+        let listing = DirTree::decode(bytes)?;
+        for file in listing.files() {
+            let Some(&index) = entries.get(&file.content) else { continue };
+            if !looked.insert(index) {
+                continue;
+            }
+            plan.visited.push(index);
+            let Some(entry) = jigdo.content.get(index) else { continue };
+            if reader.contains_object(&ObjectKey::new(entry.object, ObjectType::File))? {
+                continue;
+            }
+            missing += 1;
+            match &entry.source {
+                ContentSource::Symlink(_) => plan.symlinks.push(index),
+                ContentSource::New => plan.from_blobs.push(index),
+                ContentSource::Package { .. } if reader.blob(&entry.content)?.is_some() => plan.from_blobs.push(index),
+                ContentSource::Package { package, .. } => plan.needed.entry(*package).or_default().push(index),
+            }
+        }
+        pending.extend(listing.dirs().iter().map(|d| d.tree));
     }
+    plan.objects_present = plan.objects_total - missing;
     Ok(plan)
 }
 

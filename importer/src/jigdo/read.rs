@@ -1,20 +1,17 @@
 //! Reading a jigdo RPM with rejig's own hardened RPM reader: its headers and payload are
-//! verified like any package's, its `Provides` must name the commit its tables describe, the
-//! tables are decoded with bounds and validated, and each new content file must hash to the
-//! BLAKE3 it is named by.
+//! verified like any package's, its `Provides` must name the commit its head describes, and
+//! the head (the `tables` file: commit, package table, parts) is decoded with bounds and
+//! checked. The parts are read with [`crate::jigdo::part`].
 
 #![deny(clippy::indexing_slicing)]
 
-use std::collections::BTreeMap;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use rejig_format::jigdo::rpm_names::{NEW_DIR, TABLES_FILE};
-use rejig_format::jigdo::{parse_commit_provide, payload_dir, ContentSource, Jigdo, JIGDO_PROVIDE};
+use rejig_format::jigdo::rpm_names::TABLES_FILE;
+use rejig_format::jigdo::{parse_commit_provide, payload_dir, JigdoHead, JIGDO_PROVIDE};
 use rejig_format::manifest::Nevra;
-use rejig_format::{BlobId, FileSha256};
-use rejig_store::store::IN_MEMORY_BLOB_LIMIT;
-use rejig_store::Batch;
+use rejig_format::FileSha256;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, IoContext, Result};
@@ -22,9 +19,9 @@ use crate::package::nevra_of;
 use crate::rpm::package::{HashingReader, Package};
 use crate::rpm::tags::tag;
 
-/// Compressed tables larger than this are refused before reading (they decode to at most
-/// 256 MiB, and zstd at level 19 shrinks tables well below that).
-const MAX_TABLES_FILE: u64 = 256 << 20;
+/// Compressed tables larger than this are refused before reading (a head decodes to at most
+/// 64 MiB, and zstd shrinks it).
+const MAX_TABLES_FILE: u64 = 64 << 20;
 
 /// A jigdo RPM, read and checked.
 #[derive(Debug)]
@@ -37,17 +34,15 @@ pub struct JigdoFile {
     pub file_sha256: FileSha256,
     /// Its size.
     pub file_bytes: u64,
-    /// The decoded and validated tables.
-    pub jigdo: Jigdo,
-    /// New content the payload carries: BLAKE3 → size.
-    pub new_content: BTreeMap<BlobId, u64>,
+    /// The decoded and checked head.
+    pub head: JigdoHead,
 }
 
 fn bad(path: &Path, detail: impl Into<String>) -> Error {
     Error::Package { path: path.to_path_buf(), detail: format!("not a usable jigdo: {}", detail.into()) }
 }
 
-/// True when the package at `path` says it is a jigdo (`Provides: rejig-jigdo(1)`). Reads
+/// True when the package at `path` says it is a jigdo (`Provides: rejig-jigdo(2)`). Reads
 /// the headers only.
 pub fn is_jigdo(path: &Path) -> Result<bool> {
     let file = crate::source::open_regular_file(path).at(path)?;
@@ -66,22 +61,16 @@ fn provides(package: &Package) -> Result<Vec<String>> {
         .collect())
 }
 
-/// Reads and checks the jigdo at `path`. With a batch, new content is added to it as it
-/// streams by (the caller commits the batch); without one it is only verified.
-pub fn read_jigdo(path: &Path, batch: Option<&Batch<'_>>) -> Result<JigdoFile> {
+/// Reads and checks the jigdo at `path`.
+pub fn read_jigdo(path: &Path) -> Result<JigdoFile> {
     let file = crate::source::open_regular_file(path).at(path)?;
     let file_bytes = file.metadata().at(path)?.len();
-    read_jigdo_from(BufReader::with_capacity(256 * 1024, file), path, file_bytes, batch)
+    read_jigdo_from(BufReader::with_capacity(256 * 1024, file), path, file_bytes)
 }
 
 /// [`read_jigdo`] on a jigdo read from `reader`, from its first byte to its last: `path` names
 /// it in errors and in the result, and `file_bytes` is its size as the caller knows it.
-pub fn read_jigdo_from(
-    reader: impl Read,
-    path: &Path,
-    file_bytes: u64,
-    batch: Option<&Batch<'_>>,
-) -> Result<JigdoFile> {
+pub fn read_jigdo_from(reader: impl Read, path: &Path, file_bytes: u64) -> Result<JigdoFile> {
     let mut file_sha = Sha256::new();
     let mut reader = HashingReader { inner: reader, hasher: &mut file_sha };
     let package = Package::read_headers(&mut reader)
@@ -98,10 +87,8 @@ pub fn read_jigdo_from(
 
     let dir = payload_dir(&nevra.name);
     let tables_path = format!("{dir}/{TABLES_FILE}");
-    let new_prefix = format!("{dir}/{NEW_DIR}/");
     let files = &package.files.files;
     let mut tables = None;
-    let mut new_content = BTreeMap::new();
     package
         .walk_payload(&mut reader, |members, content| {
             let file = members.first().and_then(|&m| files.get(m)).ok_or_else(|| bad(path, "empty hardlink set"))?;
@@ -112,28 +99,8 @@ pub fn read_jigdo_from(
                 }
                 // Memory follows the bytes that arrive, not the size the header claims.
                 let mut bytes = Vec::with_capacity(file.size.min(1 << 20) as usize);
-                content.read_to_end(&mut bytes).at(path)?;
+                content.take(MAX_TABLES_FILE + 1).read_to_end(&mut bytes).at(path)?;
                 tables = Some(bytes);
-            } else if let Some(hex) = name.strip_prefix(&new_prefix) {
-                let named: BlobId =
-                    hex.parse().map_err(|_| bad(path, format!("{name}: new content must be named by its BLAKE3")))?;
-                let actual = match batch {
-                    Some(batch) if file.size <= IN_MEMORY_BLOB_LIMIT => {
-                        let mut data = Vec::with_capacity(file.size as usize);
-                        content.read_to_end(&mut data).at(path)?;
-                        batch.add_blob(&data)?
-                    }
-                    Some(batch) => batch.add_blob_stream(content)?.0,
-                    None => {
-                        let mut hasher = blake3::Hasher::new();
-                        std::io::copy(content, &mut hasher).at(path)?;
-                        BlobId::from_bytes(*hasher.finalize().as_bytes())
-                    }
-                };
-                if actual != named {
-                    return Err(bad(path, format!("{name} hashes to {actual}")));
-                }
-                new_content.insert(named, file.size);
             } else {
                 return Err(bad(path, format!("unexpected file {name} in the payload")));
             }
@@ -146,24 +113,15 @@ pub fn read_jigdo_from(
 
     drop(reader);
     let tables = tables.ok_or_else(|| bad(path, format!("its payload has no {tables_path}")))?;
-    let jigdo = Jigdo::decode(&tables).map_err(|e| bad(path, e.to_string()))?;
-    if jigdo.commit != *claimed {
-        return Err(bad(path, format!("it provides rejig-commit({claimed}) but its tables describe {}", jigdo.commit)));
-    }
-    for entry in &jigdo.content {
-        if entry.source == ContentSource::New && !new_content.contains_key(&entry.content) {
-            return Err(bad(
-                path,
-                format!("object {} is new content {}, which the payload lacks", entry.object, entry.content),
-            ));
-        }
+    let head = JigdoHead::decode(&tables).map_err(|e| bad(path, e.to_string()))?;
+    if head.commit != *claimed {
+        return Err(bad(path, format!("it provides rejig-commit({claimed}) but its tables describe {}", head.commit)));
     }
     Ok(JigdoFile {
         path: path.to_path_buf(),
         nevra,
         file_sha256: FileSha256::from_bytes(file_sha.finalize().into()),
         file_bytes,
-        jigdo,
-        new_content,
+        head,
     })
 }

@@ -19,6 +19,7 @@ mod directory;
 mod fetch;
 mod http;
 mod repomd;
+mod url;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -32,6 +33,7 @@ use rejig_store::Progress;
 use crate::error::{Error, Result};
 
 pub use fetch::fetch;
+pub use url::fetch_url;
 
 /// Why a source, one of its files, one of its packages or one offer cannot be used. The
 /// message names the file and, for a package, the package; the cause follows it in the chain,
@@ -254,7 +256,7 @@ pub struct Offer {
     pub header_sha256: Option<HeaderSha256>,
     /// Index of the source in the list given to [`Catalog::load`].
     pub source: usize,
-    /// The package's provides whose names start with `rejig-` (`rejig-jigdo(1)`,
+    /// The package's provides whose names start with `rejig-` (`rejig-jigdo(2)`,
     /// `rejig-commit(…)`), as rpm-md lists them; at most [`MAX_REJIG_PROVIDES`]. Empty for
     /// directory sources.
     pub provides: Vec<String>,

@@ -114,6 +114,10 @@ pub enum ObjectType {
     Commit = 4,
     /// Detached commit metadata, named after its commit.
     CommitMeta = 6,
+    /// Not an OSTree type: the list of jigdo parts (BLAKE3 of each) a commit rebuilt from a
+    /// jigdo came with, named after its commit, so that gc keeps them while it keeps the
+    /// commit and the next update fetches only new parts (FORMAT.md "jigdo parts").
+    JigdoParts = 0x80,
 }
 
 impl ObjectType {
@@ -125,6 +129,7 @@ impl ObjectType {
             ObjectType::DirMeta => "dirmeta",
             ObjectType::Commit => "commit",
             ObjectType::CommitMeta => "commitmeta",
+            ObjectType::JigdoParts => "rejig-jigdo-parts",
         }
     }
 
@@ -136,6 +141,7 @@ impl ObjectType {
             3 => ObjectType::DirMeta,
             4 => ObjectType::Commit,
             6 => ObjectType::CommitMeta,
+            0x80 => ObjectType::JigdoParts,
             other => return Err(Error::malformed("object type", format!("unknown type {other}"))),
         })
     }

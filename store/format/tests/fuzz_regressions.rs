@@ -32,3 +32,8 @@ fn pack_trailer_inputs_replay() {
 fn jigdo_tables_inputs_replay() {
     assert!(replay("jigdo_tables", rejig_format::fuzzing::jigdo_tables) > 0, "no kept inputs to replay");
 }
+
+#[test]
+fn jigdo_records_inputs_replay() {
+    assert!(replay("jigdo_records", rejig_format::fuzzing::jigdo_parts) > 0, "no kept inputs to replay");
+}

@@ -6,13 +6,11 @@ use crate::id::ObjectId;
 use crate::manifest::Nevra;
 
 /// Every jigdo provides this; the number is the tables format generation.
-pub const JIGDO_PROVIDE: &str = "rejig-jigdo(1)";
+pub const JIGDO_PROVIDE: &str = "rejig-jigdo(2)";
 /// Prefix of the payload directories (`/usr/lib/rejig/<name>/`).
 pub const PAYLOAD_ROOT: &str = "/usr/lib/rejig";
 /// The tables file inside the payload directory.
 pub const TABLES_FILE: &str = "tables";
-/// The directory of new content, one file per BLAKE3.
-pub const NEW_DIR: &str = "new";
 
 /// `rejig-commit(<checksum>)`: lets a client find the jigdo of a commit from repodata alone.
 pub fn commit_provide(commit: &ObjectId) -> String {

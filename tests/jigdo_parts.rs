@@ -1,0 +1,335 @@
+//! Jigdo parts end to end, the way a distributor publishes and a client updates: `rejig build
+//! --output-dir` into one directory with the packages, `createrepo_c` over it, the loopback
+//! HTTP server serving it, and clients exporting jigdos named by URL with the repository as
+//! their only source. The counts are exact: an update fetches the parts its store lacks and
+//! nothing else.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use rejig_format::jigdo::{part_file_name, JigdoHead, PartKind};
+use rejig_test_support::server::Server;
+use serde_json::Value;
+
+use crate::util::jigdo_fixture::Fixture;
+use crate::util::{num, ostree_commit, p, report, run, text, verify_exported_repo, Rejig};
+
+/// The distinct part file names of a jigdo.
+fn part_names(head: &JigdoHead) -> BTreeSet<String> {
+    head.unique_parts().iter().map(|part| part_file_name(&part.content)).collect()
+}
+
+fn head(path: &Path) -> JigdoHead {
+    rejig_importer::jigdo::read_jigdo(path).unwrap().head
+}
+
+/// `rejig build --output-dir DIR` of ref `os`: the report and the jigdo written.
+fn build(rejig: &Rejig, compose: &Path, packages: &Path, dir: &Path) -> (Value, PathBuf) {
+    let v = rejig.json(&[
+        "build",
+        "--repo",
+        p(compose),
+        "--rev",
+        "os",
+        "--packages",
+        p(packages),
+        "--name",
+        "os",
+        "--output-dir",
+        p(dir),
+    ]);
+    let output = PathBuf::from(text(&v, "output"));
+    assert_eq!(output.parent(), Some(dir), "{v}");
+    assert!(output.file_name().unwrap().to_string_lossy().starts_with("os-0-"), "named by NEVRA: {v}");
+    (v, output)
+}
+
+/// The part files a client asked the server for.
+fn fetched_parts(server: &Server) -> BTreeSet<String> {
+    server
+        .seen()
+        .into_iter()
+        .filter_map(|s| s.path.rsplit('/').next().map(str::to_owned))
+        .filter(|name| name.starts_with("rejig-part-"))
+        .collect()
+}
+
+fn createrepo(dir: &Path) {
+    let out = run(Command::new("createrepo_c").args(["--no-database", "--simple-md-filenames", p(dir)]));
+    assert!(out.status.success(), "{}", report("createrepo_c", &out));
+}
+
+/// A regular file under `root` that a package installed (not the fixture's os-release).
+fn packaged_file(root: &Path) -> PathBuf {
+    let mut pending = vec![root.join("usr")];
+    while let Some(dir) = pending.pop() {
+        let mut entries: Vec<_> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+        entries.sort();
+        for path in entries {
+            let meta = fs::symlink_metadata(&path).unwrap();
+            if meta.is_dir() {
+                pending.push(path);
+            } else if meta.is_file() && meta.len() > 0 && !path.ends_with("os-release") {
+                return path;
+            }
+        }
+    }
+    panic!("no packaged file under {}", root.display())
+}
+
+#[test]
+fn updates_over_rpm_md_fetch_exactly_the_parts_that_changed() {
+    let fixture = Fixture::new();
+    let dir = fixture.dir.path();
+    let (compose, root) = (dir.join("compose"), dir.join("root"));
+    let published = dir.join("published");
+    fs::create_dir_all(&published).unwrap();
+    for entry in fs::read_dir(&fixture.packages).unwrap() {
+        let entry = entry.unwrap();
+        fs::copy(entry.path(), published.join(entry.file_name())).unwrap();
+    }
+    let builder = Rejig::new();
+
+    // v1: the fixture's commit. Every part is new to the directory.
+    let (v1, jigdo1) = build(&builder, &compose, &fixture.packages, &published);
+    assert_eq!(text(&v1, "commit"), fixture.commit);
+    assert_eq!(num(&v1, "parts_new"), num(&v1, "parts_total"), "{v1}");
+    assert!(num(&v1, "parts_total") >= 1 && num(&v1, "parts_bytes") > 0, "{v1}");
+    // Same input, same bytes: building again writes nothing new and the same jigdo.
+    let before = fs::read(&jigdo1).unwrap();
+    let (again, _) = build(&builder, &compose, &fixture.packages, &published);
+    assert_eq!((num(&again, "parts_new"), num(&again, "parts_new_bytes")), (0, 0), "{again}");
+    assert_eq!(fs::read(&jigdo1).unwrap(), before, "the same commit gives the same jigdo bytes");
+
+    // v2: one file changed.
+    fs::write(root.join("usr/os-release"), "NAME=hostile\nVERSION=2\n").unwrap();
+    let commit2 = ostree_commit(&compose, "os", &root, "v2");
+    let (v2, jigdo2) = build(&builder, &compose, &fixture.packages, &published);
+    // v3: a relabel, the same bytes with another mode.
+    let victim = packaged_file(&root);
+    fs::set_permissions(&victim, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let commit3 = ostree_commit(&compose, "os", &root, "v3");
+    let (v3, jigdo3) = build(&builder, &compose, &fixture.packages, &published);
+    let (h1, h2, h3) = (head(&jigdo1), head(&jigdo2), head(&jigdo3));
+    let changed2: BTreeSet<String> = part_names(&h2).difference(&part_names(&h1)).cloned().collect();
+    let changed3: BTreeSet<String> = part_names(&h3).difference(&part_names(&h2)).cloned().collect();
+    assert_eq!(num(&v2, "parts_new") as usize, changed2.len(), "build writes only the parts the directory lacks: {v2}");
+    assert_eq!(num(&v3, "parts_new") as usize, changed3.len(), "{v3}");
+    assert!(!changed2.is_empty() && !changed3.is_empty());
+    eprintln!(
+        "[parts] v1 {} parts; one-file update {} new; relabel {} new",
+        part_names(&h1).len(),
+        changed2.len(),
+        changed3.len()
+    );
+
+    createrepo(&published);
+    let server = Server::start(&published);
+    let url = server.url();
+    let client = Rejig::new();
+    let repo = dir.join("client-repo");
+    let export = |jigdo: &Path| {
+        let jigdo_url = format!("{url}{}", jigdo.file_name().unwrap().to_string_lossy());
+        client.json(&["export", &jigdo_url, "--packages", &url, "--repo", p(&repo), "--ref", "os"])
+    };
+
+    // A fresh client fetches every part of v1, and every package.
+    let got1 = export(&jigdo1);
+    assert_eq!(text(&got1, "commit"), fixture.commit);
+    assert_eq!(num(&got1, "parts_fetched"), part_names(&h1).len() as u64, "{got1}");
+    assert_eq!(fetched_parts(&server), part_names(&h1), "a fresh client fetches all the parts");
+    assert!(num(&got1, "part_bytes_downloaded") > 0, "{got1}");
+
+    // The one-file update fetches exactly the parts that changed, and no package.
+    let seen = server.seen().len();
+    let got2 = export(&jigdo2);
+    assert_eq!(text(&got2, "commit"), commit2);
+    assert_eq!(num(&got2, "parts_fetched") as usize, changed2.len(), "{got2}");
+    assert_eq!(num(&got2, "packages_fetched"), 0, "{got2}");
+    let asked: BTreeSet<String> = server.seen()[seen..]
+        .iter()
+        .filter_map(|s| s.path.rsplit('/').next().map(str::to_owned))
+        .filter(|n| n.starts_with("rejig-part-"))
+        .collect();
+    assert_eq!(asked, changed2, "the one-file update asks for exactly the changed parts");
+    // Time follows the change: the plan enters only the directories on the changed path.
+    assert!(num(&got2, "subtrees_reused") > 0, "{got2}");
+    assert!(
+        num(&got2, "content_objects_checked") < num(&got2, "content_objects"),
+        "a one-file update does not visit every object: {got2}"
+    );
+
+    // The relabel fetches only changed records parts, and no package.
+    let seen = server.seen().len();
+    let got3 = export(&jigdo3);
+    assert_eq!(text(&got3, "commit"), commit3);
+    assert_eq!(num(&got3, "parts_fetched") as usize, changed3.len(), "{got3}");
+    assert_eq!(num(&got3, "packages_fetched"), 0, "{got3}");
+    let asked: BTreeSet<String> = server.seen()[seen..]
+        .iter()
+        .filter_map(|s| s.path.rsplit('/').next().map(str::to_owned))
+        .filter(|n| n.starts_with("rejig-part-"))
+        .collect();
+    assert_eq!(asked, changed3);
+    let kinds: BTreeSet<PartKind> =
+        h3.unique_parts().iter().filter(|p| changed3.contains(&part_file_name(&p.content))).map(|p| p.kind).collect();
+    assert_eq!(kinds, BTreeSet::from([PartKind::Records]), "a relabel changes metadata parts only");
+    verify_exported_repo(&repo, &commit3);
+
+    // A mirror made of plain copies of what primary lists (and repodata) serves a fresh
+    // client as well.
+    let mirror = dir.join("mirror");
+    fs::create_dir_all(mirror.join("repodata")).unwrap();
+    let primary = run(Command::new("sh").arg("-c").arg(format!("gzip -dc {}/repodata/primary.xml.gz", p(&published))));
+    let primary = String::from_utf8(primary.stdout).unwrap();
+    let mut copied = 0;
+    for href in primary.split("<location href=\"").skip(1).filter_map(|rest| rest.split('"').next()) {
+        fs::copy(published.join(href), mirror.join(href)).unwrap();
+        copied += 1;
+    }
+    for entry in fs::read_dir(published.join("repodata")).unwrap() {
+        let entry = entry.unwrap();
+        fs::copy(entry.path(), mirror.join("repodata").join(entry.file_name())).unwrap();
+    }
+    let expected = fs::read_dir(&fixture.packages).unwrap().count()
+        + 3
+        + part_names(&h1).union(&part_names(&h2)).count()
+        + changed3.len();
+    assert_eq!(copied, expected, "primary lists the packages, the three jigdos and every part");
+    let fresh = Rejig::new();
+    let mirror_repo = dir.join("mirror-repo");
+    let jigdo_in_mirror = mirror.join(jigdo3.file_name().unwrap());
+    let got = fresh.json(&[
+        "export",
+        p(&jigdo_in_mirror),
+        "--packages",
+        &format!("file://{}", mirror.display()),
+        "--repo",
+        p(&mirror_repo),
+    ]);
+    assert_eq!(text(&got, "commit"), commit3);
+    verify_exported_repo(&mirror_repo, &commit3);
+}
+
+#[test]
+fn plan_lists_parts_then_packages_and_inspect_shows_parts() {
+    let fixture = Fixture::new();
+    let client = Rejig::new();
+    let plan = client.json(&["plan", p(&fixture.jigdo), "--packages", p(&fixture.packages)]);
+    let head = head(&fixture.jigdo);
+    assert_eq!(num(&plan, "parts_total") as usize, head.unique_parts().len(), "{plan}");
+    assert_eq!(num(&plan, "parts_needed"), num(&plan, "parts_total"), "{plan}");
+    let listed = plan["parts"].as_array().unwrap();
+    assert_eq!(listed.len(), head.unique_parts().len());
+    let bytes: u64 = head.unique_parts().iter().map(|p| p.file_size).sum();
+    assert_eq!(num(&plan, "part_bytes_to_fetch"), bytes, "{plan}");
+    assert!(listed.iter().all(|p| p["location"].is_string()), "the parts beside the jigdo are offered: {plan}");
+    assert!(num(&plan, "packages_needed") > 0, "{plan}");
+    // Plan stores nothing: the store is still empty.
+    assert_eq!(num(&client.fsck_clean(), "blobs"), 0);
+
+    let inspected = Rejig::new().json(&["inspect", p(&fixture.jigdo)]);
+    assert_eq!(inspected["parts"].as_array().unwrap().len(), head.unique_parts().len(), "{inspected}");
+    assert!(inspected["parts"].as_array().unwrap().iter().all(|p| p["present"] == true), "{inspected}");
+    assert!(inspected["objects_total"].is_u64(), "{inspected}");
+}
+
+#[test]
+fn gc_keeps_the_parts_of_kept_roots_and_mirror_prune_keeps_what_kept_jigdos_need() {
+    let fixture = Fixture::new();
+    let dir = fixture.dir.path();
+    let (compose, root) = (dir.join("compose"), dir.join("root"));
+    let published = dir.join("published");
+    fs::create_dir_all(&published).unwrap();
+    let builder = Rejig::new();
+    let (_, jigdo1) = build(&builder, &compose, &fixture.packages, &published);
+    fs::write(root.join("usr/os-release"), "NAME=hostile\nVERSION=2\n").unwrap();
+    let commit2 = ostree_commit(&compose, "os", &root, "v2");
+    let (_, jigdo2) = build(&builder, &compose, &fixture.packages, &published);
+    let (h1, h2) = (head(&jigdo1), head(&jigdo2));
+    let only1: BTreeSet<String> = part_names(&h1).difference(&part_names(&h2)).cloned().collect();
+
+    // The store keeps the parts with the commit: gc leaves them, and the next export of the
+    // same jigdo fetches none.
+    let client = Rejig::new();
+    let export = |jigdo: &Path, repo: &str| {
+        client.json(&["export", p(jigdo), "--packages", p(&fixture.packages), "--repo", p(&dir.join(repo))])
+    };
+    assert_eq!(num(&export(&jigdo1, "r1"), "parts_fetched") as usize, part_names(&h1).len());
+    client.json(&["gc"]);
+    client.fsck_clean();
+    assert_eq!(num(&export(&jigdo1, "r2"), "parts_fetched"), 0, "gc kept the parts of a kept root");
+    assert_eq!(
+        num(&export(&jigdo2, "r3"), "parts_fetched") as usize,
+        part_names(&h2).difference(&part_names(&h1)).count()
+    );
+    // Keeping only v2's root drops the parts only v1 needed.
+    client.json(&["gc", "--keep", "1"]);
+    client.fsck_clean();
+    let again = export(&jigdo1, "r4");
+    assert_eq!(num(&again, "parts_fetched") as usize, only1.len(), "gc dropped the parts only v1 needed: {again}");
+
+    // mirror prune --keep 1: v1's jigdo and the parts only it needs go; v2 still exports
+    // from the pruned directory.
+    let pruned = builder.json(&["mirror", "prune", p(&published), "--keep", "1"]);
+    assert_eq!(pruned["jigdos_deleted"].as_array().unwrap().len(), 1, "{pruned}");
+    assert_eq!(num(&pruned, "parts_deleted") as usize, only1.len(), "{pruned}");
+    assert_eq!(num(&pruned, "parts_kept") as usize, part_names(&h2).len(), "{pruned}");
+    assert_eq!(text(&pruned, "next"), format!("createrepo_c --update {}", published.display()));
+    assert!(!jigdo1.exists() && jigdo2.exists());
+    for name in &only1 {
+        assert!(!published.join(name).exists(), "{name} survived the prune");
+    }
+    let fresh = Rejig::new();
+    let v =
+        fresh.json(&["export", p(&jigdo2), "--packages", p(&fixture.packages), "--repo", p(&dir.join("after-prune"))]);
+    assert_eq!(text(&v, "commit"), commit2);
+    // Nothing left to prune.
+    let twice = builder.json(&["mirror", "prune", p(&published), "--keep", "1"]);
+    assert_eq!((num(&twice, "parts_deleted"), twice["jigdos_deleted"].as_array().unwrap().len()), (0, 0), "{twice}");
+}
+
+#[test]
+fn sigkill_during_a_part_fetch_leaves_the_store_sound_and_the_rerun_completes() {
+    let fixture = Fixture::new();
+    let dir = fixture.dir.path();
+    let published = dir.join("published");
+    fs::create_dir_all(&published).unwrap();
+    for entry in fs::read_dir(&fixture.packages).unwrap() {
+        let entry = entry.unwrap();
+        fs::copy(entry.path(), published.join(entry.file_name())).unwrap();
+    }
+    let (_, jigdo) = build(&Rejig::new(), &dir.join("compose"), &fixture.packages, &published);
+    createrepo(&published);
+    let h = head(&jigdo);
+    // The largest part stalls after a few bytes: the client is killed while it waits.
+    let victim = h.unique_parts().into_iter().max_by_key(|p| p.file_size).unwrap().clone();
+    let victim_name = part_file_name(&victim.content);
+    let server = Server::start(&published);
+    let url = server.url();
+    server.fault(&victim_name, rejig_test_support::server::Fault::Stall { after: 100 }, 1);
+    let client = Rejig::new();
+    let repo = dir.join("repo");
+    let jigdo_url = format!("{url}{}", jigdo.file_name().unwrap().to_string_lossy());
+    let args = ["export", jigdo_url.as_str(), "--packages", url.as_str(), "--repo", p(&repo), "--http-timeout", "60"];
+    let mut child = client.spawn(&args);
+    let started = std::time::Instant::now();
+    while server.seen_for(&victim_name).is_empty() {
+        assert!(started.elapsed().as_secs() < 60, "the client never asked for {victim_name}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    child.kill().unwrap();
+    assert!(!child.wait().unwrap().success());
+    // Nothing of the jigdo is in the store, nothing in the repository.
+    let after = client.fsck_clean();
+    assert_eq!(num(&after, "objects"), 0, "{after}");
+    assert!(!repo.join("refs").exists() || fs::read_dir(repo.join("refs/heads")).map(|d| d.count()).unwrap_or(0) == 0);
+    // The rerun completes and fetches every part.
+    let v = client.json(&args);
+    assert_eq!(text(&v, "commit"), fixture.commit);
+    assert_eq!(num(&v, "parts_fetched") as usize, h.unique_parts().len(), "{v}");
+    verify_exported_repo(&repo, &fixture.commit);
+}
