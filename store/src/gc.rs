@@ -30,8 +30,9 @@ use crate::progress::Progress;
 use crate::store::Store;
 use crate::walk::walk_commit;
 use rejig_format::digest::HeaderSha256;
-use rejig_format::id::{BlobId, ObjectKey, ObjectType, PackId};
+use rejig_format::id::{BlobId, ObjectId, ObjectKey, ObjectType, PackId};
 use rejig_format::manifest::PackageManifest;
+use rejig_format::object::DirTree;
 
 /// What to keep.
 #[derive(Clone, Debug)]
@@ -436,6 +437,53 @@ fn pack_bytes(store: &Store) -> Result<u64> {
 /// After the index is rebuilt from packs: drops entries a collection had removed but that
 /// packs kept as they were still list (objects without blobs, packages missing content,
 /// roots whose commit no longer walks). Returns how many entries were removed.
+/// Dirtrees whose closure is not all in the index. The jigdo planner takes a stored dirtree
+/// as proof that everything below it is stored (it does not enter such a directory), so
+/// when a repair drops damaged content, the dirtrees above that content go too.
+fn incomplete_dirtrees(store: &Store, reader: &IndexReader<'_>) -> Result<Vec<ObjectKey>> {
+    let trees: Vec<ObjectKey> =
+        reader.objects()?.into_iter().map(|(key, _)| key).filter(|key| key.kind == ObjectType::DirTree).collect();
+    let mut complete = HashMap::new();
+    for key in &trees {
+        tree_complete(store, reader, key.id, &mut complete)?;
+    }
+    Ok(trees.into_iter().filter(|key| complete.get(&key.id) == Some(&false)).collect())
+}
+
+/// Whether dirtree `id` and everything below it are in the index, memoised in `known`. The
+/// recursion is as deep as the tree, which the stored dirtrees' own checksums make acyclic.
+fn tree_complete(
+    store: &Store,
+    reader: &IndexReader<'_>,
+    id: ObjectId,
+    known: &mut HashMap<ObjectId, bool>,
+) -> Result<bool> {
+    if let Some(&complete) = known.get(&id) {
+        return Ok(complete);
+    }
+    let key = ObjectKey::new(id, ObjectType::DirTree);
+    let complete = reader.contains_object(&key)? && {
+        let bytes = store.read_metadata(reader, key)?;
+        match DirTree::decode(&bytes) {
+            Err(_) => false,
+            Ok(tree) => {
+                let mut complete = true;
+                for file in tree.files() {
+                    complete &= reader.contains_object(&ObjectKey::new(file.content, ObjectType::File))?;
+                }
+                for dir in tree.dirs() {
+                    complete = complete
+                        && reader.contains_object(&ObjectKey::new(dir.meta, ObjectType::DirMeta))?
+                        && tree_complete(store, reader, dir.tree, known)?;
+                }
+                complete
+            }
+        }
+    };
+    known.insert(id, complete);
+    Ok(complete)
+}
+
 pub(crate) fn drop_incomplete(store: &Store, index: &crate::index::Index) -> Result<u64> {
     let mut removed = index.drop_dangling()?;
     let reader = index.reader()?;
@@ -449,12 +497,13 @@ pub(crate) fn drop_incomplete(store: &Store, index: &crate::index::Index) -> Res
             changes.dead_packages.push(header);
         }
     }
+    changes.dead_objects = incomplete_dirtrees(store, &reader)?;
     for (root, _) in reader.roots()? {
         if walk_commit(store, &reader, root.id).is_err() {
             changes.dead_roots.push(root);
         }
     }
-    removed += (changes.dead_packages.len() + changes.dead_roots.len()) as u64;
+    removed += (changes.dead_packages.len() + changes.dead_roots.len() + changes.dead_objects.len()) as u64;
     drop(reader);
     index.apply_gc(&changes)?;
     Ok(removed)

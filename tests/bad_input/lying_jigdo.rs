@@ -152,10 +152,10 @@ fn hostile_parts_are_refused_naming_the_part_with_nothing_stored_or_written() {
     export_fails_cleanly(&fixture, &undecodable, &["jigdo records", "unknown record 9"]);
 }
 
-/// `export` of `jigdo` into a fresh repository with a fresh store fails naming `needles`,
-/// and leaves no repository and an unchanged (empty) store behind.
+/// `export` of `jigdo` into a fresh repository with a store holding one unrelated package
+/// fails naming `needles`, and leaves no repository and an unchanged store behind.
 fn export_fails_cleanly(fixture: &Fixture, jigdo: &std::path::Path, needles: &[&str]) {
-    let rejig = Rejig::new();
+    let rejig = super::seeded_store();
     let before = rejig.fsck_clean();
     let repo = fixture.dir.path().join(format!("repo-{}", util::jigdo_fixture::rand_suffix()));
     let out = rejig.fails(&["export", p(jigdo), "--packages", p(&fixture.packages), "--repo", p(&repo)]);

@@ -6,7 +6,8 @@
 //! Time follows the change: the plan walks the commit from its root and does not enter a
 //! directory whose dirtree the store already holds, since the store records a dirtree only
 //! with everything it reaches (an import's batch, or [`crate::jigdo::complete_commit`] after
-//! every object is verified), and gc keeps or drops a commit's closure whole. An update that
+//! every object is verified), gc keeps or drops a commit's closure whole, and a repair that
+//! drops damaged content drops the dirtrees above it (`rejig-store`'s gc). An update that
 //! changes one file visits the directories on its path, not every object.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
