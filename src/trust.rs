@@ -43,7 +43,8 @@ const HASH_SHA256: u64 = 8;
 const MAX_KEY_FILE: u64 = 1 << 20;
 
 fn read_key_file(path: &Path) -> Result<Vec<u8>> {
-    let file = File::open(path).with_context(|| format!("key file {}", path.display()))?;
+    let file =
+        rejig_importer::source::open_regular_file(path).with_context(|| format!("key file {}", path.display()))?;
     let mut bytes = Vec::new();
     file.take(MAX_KEY_FILE + 1).read_to_end(&mut bytes).with_context(|| format!("key file {}", path.display()))?;
     if bytes.len() as u64 > MAX_KEY_FILE {
@@ -217,7 +218,7 @@ fn verify_rpm_inner(path: &Path, keys: &OpenPgpKeys) -> Result<RpmVerification> 
     }
     // The headers are read without their digests checked: the signature comes first, so a
     // change after signing is reported as such.
-    let mut reader = BufReader::new(File::open(path)?);
+    let mut reader = BufReader::new(rejig_importer::source::open_regular_file(path)?);
     let mut lead = [0u8; LEAD_LEN];
     reader.read_exact(&mut lead).context("reading the lead")?;
     parse_lead(&lead)?;

@@ -7,7 +7,6 @@
 
 #![deny(clippy::indexing_slicing)]
 
-use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
 
@@ -48,7 +47,7 @@ fn bad(name: &str, detail: impl Into<String>) -> Error {
 /// Reads and checks the part at `path`. With a batch, an object part's contents are added to
 /// it (and a records part's, which is also returned); without one they are only verified.
 pub fn read_part(path: &Path, expect: Expect<'_>, batch: Option<&Batch<'_>>) -> Result<PartFile> {
-    let file = File::open(path).at(path)?;
+    let file = crate::source::open_regular_file(path).at(path)?;
     let file_size = file.metadata().at(path)?.len();
     let label = match expect {
         Expect::Bound(part) => {
