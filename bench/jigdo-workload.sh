@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Workload for bench/jigdo.sh: an OS made of RPMs, composed into two OSTree commits.
+# Workload for bench/jigdo.sh and bench/parts.sh: an OS made of RPMs, composed into OSTree
+# commits v1 (all packages), v2 (two rebuilt) and v3-v5 (one file changed each).
 #
 #   bench/jigdo-workload.sh [DATA]     (default DATA=/work/bench-data/jigdo)
 #
-# Does nothing if DATA/manifest.txt exists (delete DATA to rebuild). Otherwise, as root:
+# Does nothing if DATA/manifest.txt exists (delete DATA to rebuild; delete only manifest.txt to
+# compose again from the RPMs already built). Otherwise, as root:
 #  1. selects Debian packages installed on this machine: those with 10 KB-40 MB of files, in the
 #     order of sha256(package name) (a fixed pseudo-random sample), until the selection has at
 #     least MIN_PKGS packages, MIN_FILES regular files and MIN_BYTES bytes of regular content.
@@ -17,17 +19,21 @@
 #     requires/provides; version and release from dpkg (epoch kept; '-' and ':' in the upstream
 #     version become '_'); arch x86_64 (dpkg amd64) or noarch (dpkg all). SOURCE_DATE_EPOCH and
 #     a fixed build host make the RPMs reproducible;
-#  3. v2 = v1 with exactly two packages rebuilt: release + ".bench2" and a line appended to each
-#     of their regular files under usr/bin, usr/sbin, usr/lib* and usr/libexec (what a rebuild
-#     changes; docs and data stay). The two are the first selected packages with 1-15 MB of
-#     content and such files;
+#  3. v2 = v1 with exactly N_CHANGED (20) packages rebuilt: release + ".bench2" and a line appended
+#     to each of their regular files under usr/bin, usr/sbin, usr/lib* and usr/libexec (what a
+#     rebuild changes; docs and data stay). They are the first selected packages with
+#     100 KB-15 MB of content and such files (issue 11 asks for a v1 -> v2 of 20+ packages);
 #  4. DATA/repo-v1 and DATA/repo-v2: the RPMs of each version (hardlinked), with createrepo_c
 #     repodata;
 #  5. composes each version: `rpm -i --root ROOT --nodeps --noscripts --ignorearch` of all its
-#     packages, the rpmdb removed, etc moved to usr/etc, merged-/usr symlinks (bin, sbin, lib,
-#     lib64) and a few generated files added (os-release, the package list, an empty
-#     machine-id, a tmpfiles.d snippet), then `ostree commit` into the archive repo DATA/compose
+#     packages, etc moved to usr/etc, merged-/usr symlinks (bin, sbin, lib, lib64) and a few
+#     generated files added (os-release, the package list, an empty machine-id, a tmpfiles.d
+#     snippet), the rpmdb (sqlite) kept as usr/share/rpm, an initramfs of
+#     usr/bin and usr/lib (cpio | zstd, ~50 MB): at least 40 MB of content no package holds,
+#     checked; then `ostree commit` into the archive repo DATA/compose
 #     (refs bench/v1 and bench/v2, v2's parent v1, fixed timestamps).
+#  6. v3, v4 and v5: each the version before with only /usr/lib/os-release changed (see
+#     one_file_versions below; added to an existing workload that lacks them).
 # Heavy steps run under `nice -n 10`. Needs: dpkg, rpmbuild, rpm, createrepo_c, ostree, tar,
 # python3.
 set -euo pipefail
@@ -36,11 +42,46 @@ DATA=${1:-/work/bench-data/jigdo}
 MIN_PKGS=150
 MIN_FILES=16000
 MIN_BYTES=$((450 * 1000 * 1000))
+N_CHANGED=20
 export SOURCE_DATE_EPOCH=1704067200   # 2024-01-01T00:00:00Z
 export LC_ALL=C
 
+# v3, v4, v5: the previous version with only /usr/lib/os-release changed (VERSION_ID=vN), made
+# with `ostree commit --tree=ref=PREV --tree=dir=OVERLAY` (the overlay holds that one file, its
+# directories made like rpm makes them: root, 0755). Added to an existing workload when missing;
+# `ostree diff` must show exactly the one modified file.
+os_release() { # os_release VERSION -> the generated /usr/lib/os-release of that version
+    printf 'NAME="rejig bench OS"\nID=rejig-bench\nVERSION_ID=%s\nPRETTY_NAME="rejig bench OS %s"\n' "$1" "$1"
+}
+one_file_versions() {
+    local n prev overlay commit diff
+    for n in 3 4 5; do
+        ostree rev-parse --repo="$DATA/compose" "bench/v$n" >/dev/null 2>&1 && continue
+        prev=bench/v$((n - 1))
+        overlay=$DATA/gen/overlay-v$n
+        rm -rf "$overlay"
+        mkdir -p "$overlay/usr/lib"
+        chmod 0755 "$overlay" "$overlay/usr" "$overlay/usr/lib"
+        os_release "v$n" > "$overlay/usr/lib/os-release"
+        chmod 0644 "$overlay/usr/lib/os-release"
+        commit=$(nice -n 10 ostree commit --repo="$DATA/compose" --branch="bench/v$n" \
+            --parent="$(ostree rev-parse --repo="$DATA/compose" "$prev")" \
+            --subject="rejig bench OS v$n" --no-bindings --timestamp="2024-01-0${n}T00:00:00Z" \
+            --tree=ref="$prev" --tree=dir="$overlay")
+        rm -rf "$overlay"
+        diff=$(ostree diff --repo="$DATA/compose" "$prev" "bench/v$n")
+        if ! [[ $diff =~ ^M\ +/usr/lib/os-release$ ]]; then
+            echo "v$n differs from $prev by more than os-release: $diff" >&2
+            exit 1
+        fi
+        echo "   bench/v$n = $commit ($prev with only /usr/lib/os-release changed)"
+        echo "v$n: commit $commit, $prev with only /usr/lib/os-release changed" >> "$DATA/manifest.txt"
+    done
+}
+
 if [[ -f $DATA/manifest.txt ]]; then
     echo "== workload present: $DATA (delete it to rebuild)"
+    one_file_versions
     exit 0
 fi
 for tool in dpkg-query rpmbuild rpm createrepo_c ostree tar python3; do
@@ -48,17 +89,22 @@ for tool in dpkg-query rpmbuild rpm createrepo_c ostree tar python3; do
 done
 [[ $(id -u) == 0 ]] || { echo "run as root (rpm -i --root, root-owned files)" >&2; exit 1; }
 
+GEN=$DATA/gen
+if [[ -f $DATA/repos.done ]]; then
+    # Steps 1-4 are done (the RPMs take the longest): compose again, e.g. after a change here.
+    echo "== packages and repos present in $DATA: composing only"
+    rm -rf "$DATA/compose" "$GEN/compose.txt" "$DATA/manifest.txt"
+else
 echo "== building the jigdo workload in $DATA"
 rm -rf "$DATA"
 mkdir -p "$DATA/gen/lists" "$DATA/gen/specs"
-GEN=$DATA/gen
 
 # ---------------------------------------------------------------------------------------------
 echo "== 1. selecting installed Debian packages (>= $MIN_PKGS packages, >= $MIN_FILES files, >= $MIN_BYTES bytes)"
-nice -n 10 python3 - "$GEN" "$MIN_PKGS" "$MIN_FILES" "$MIN_BYTES" <<'EOF'
+nice -n 10 python3 - "$GEN" "$MIN_PKGS" "$MIN_FILES" "$MIN_BYTES" "$N_CHANGED" <<'EOF'
 import hashlib, os, re, stat, subprocess, sys
 
-gen, min_pkgs, min_files, min_bytes = sys.argv[1], *map(int, sys.argv[2:5])
+gen, min_pkgs, min_files, min_bytes, n_changed = sys.argv[1], *map(int, sys.argv[2:6])
 SAFE = re.compile(r"^/[A-Za-z0-9._+,@=:~/-]+$")
 
 def dpkg_list(pkg):
@@ -151,14 +197,14 @@ with open(f"{gen}/packages.tsv", "w") as out:
             f.writelines(f"{c}\n" for c in p["links"])
         size = sum(s for _, s in p["files"])
         bins = [c for c, _ in p["files"] if BIN.match(c)]
-        if len(changed) < 2 and 1_000_000 <= size <= 15_000_000 and bins:
+        if len(changed) < n_changed and 100_000 <= size <= 15_000_000 and bins:
             changed.append(p["name"])
             with open(f"{gen}/lists/{p['name']}.v2", "w") as f:
                 f.writelines(c + "\n" for c in bins)
         out.write("\t".join([p["name"], epoch or "-", ver, rel, rarch, p["version"], str(len(p["files"])),
                              str(size), str(len(p["links"])), str(len(owned))]) + "\n")
-if len(changed) < 2:
-    sys.exit("no two packages qualify as the changed ones")
+if len(changed) < n_changed:
+    sys.exit(f"only {len(changed)} packages qualify as the changed ones, {n_changed} wanted")
 with open(f"{gen}/changed.txt", "w") as f:
     f.writelines(c + "\n" for c in changed)
 print(f"   {len(selected)} packages, {tot_files} regular files, {tot_bytes} bytes, "
@@ -243,6 +289,9 @@ for v in v1 v2; do
     nice -n 10 createrepo_c --quiet --no-database --revision "$SOURCE_DATE_EPOCH" \
         --set-timestamp-to-revision "$DATA/repo-$v"
 done
+touch "$DATA/repos.done"
+fi
+mapfile -t CHANGED < "$GEN/changed.txt"
 
 # ---------------------------------------------------------------------------------------------
 echo "== 5. composing the commits into the archive repo $DATA/compose"
@@ -255,7 +304,10 @@ for v in v1 v2; do
     echo "   $v: rpm -i --root of $(ls "$DATA/repo-$v"/*.rpm | wc -l) packages"
     nice -n 10 rpm -i --root "$root" --dbpath /var/lib/rpm --nodeps --noscripts --ignorearch \
         --nosignature --nodigest "$DATA/repo-$v"/*.rpm
-    rm -rf "$root/var/lib/rpm" "$root/root/.rpmdb"
+    # the rpmdb moves to /usr/share/rpm (where image-based systems keep it)
+    mkdir -p "$root/usr/share"
+    mv "$root/var/lib/rpm" "$root/usr/share/rpm"
+    rm -rf "$root/root/.rpmdb"
     if [[ -d $root/etc ]]; then
         mkdir -p "$root/usr"
         mv "$root/etc" "$root/usr/etc"
@@ -269,6 +321,18 @@ for v in v1 v2; do
     rpm -qp --qf '%{NAME}-%|EPOCH?{%{EPOCH}:}|%{VERSION}-%{RELEASE}.%{ARCH}\n' "$DATA/repo-$v"/*.rpm \
         2>/dev/null | sort > "$root/usr/share/rejig-bench/packages.txt"
     : > "$root/usr/etc/machine-id"
+    # an initramfs: a newc cpio of the first 150 MB of usr/lib and usr/bin (files in name order),
+    # zstd -3; made again per version, so it changes when its input does, as a real one would
+    mkdir -p "$root/usr/lib/modules/6.1.0-bench"
+    (cd "$root" && find usr/bin usr/lib -type f -printf '%s %p\n' | sort -k2 |
+        awk '{if (s <= 150000000) print $2; s += $1}' |
+        cpio -o -H newc --reproducible --quiet | zstd -3 -T2 -q -c) \
+        > "$root/usr/lib/modules/6.1.0-bench/initramfs.img"
+    nonpkg=$(( $(du -sb "$root/usr/share/rpm" | cut -f1) + $(stat -c %s "$root/usr/lib/modules/6.1.0-bench/initramfs.img") ))
+    if (( nonpkg < 40 * 1000 * 1000 )); then
+        echo "$v: only $nonpkg bytes of non-package content (rpmdb + initramfs), 40 MB wanted" >&2
+        exit 1
+    fi
     printf 'd /var/lib/rejig-bench 0755 root root -\n' > "$root/usr/lib/tmpfiles.d/rejig-bench.conf"
     parent_arg=()
     [[ $PARENT == none ]] || parent_arg=(--parent="$PARENT")
@@ -276,6 +340,7 @@ for v in v1 v2; do
         --subject="rejig bench OS $v" --no-bindings --timestamp="2024-01-0${v#v}T00:00:00Z" "$root")
     echo "   bench/$v = $PARENT"
     read -r files bytes < <(find "$root" -type f -printf '%s\n' | awk '{n++; s+=$1} END {print n, s}')
+    echo "$v: non-package content: rpmdb $(du -sb "$root/usr/share/rpm" | cut -f1) bytes, initramfs $(stat -c %s "$root/usr/lib/modules/6.1.0-bench/initramfs.img") bytes" >> "$GEN/compose.txt"
     echo "$v: commit $PARENT, $files regular files, $bytes bytes, $(find "$root" -type l | wc -l) symlinks, $(find "$root" -type d | wc -l) directories" >> "$GEN/compose.txt"
     rm -rf "$root"
 done
@@ -297,4 +362,5 @@ done
     echo "compose_repo_objects_bytes: $(du -sb "$DATA/compose/objects" | cut -f1)"
 } > "$DATA/manifest.tmp"
 mv "$DATA/manifest.tmp" "$DATA/manifest.txt"
+one_file_versions
 cat "$DATA/manifest.txt"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # rejig jigdo benchmark: build and export of jigdos against `ostree pull` over HTTP and static
 # deltas, on an OS of RPMs (bench/jigdo-workload.sh) composed into two OSTree commits, v1 and
-# v2 (v2 = v1 with two packages rebuilt).
+# v2 (v2 = v1 with 20 packages rebuilt; v3-v5 are for bench/parts.sh).
 #
 #   bench/jigdo.sh [RUNS]        (default 3 runs; medians, min and max are reported)
 #
