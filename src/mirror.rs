@@ -65,9 +65,9 @@ fn rpm_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-/// Prunes `options.dir` (see the module documentation). A jigdo that cannot be read is left
-/// alone and its parts are not known, so nothing is deleted when one is found: the error says
-/// which.
+/// Prunes `options.dir` (see the module documentation). A jigdo, or an `.rpm` whose headers
+/// cannot be read (it might be a jigdo), makes it fail before anything is deleted, naming the
+/// file: the parts it needs are not known.
 pub fn prune(options: &PruneOptions, progress: &dyn Progress) -> Result<PruneReport> {
     anyhow::ensure!(options.keep >= 1, "--keep must be at least 1");
     let mut files = Vec::new();
@@ -80,7 +80,12 @@ pub fn prune(options: &PruneOptions, progress: &dyn Progress) -> Result<PruneRep
     let mut parts: Vec<(BlobId, PathBuf)> = Vec::new();
     for path in files {
         progress.advance(1);
-        if is_jigdo(&path).unwrap_or(false) {
+        // A file whose headers cannot be read might be a jigdo whose parts would then look
+        // unneeded: nothing is deleted until it is repaired or removed.
+        let jigdo = is_jigdo(&path).with_context(|| {
+            format!("cannot tell whether {} is a jigdo; nothing was deleted (remove or repair it)", path.display())
+        })?;
+        if jigdo {
             let file = read_jigdo(&path).with_context(|| format!("reading the jigdo {}", path.display()))?;
             let timestamp = Commit::decode(&file.head.commit_bytes).map(|c| c.timestamp).unwrap_or(0);
             let needs = file.head.parts.iter().map(|p| p.content).collect();
@@ -130,8 +135,11 @@ pub fn prune(options: &PruneOptions, progress: &dyn Progress) -> Result<PruneRep
             std::fs::remove_file(path).with_context(|| format!("deleting {}", path.display()))?;
         }
     }
-    if !options.dry_run && !delete.is_empty() {
-        rejig_store::durable::sync_dir(&options.dir)?;
+    if !options.dry_run {
+        let dirs: std::collections::BTreeSet<&Path> = delete.iter().filter_map(|p| p.parent()).collect();
+        for dir in dirs {
+            rejig_store::durable::sync_dir(dir)?;
+        }
     }
     report.next = if delete.is_empty() || options.dry_run {
         String::new()

@@ -14,7 +14,7 @@ use rejig_test_support::server::Server;
 use serde_json::Value;
 
 use crate::util::jigdo_fixture::Fixture;
-use crate::util::{num, ostree_commit, p, report, run, text, verify_exported_repo, Rejig};
+use crate::util::{assert_stderr_mentions, num, ostree_commit, p, report, run, text, verify_exported_repo, Rejig};
 
 /// The distinct part file names of a jigdo.
 fn part_names(head: &JigdoHead) -> BTreeSet<String> {
@@ -270,6 +270,14 @@ fn gc_keeps_the_parts_of_kept_roots_and_mirror_prune_keeps_what_kept_jigdos_need
     client.fsck_clean();
     let again = export(&jigdo1, "r4");
     assert_eq!(num(&again, "parts_fetched") as usize, only1.len(), "gc dropped the parts only v1 needed: {again}");
+
+    // An .rpm whose headers cannot be read might be a jigdo: prune refuses, deleting nothing.
+    let garbage = published.join("unreadable.rpm");
+    fs::write(&garbage, b"not an rpm at all").unwrap();
+    let refused = builder.fails(&["mirror", "prune", p(&published), "--keep", "1"]);
+    assert_stderr_mentions(&refused, "unreadable.rpm", "the refusal names the file");
+    assert!(jigdo1.exists() && only1.iter().all(|name| published.join(name).exists()), "a refused prune deleted");
+    fs::remove_file(&garbage).unwrap();
 
     // mirror prune --keep 1: v1's jigdo and the parts only it needs go; v2 still exports
     // from the pruned directory.
