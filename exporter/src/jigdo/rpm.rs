@@ -96,9 +96,12 @@ pub fn write_jigdo_rpm(head: &JigdoHead, name: &str, output: &Path) -> Result<Ji
     );
     builder
         .using_config(
+            // No space reserved for signing in place: 4 KiB of zeros in every jigdo, fetched on
+            // every update. rpmsign still signs it, by rewriting the file.
             BuildConfig::v4()
                 .compression(CompressionWithLevel::Zstd(10))
-                .source_date(u32::try_from(commit.timestamp).unwrap_or(u32::MAX)),
+                .source_date(u32::try_from(commit.timestamp).unwrap_or(u32::MAX))
+                .reserved_space(None),
         )
         .release(release.clone())
         .build_host("rejig")
