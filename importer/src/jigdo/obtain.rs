@@ -13,8 +13,9 @@ use rejig_format::{BlobId, PackageBinding};
 use rejig_store::{Progress, Store};
 
 use crate::error::{Error, Result};
-use crate::jigdo::part::{read_part, Expect};
+use crate::jigdo::part::{read_part, Expect, PartFile};
 use crate::source::{fetch, Catalog, FetchOptions, Fetched};
+use rayon::prelude::*;
 
 /// What fetching parts did.
 #[derive(Clone, Debug, Default, serde::Serialize)]
@@ -97,9 +98,20 @@ pub fn obtain_parts_with(
             });
         }
         progress.start("checking parts", missing.len() as u64);
-        for (part, result) in missing.iter().zip(fetched) {
-            let got = result.map_err(|e| part_error(part, rejig_format::chain(&e)))?;
-            let file = read_part(&got.path, Expect::Bound(part), Some(&batch))?;
+        // Parts are checked in parallel (each decompresses and hashes its own file); the
+        // first failure in list order is the one reported.
+        let checked: Vec<Result<(PartFile, Fetched)>> = missing
+            .par_iter()
+            .zip(fetched)
+            .map(|(part, result)| {
+                let got = result.map_err(|e| part_error(part, rejig_format::chain(&e)))?;
+                let file = read_part(&got.path, Expect::Bound(part), Some(&batch))?;
+                progress.advance(1);
+                Ok((file, got))
+            })
+            .collect();
+        for (part, result) in missing.iter().zip(checked) {
+            let (file, got) = result?;
             if part.kind == PartKind::Records {
                 pieces.insert(part.content, file.records);
             }
@@ -109,7 +121,6 @@ pub fn obtain_parts_with(
             if got.temporary {
                 temporary.push(got.path.clone());
             }
-            progress.advance(1);
         }
         progress.finish();
     }
