@@ -56,6 +56,25 @@ fn fetched_parts(server: &Server) -> BTreeSet<String> {
         .collect()
 }
 
+/// `published/` in the fixture's directory, holding copies of the fixture's packages, as a
+/// distributor publishes them beside jigdos and parts.
+fn published_with_packages(fixture: &Fixture) -> PathBuf {
+    let published = fixture.dir.path().join("published");
+    fs::create_dir_all(&published).unwrap();
+    for entry in fs::read_dir(&fixture.packages).unwrap() {
+        let entry = entry.unwrap();
+        fs::copy(entry.path(), published.join(entry.file_name())).unwrap();
+    }
+    published
+}
+
+/// `export URL/JIGDO --packages SOURCE --repo REPO --ref os` with `--json`, the jigdo named
+/// by its file name under `base` (a server's URL).
+fn export_by_url(client: &Rejig, base: &str, jigdo: &Path, source: &str, repo: &Path) -> Value {
+    let jigdo_url = format!("{base}{}", jigdo.file_name().unwrap().to_string_lossy());
+    client.json(&["export", &jigdo_url, "--packages", source, "--repo", p(repo), "--ref", "os"])
+}
+
 fn createrepo(dir: &Path) {
     let out = run(Command::new("createrepo_c").args(["--no-database", "--simple-md-filenames", p(dir)]));
     assert!(out.status.success(), "{}", report("createrepo_c", &out));
@@ -84,12 +103,7 @@ fn updates_over_rpm_md_fetch_exactly_the_parts_that_changed() {
     let fixture = Fixture::new();
     let dir = fixture.dir.path();
     let (compose, root) = (dir.join("compose"), dir.join("root"));
-    let published = dir.join("published");
-    fs::create_dir_all(&published).unwrap();
-    for entry in fs::read_dir(&fixture.packages).unwrap() {
-        let entry = entry.unwrap();
-        fs::copy(entry.path(), published.join(entry.file_name())).unwrap();
-    }
+    let published = published_with_packages(&fixture);
     let builder = Rejig::new();
 
     // v1: the fixture's commit. Every part is new to the directory.
@@ -130,10 +144,7 @@ fn updates_over_rpm_md_fetch_exactly_the_parts_that_changed() {
     let url = server.url();
     let client = Rejig::new();
     let repo = dir.join("client-repo");
-    let export = |jigdo: &Path| {
-        let jigdo_url = format!("{url}{}", jigdo.file_name().unwrap().to_string_lossy());
-        client.json(&["export", &jigdo_url, "--packages", &url, "--repo", p(&repo), "--ref", "os"])
-    };
+    let export = |jigdo: &Path| export_by_url(&client, &url, jigdo, &url, &repo);
 
     // A fresh client fetches every part of v1, and every package.
     let got1 = export(&jigdo1);
@@ -303,12 +314,7 @@ fn gc_keeps_the_parts_of_kept_roots_and_mirror_prune_keeps_what_kept_jigdos_need
 fn sigkill_during_a_part_fetch_leaves_the_store_sound_and_the_rerun_completes() {
     let fixture = Fixture::new();
     let dir = fixture.dir.path();
-    let published = dir.join("published");
-    fs::create_dir_all(&published).unwrap();
-    for entry in fs::read_dir(&fixture.packages).unwrap() {
-        let entry = entry.unwrap();
-        fs::copy(entry.path(), published.join(entry.file_name())).unwrap();
-    }
+    let published = published_with_packages(&fixture);
     let (_, jigdo) = build(&Rejig::new(), &dir.join("compose"), &fixture.packages, &published);
     createrepo(&published);
     let h = head(&jigdo);
@@ -355,12 +361,7 @@ fn a_url_jigdo_gets_its_files_beside_it_and_reads_repodata_only_for_what_is_not_
     // Published as `build --output-dir` and a distributor would: packages, jigdo and parts in
     // one directory. Its repodata is made for v1 and never updated, so it knows nothing of
     // v2's parts.
-    let published = dir.join("published");
-    fs::create_dir_all(&published).unwrap();
-    for entry in fs::read_dir(&fixture.packages).unwrap() {
-        let entry = entry.unwrap();
-        fs::copy(entry.path(), published.join(entry.file_name())).unwrap();
-    }
+    let published = published_with_packages(&fixture);
     let builder = Rejig::new();
     let (_, jigdo1) = build(&builder, &compose, &fixture.packages, &published);
     createrepo(&published);
@@ -375,10 +376,7 @@ fn a_url_jigdo_gets_its_files_beside_it_and_reads_repodata_only_for_what_is_not_
     let url = server.url();
     let client = Rejig::new();
     let repo = dir.join("client-repo");
-    let export = |jigdo: &Path| {
-        let jigdo_url = format!("{url}{}", jigdo.file_name().unwrap().to_string_lossy());
-        client.json(&["export", &jigdo_url, "--packages", &url, "--repo", p(&repo), "--ref", "os"])
-    };
+    let export = |jigdo: &Path| export_by_url(&client, &url, jigdo, &url, &repo);
 
     // A fresh client: the jigdo, every part and every package, all from beside the jigdo, and
     // not one byte of repodata.
@@ -424,8 +422,7 @@ fn a_url_jigdo_gets_its_files_beside_it_and_reads_repodata_only_for_what_is_not_
     let fresh = Rejig::new();
     let repo2 = dir.join("fresh-repo");
     let since = server.seen().len();
-    let jigdo_url = format!("{}{}", jigdos.url(), jigdo2.file_name().unwrap().to_string_lossy());
-    let got = fresh.json(&["export", &jigdo_url, "--packages", &url, "--repo", p(&repo2), "--ref", "os"]);
+    let got = export_by_url(&fresh, &jigdos.url(), &jigdo2, &url, &repo2);
     assert_eq!(text(&got, "commit"), commit2);
     assert_eq!(got["sources_read"], true, "{got}");
     assert_eq!(num(&got, "files_fetched_beside_jigdo"), part_names(&h2).len() as u64, "{got}");
