@@ -27,7 +27,7 @@ use rejig_importer::jigdo::{
     Expect, JigdoFile, JigdoPlan, PartsFetched,
 };
 use rejig_importer::package::import_package_for;
-use rejig_importer::source::{fetch, fetch_url, Catalog, Fetched, Location, PackageSource};
+use rejig_importer::source::{fetch, fetch_url, Catalog, Fetched, Location, PackageSource, RepoLocation};
 use rejig_store::{Progress, Store};
 use serde::Serialize;
 
@@ -320,8 +320,8 @@ fn plan_records(
     Ok(records)
 }
 
-/// Where a rebuild gets parts and packages. When the jigdo came by `http(s)://` URL, first
-/// beside it, under the names `build --output-dir` gives parts and a publisher gives packages
+/// Where a rebuild gets parts and packages. When the jigdo came by `http(s)://` URL (and every
+/// source is remote too), first beside it, under the names `build --output-dir` gives parts and a publisher gives packages
 /// (verified by the digests the jigdo binds, like any download); what is not found there comes
 /// from the sources' catalog, read once, on first need, for parts and packages alike. So an
 /// update whose files are all beside the jigdo reads no repodata.
@@ -354,7 +354,10 @@ impl<'a> Getter<'a> {
     ) -> Self {
         let list = part_sources(jigdo, local, sources);
         let jigdo_dir = list.len() > sources.list.len();
-        let url = (!local).then(|| given.to_string_lossy().into_owned());
+        // Only when every source is remote too: files on this machine are not downloaded
+        // again from beside the jigdo.
+        let remote = |source: &PackageSource| matches!(source, PackageSource::Repository(RepoLocation::Remote(_)));
+        let url = (!local && sources.list.iter().all(remote)).then(|| given.to_string_lossy().into_owned());
         Getter { store, url, list, jigdo_dir, sources, progress, catalog: None, beside: 0, beside_missing: false }
     }
 
