@@ -263,11 +263,10 @@ fn random_tree_seed_3_wide_directory() {
     });
 }
 
-#[test]
-fn incremental_export_writes_only_missing_objects() {
-    let tmp = tempdir();
-    let dir = tmp.path();
-    let opts = TreeOptions { random_entries: 60, large_files: 1, ..TreeOptions::new(11) };
+/// An archive repository `dir/src` with two commits of generated trees (seed `seed`): A
+/// (`test/a`), and B (`test/b`), A mutated by `mutate_tree`. Returns (repo, A, B).
+fn two_commits(dir: &Path, seed: u64) -> (std::path::PathBuf, String, String) {
+    let opts = TreeOptions { random_entries: 60, large_files: 1, ..TreeOptions::new(seed) };
     generate_tree(&dir.join("a"), &opts);
     generate_tree(&dir.join("b"), &opts);
     mutate_tree(&dir.join("b"));
@@ -275,6 +274,14 @@ fn incremental_export_writes_only_missing_objects() {
     ostree_init(&src, "archive");
     let a = ostree_commit(&src, "test/a", &dir.join("a"), "A");
     let b = ostree_commit(&src, "test/b", &dir.join("b"), "B");
+    (src, a, b)
+}
+
+#[test]
+fn incremental_export_writes_only_missing_objects() {
+    let tmp = tempdir();
+    let dir = tmp.path();
+    let (src, a, b) = two_commits(dir, 11);
     let objects_a = ostree_reachable(&src, &a);
     let objects_b = ostree_reachable(&src, &b);
     let new: Vec<_> = objects_b.difference(&objects_a).collect();
@@ -613,14 +620,7 @@ fn streamed_large_blob_roundtrip_and_damage() {
 fn an_update_under_a_ref_visits_only_what_changed_unless_the_old_commit_is_partial() {
     let tmp = tempdir();
     let dir = tmp.path();
-    let opts = TreeOptions { random_entries: 60, large_files: 1, ..TreeOptions::new(12) };
-    generate_tree(&dir.join("a"), &opts);
-    generate_tree(&dir.join("b"), &opts);
-    mutate_tree(&dir.join("b"));
-    let src = dir.join("src");
-    ostree_init(&src, "archive");
-    let a = ostree_commit(&src, "test/a", &dir.join("a"), "A");
-    let b = ostree_commit(&src, "test/b", &dir.join("b"), "B");
+    let (src, a, b) = two_commits(dir, 12);
     let objects_b = ostree_reachable(&src, &b);
     let new = objects_b.difference(&ostree_reachable(&src, &a)).count() as u64;
     let rejig = Rejig::new();
