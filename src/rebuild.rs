@@ -19,15 +19,15 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use rayon::prelude::*;
 use rejig_exporter::{check_target, ExportOptions};
-use rejig_format::jigdo::{assemble, Jigdo, JigdoHead};
+use rejig_format::jigdo::{assemble, part_file_name, Jigdo, JigdoHead, PartRef};
 use rejig_format::manifest::Nevra;
 use rejig_format::{ObjectId, PackageBinding, RepoMode};
 use rejig_importer::jigdo::{
-    complete_commit, missing_parts, obtain_parts, package_demand, part_blobs, plan_jigdo, read_jigdo, read_part,
+    complete_commit, missing_parts, obtain_parts_with, package_demand, part_blobs, plan_jigdo, read_jigdo, read_part,
     Expect, JigdoFile, JigdoPlan, PartsFetched,
 };
 use rejig_importer::package::import_package_for;
-use rejig_importer::source::{fetch, fetch_url, Catalog, Location, PackageSource};
+use rejig_importer::source::{fetch, fetch_url, Catalog, Fetched, Location, PackageSource, RepoLocation};
 use rejig_store::{Progress, Store};
 use serde::Serialize;
 
@@ -82,6 +82,13 @@ pub struct RebuildReport {
     pub content_objects_checked: usize,
     /// Directories not entered because the store already held their dirtree.
     pub subtrees_reused: u64,
+    /// Parts and packages fetched from beside the jigdo's URL (see [`Getter`]).
+    pub files_fetched_beside_jigdo: usize,
+    /// Whether the package sources (repodata, directories) were read: only when something
+    /// was not found beside the jigdo, or the jigdo is a local file.
+    pub sources_read: bool,
+    /// Objects the export looked at in the repository ([`rejig_exporter::ExportReport::objects_visited`]).
+    pub objects_visited: u64,
     /// Objects written into the repository.
     pub objects_written: u64,
     /// Objects the repository already had.
@@ -313,21 +320,143 @@ fn plan_records(
     Ok(records)
 }
 
-/// Fetches the parts the store lacks and assembles the description; see [`obtain_parts`].
+/// Where a rebuild gets parts and packages. When the jigdo came by `http(s)://` URL (and every
+/// source is remote too), first beside it, under the names `build --output-dir` gives parts and a publisher gives packages
+/// (verified by the digests the jigdo binds, like any download); what is not found there comes
+/// from the sources' catalog, read once, on first need, for parts and packages alike. So an
+/// update whose files are all beside the jigdo reads no repodata.
+struct Getter<'a> {
+    store: &'a Store,
+    /// The jigdo's URL, when it came by one.
+    url: Option<String>,
+    /// The sources parts are looked for in ([`part_sources`]).
+    list: Vec<PackageSource>,
+    /// True when `list[0]` is the jigdo's own directory, which packages are not looked for in.
+    jigdo_dir: bool,
+    sources: &'a Sources,
+    progress: &'a dyn Progress,
+    catalog: Option<Catalog>,
+    /// Files fetched beside the jigdo's URL.
+    beside: usize,
+    /// Set once beside the URL turned out not to have what was asked: later calls go
+    /// straight to the sources.
+    beside_missing: bool,
+}
+
+impl<'a> Getter<'a> {
+    fn new(
+        store: &'a Store,
+        jigdo: &Path,
+        given: &Path,
+        local: bool,
+        sources: &'a Sources,
+        progress: &'a dyn Progress,
+    ) -> Self {
+        let list = part_sources(jigdo, local, sources);
+        let jigdo_dir = list.len() > sources.list.len();
+        // Only when every source is remote too: files on this machine are not downloaded
+        // again from beside the jigdo.
+        let remote = |source: &PackageSource| matches!(source, PackageSource::Repository(RepoLocation::Remote(_)));
+        let url = (!local && sources.list.iter().all(remote)).then(|| given.to_string_lossy().into_owned());
+        Getter { store, url, list, jigdo_dir, sources, progress, catalog: None, beside: 0, beside_missing: false }
+    }
+
+    fn catalog(&mut self) -> Result<&Catalog> {
+        if self.catalog.is_none() {
+            self.catalog = Some(load_catalog(&self.list, self.sources, self.progress)?);
+        }
+        self.catalog.as_ref().context("internal error: no catalog")
+    }
+
+    /// One result per file of `wanted` (binding, file name beside the jigdo, size when known).
+    /// Beside the URL, one file is tried first; only when it is there are the others tried, so
+    /// a jigdo published apart from its packages costs one failed request, not one per file.
+    fn get(
+        &mut self,
+        wanted: &[(PackageBinding, String, Option<u64>)],
+        packages: bool,
+    ) -> Result<Vec<rejig_importer::Result<Fetched>>> {
+        let download_dir = self.store.downloads_dir()?;
+        let sources = self.sources;
+        let options = &sources.options;
+        let mut results: Vec<Option<rejig_importer::Result<Fetched>>> = wanted.iter().map(|_| None).collect();
+        if let (Some(url), false, Some(first)) = (&self.url, self.beside_missing, wanted.first()) {
+            let probe = Catalog::beside(url, std::slice::from_ref(first))?;
+            let got = fetch(&probe, std::slice::from_ref(&first.0), &download_dir, options, self.progress).pop();
+            match got {
+                Some(Ok(got)) => {
+                    self.beside += 1;
+                    if let Some(slot) = results.first_mut() {
+                        *slot = Some(Ok(got));
+                    }
+                    if let Some(rest) = wanted.get(1..).filter(|r| !r.is_empty()) {
+                        let beside = Catalog::beside(url, rest)?;
+                        let bindings: Vec<PackageBinding> = rest.iter().map(|w| w.0.clone()).collect();
+                        let fetched = fetch(&beside, &bindings, &download_dir, options, self.progress);
+                        for (slot, got) in results.iter_mut().skip(1).zip(fetched) {
+                            if let Ok(got) = got {
+                                self.beside += 1;
+                                *slot = Some(Ok(got));
+                            }
+                        }
+                    }
+                }
+                _ => self.beside_missing = true,
+            }
+        }
+        let rest: Vec<usize> = (0..wanted.len()).filter(|&i| results.get(i).is_some_and(Option::is_none)).collect();
+        if !rest.is_empty() {
+            let bindings: Vec<PackageBinding> =
+                rest.iter().filter_map(|&i| wanted.get(i)).map(|w| w.0.clone()).collect();
+            let jigdo_dir = self.jigdo_dir;
+            let progress = self.progress;
+            let catalog = self.catalog()?;
+            let fetched = if packages && jigdo_dir {
+                fetch(&catalog.without_source(0), &bindings, &download_dir, options, progress)
+            } else {
+                fetch(catalog, &bindings, &download_dir, options, progress)
+            };
+            for (&i, got) in rest.iter().zip(fetched) {
+                if let Some(slot) = results.get_mut(i) {
+                    *slot = Some(got);
+                }
+            }
+        }
+        Ok(results
+            .into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| {
+                    Err(rejig_importer::Error::Fetch {
+                        package: String::new(),
+                        detail: "internal error: no result".to_owned(),
+                    })
+                })
+            })
+            .collect())
+    }
+}
+
+/// The file name a publisher gives a package: `<name>-<version>-<release>.<arch>.rpm`.
+fn package_file_name(nevra: &Nevra) -> String {
+    format!("{}-{}-{}.{}.rpm", nevra.name, nevra.version, nevra.release, nevra.arch)
+}
+
+/// Fetches the parts the store lacks and assembles the description; see [`obtain_parts_with`].
 fn obtain(
     store: &Store,
     file: &JigdoFile,
-    local: bool,
-    sources: &Sources,
+    getter: &mut Getter<'_>,
     progress: &dyn Progress,
 ) -> Result<(rejig_format::jigdo::Assembled, PartsFetched)> {
     let head = &file.head;
-    let catalog = if missing_parts(store, head)?.is_empty() {
-        None
-    } else {
-        Some(load_catalog(&part_sources(&file.path, local, sources), sources, progress)?)
+    let mut get = |missing: &[&PartRef]| -> rejig_importer::Result<Vec<rejig_importer::Result<Fetched>>> {
+        let wanted: Vec<(PackageBinding, String, Option<u64>)> =
+            missing.iter().map(|p| (p.binding(), part_file_name(&p.content), Some(p.file_size))).collect();
+        getter
+            .get(&wanted, false)
+            .map_err(|e| rejig_importer::Error::Fetch { package: "parts".to_owned(), detail: format!("{e:#}") })
     };
-    obtain_parts(store, head, catalog.as_ref(), &store.downloads_dir()?, &sources.options, progress)
+    obtain_parts_with(store, head, &mut get, progress)
         .with_context(|| format!("getting the parts of {}", file.path.display()))
 }
 
@@ -345,7 +474,8 @@ fn rebuild(store: &Store, options: &ExportJigdoOptions, progress: &dyn Progress)
     check_target(repo, options).with_context(|| format!("exporting into {}", repo.display()))?;
     let (path, local) = local_jigdo(store, jigdo_path, sources, progress)?;
     let file = read_jigdo(&path)?;
-    let (assembled, parts) = obtain(store, &file, local, sources, progress)?;
+    let mut getter = Getter::new(store, &path, jigdo_path, local, sources, progress);
+    let (assembled, parts) = obtain(store, &file, &mut getter, progress)?;
     let jigdo = &assembled.jigdo;
     let plan = plan_jigdo(store, jigdo)?;
     let (indexes, wanted): (Vec<u32>, Vec<PackageBinding>) = wanted(jigdo, &plan).into_iter().unzip();
@@ -358,9 +488,9 @@ fn rebuild(store: &Store, options: &ExportJigdoOptions, progress: &dyn Progress)
                 wanted.first().map(|w| w.nevra.to_string()).unwrap_or_default()
             );
         }
-        let catalog = sources.catalog(progress)?;
-        let download_dir = store.downloads_dir()?;
-        let fetched = fetch(&catalog, &wanted, &download_dir, &sources.options, progress);
+        let files: Vec<(PackageBinding, String, Option<u64>)> =
+            wanted.iter().map(|w| (w.clone(), package_file_name(&w.nevra), None)).collect();
+        let fetched = getter.get(&files, true)?;
         let mut ready = Vec::with_capacity(fetched.len());
         for ((index, want), result) in indexes.iter().zip(&wanted).zip(fetched) {
             let got = result.with_context(|| format!("fetching {}", want.nevra))?;
@@ -393,6 +523,7 @@ fn rebuild(store: &Store, options: &ExportJigdoOptions, progress: &dyn Progress)
         objects_total: export.objects_total,
         objects_written: export.objects_written,
         objects_reused: export.objects_reused,
+        objects_visited: export.objects_visited,
         jigdo_commit: jigdo.commit,
         parts,
         packages_total: jigdo.packages.len(),
@@ -403,6 +534,8 @@ fn rebuild(store: &Store, options: &ExportJigdoOptions, progress: &dyn Progress)
         content_objects: plan.objects_total,
         objects_present: plan.objects_present,
         content_objects_checked: plan.visited.len(),
+        files_fetched_beside_jigdo: getter.beside,
+        sources_read: getter.catalog.is_some(),
         subtrees_reused: plan.subtrees_reused,
         export,
         seconds: started.elapsed().as_secs_f64(),

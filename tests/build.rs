@@ -99,7 +99,8 @@ fn content_is_matched_by_bytes_with_same_path_then_nevra_order() {
     assert_eq!(listing.lines().count(), 2, "the jigdo carries its directory and head only:\n{listing}");
     let requires =
         String::from_utf8_lossy(&run(Command::new("rpm").args(["-qpR", p(&jigdo_path)])).stdout).into_owned();
-    assert!(requires.contains("alpha = 1.0-1") && requires.contains("beta = 1.0-1"), "{requires}");
+    // Packages are bound by the head's table, not required: that would only fatten the jigdo.
+    assert!(!requires.contains("alpha") && !requires.contains("beta"), "packages are not required:\n{requires}");
     // Each part is required exactly, by the NEVRA its contents digest gives.
     let head = rejig_importer::jigdo::read_jigdo(&jigdo_path).unwrap().head;
     assert!(!head.parts.is_empty());

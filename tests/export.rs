@@ -263,11 +263,10 @@ fn random_tree_seed_3_wide_directory() {
     });
 }
 
-#[test]
-fn incremental_export_writes_only_missing_objects() {
-    let tmp = tempdir();
-    let dir = tmp.path();
-    let opts = TreeOptions { random_entries: 60, large_files: 1, ..TreeOptions::new(11) };
+/// An archive repository `dir/src` with two commits of generated trees (seed `seed`): A
+/// (`test/a`), and B (`test/b`), A mutated by `mutate_tree`. Returns (repo, A, B).
+fn two_commits(dir: &Path, seed: u64) -> (std::path::PathBuf, String, String) {
+    let opts = TreeOptions { random_entries: 60, large_files: 1, ..TreeOptions::new(seed) };
     generate_tree(&dir.join("a"), &opts);
     generate_tree(&dir.join("b"), &opts);
     mutate_tree(&dir.join("b"));
@@ -275,6 +274,14 @@ fn incremental_export_writes_only_missing_objects() {
     ostree_init(&src, "archive");
     let a = ostree_commit(&src, "test/a", &dir.join("a"), "A");
     let b = ostree_commit(&src, "test/b", &dir.join("b"), "B");
+    (src, a, b)
+}
+
+#[test]
+fn incremental_export_writes_only_missing_objects() {
+    let tmp = tempdir();
+    let dir = tmp.path();
+    let (src, a, b) = two_commits(dir, 11);
     let objects_a = ostree_reachable(&src, &a);
     let objects_b = ostree_reachable(&src, &b);
     let new: Vec<_> = objects_b.difference(&objects_a).collect();
@@ -607,4 +614,41 @@ fn streamed_large_blob_roundtrip_and_damage() {
     let fresh = dir.join("fresh");
     rejig.fails(&["export", &commit, "--repo", p(&fresh), "--mode", "archive"]);
     assert!(!loose_path(&fresh, &commit, "commit").exists(), "an export that read a damaged blob wrote the commit");
+}
+
+#[test]
+fn an_update_under_a_ref_visits_only_what_changed_unless_the_old_commit_is_partial() {
+    let tmp = tempdir();
+    let dir = tmp.path();
+    let (src, a, b) = two_commits(dir, 12);
+    let objects_b = ostree_reachable(&src, &b);
+    let new = objects_b.difference(&ostree_reachable(&src, &a)).count() as u64;
+    let rejig = Rejig::new();
+    rejig.import(&src, "test/a");
+    rejig.import(&src, "test/b");
+
+    for partial in [false, true] {
+        let target = dir.join(if partial { "partial" } else { "whole" });
+        rejig.export(&a, &target, &["--mode", "bare-user", "--ref", "os"]);
+        let marker = target.join(format!("state/{a}.commitpartial"));
+        if partial {
+            // As a pull or export interrupted before A was complete would leave it.
+            fs::write(&marker, b"").unwrap();
+        }
+        let v = rejig.export(&b, &target, &["--ref", "os"]);
+        assert_eq!(num(&v, "objects_total"), objects_b.len() as u64, "every object is still counted: {v}");
+        assert_eq!(num(&v, "objects_written"), new, "exactly what A lacks is written: {v}");
+        let visited = num(&v, "objects_visited");
+        if partial {
+            assert_eq!(visited, objects_b.len() as u64, "a partial commit vouches for nothing: {v}");
+            assert_eq!(num(&v, "subtrees_skipped"), 0, "{v}");
+            fs::remove_file(&marker).unwrap();
+        } else {
+            assert!(visited < objects_b.len() as u64 && visited >= new, "only the changed paths are looked at: {v}");
+            assert!(num(&v, "subtrees_skipped") > 0, "{v}");
+        }
+        ostree_fsck(&target, 2);
+        let expected = checkout_snapshot(&src, &b, &dir.join(format!("co-src-{partial}")));
+        assert_trees_equal(&expected, &checkout_snapshot(&target, &b, &dir.join(format!("co-{partial}"))), "B after A");
+    }
 }

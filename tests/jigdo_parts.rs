@@ -56,6 +56,25 @@ fn fetched_parts(server: &Server) -> BTreeSet<String> {
         .collect()
 }
 
+/// `published/` in the fixture's directory, holding copies of the fixture's packages, as a
+/// distributor publishes them beside jigdos and parts.
+fn published_with_packages(fixture: &Fixture) -> PathBuf {
+    let published = fixture.dir.path().join("published");
+    fs::create_dir_all(&published).unwrap();
+    for entry in fs::read_dir(&fixture.packages).unwrap() {
+        let entry = entry.unwrap();
+        fs::copy(entry.path(), published.join(entry.file_name())).unwrap();
+    }
+    published
+}
+
+/// `export URL/JIGDO --packages SOURCE --repo REPO --ref os` with `--json`, the jigdo named
+/// by its file name under `base` (a server's URL).
+fn export_by_url(client: &Rejig, base: &str, jigdo: &Path, source: &str, repo: &Path) -> Value {
+    let jigdo_url = format!("{base}{}", jigdo.file_name().unwrap().to_string_lossy());
+    client.json(&["export", &jigdo_url, "--packages", source, "--repo", p(repo), "--ref", "os"])
+}
+
 fn createrepo(dir: &Path) {
     let out = run(Command::new("createrepo_c").args(["--no-database", "--simple-md-filenames", p(dir)]));
     assert!(out.status.success(), "{}", report("createrepo_c", &out));
@@ -84,12 +103,7 @@ fn updates_over_rpm_md_fetch_exactly_the_parts_that_changed() {
     let fixture = Fixture::new();
     let dir = fixture.dir.path();
     let (compose, root) = (dir.join("compose"), dir.join("root"));
-    let published = dir.join("published");
-    fs::create_dir_all(&published).unwrap();
-    for entry in fs::read_dir(&fixture.packages).unwrap() {
-        let entry = entry.unwrap();
-        fs::copy(entry.path(), published.join(entry.file_name())).unwrap();
-    }
+    let published = published_with_packages(&fixture);
     let builder = Rejig::new();
 
     // v1: the fixture's commit. Every part is new to the directory.
@@ -130,10 +144,7 @@ fn updates_over_rpm_md_fetch_exactly_the_parts_that_changed() {
     let url = server.url();
     let client = Rejig::new();
     let repo = dir.join("client-repo");
-    let export = |jigdo: &Path| {
-        let jigdo_url = format!("{url}{}", jigdo.file_name().unwrap().to_string_lossy());
-        client.json(&["export", &jigdo_url, "--packages", &url, "--repo", p(&repo), "--ref", "os"])
-    };
+    let export = |jigdo: &Path| export_by_url(&client, &url, jigdo, &url, &repo);
 
     // A fresh client fetches every part of v1, and every package.
     let got1 = export(&jigdo1);
@@ -303,12 +314,7 @@ fn gc_keeps_the_parts_of_kept_roots_and_mirror_prune_keeps_what_kept_jigdos_need
 fn sigkill_during_a_part_fetch_leaves_the_store_sound_and_the_rerun_completes() {
     let fixture = Fixture::new();
     let dir = fixture.dir.path();
-    let published = dir.join("published");
-    fs::create_dir_all(&published).unwrap();
-    for entry in fs::read_dir(&fixture.packages).unwrap() {
-        let entry = entry.unwrap();
-        fs::copy(entry.path(), published.join(entry.file_name())).unwrap();
-    }
+    let published = published_with_packages(&fixture);
     let (_, jigdo) = build(&Rejig::new(), &dir.join("compose"), &fixture.packages, &published);
     createrepo(&published);
     let h = head(&jigdo);
@@ -340,4 +346,90 @@ fn sigkill_during_a_part_fetch_leaves_the_store_sound_and_the_rerun_completes() 
     assert_eq!(text(&v, "commit"), fixture.commit);
     assert_eq!(num(&v, "parts_fetched") as usize, h.unique_parts().len(), "{v}");
     verify_exported_repo(&repo, &fixture.commit);
+}
+
+/// The names of the files a client asked `server` for since request `since`.
+fn asked_since(server: &Server, since: usize) -> Vec<String> {
+    server.seen()[since..].iter().map(|s| s.path.trim_start_matches('/').to_owned()).collect()
+}
+
+#[test]
+fn a_url_jigdo_gets_its_files_beside_it_and_reads_repodata_only_for_what_is_not_there() {
+    let fixture = Fixture::new();
+    let dir = fixture.dir.path();
+    let (compose, root) = (dir.join("compose"), dir.join("root"));
+    // Published as `build --output-dir` and a distributor would: packages, jigdo and parts in
+    // one directory. Its repodata is made for v1 and never updated, so it knows nothing of
+    // v2's parts.
+    let published = published_with_packages(&fixture);
+    let builder = Rejig::new();
+    let (_, jigdo1) = build(&builder, &compose, &fixture.packages, &published);
+    createrepo(&published);
+    fs::write(root.join("usr/os-release"), "NAME=hostile\nVERSION=2\n").unwrap();
+    let commit2 = ostree_commit(&compose, "os", &root, "v2");
+    let (_, jigdo2) = build(&builder, &compose, &fixture.packages, &published);
+    let (h1, h2) = (head(&jigdo1), head(&jigdo2));
+    let changed: BTreeSet<String> = part_names(&h2).difference(&part_names(&h1)).cloned().collect();
+    assert!(!changed.is_empty());
+
+    let server = Server::start(&published);
+    let url = server.url();
+    let client = Rejig::new();
+    let repo = dir.join("client-repo");
+    let export = |jigdo: &Path| export_by_url(&client, &url, jigdo, &url, &repo);
+
+    // A fresh client: the jigdo, every part and every package, all from beside the jigdo, and
+    // not one byte of repodata.
+    let got1 = export(&jigdo1);
+    assert_eq!(text(&got1, "commit"), fixture.commit);
+    let asked = asked_since(&server, 0);
+    assert!(asked.iter().all(|a| !a.starts_with("repodata/")), "repodata was read: {asked:?}");
+    assert_eq!(got1["sources_read"], false, "{got1}");
+    let packages = num(&got1, "packages_fetched");
+    assert!(packages > 0, "{got1}");
+    assert_eq!(num(&got1, "files_fetched_beside_jigdo"), part_names(&h1).len() as u64 + packages, "{got1}");
+    assert_eq!(asked.len() as u64, 1 + part_names(&h1).len() as u64 + packages, "one request per file: {asked:?}");
+    assert!(asked.iter().all(|a| published.join(a).is_file()), "nothing was asked that is not there: {asked:?}");
+
+    // The one-file update: the jigdo and exactly the changed parts, although the repodata
+    // does not list them.
+    let since = server.seen().len();
+    let got2 = export(&jigdo2);
+    assert_eq!(text(&got2, "commit"), commit2);
+    let mut want: BTreeSet<String> = changed.clone();
+    want.insert(jigdo2.file_name().unwrap().to_string_lossy().into_owned());
+    let asked = asked_since(&server, since);
+    assert_eq!(asked.iter().cloned().collect::<BTreeSet<_>>(), want, "{asked:?}");
+    assert_eq!(asked.len(), want.len(), "each file once: {asked:?}");
+    assert_eq!(got2["sources_read"], false, "{got2}");
+    // Time follows the change in the repository too: only the changed file, the directories
+    // above it and the commit are looked at, though every object is counted.
+    let visited = num(&got2, "objects_visited");
+    assert!(visited <= 6, "a one-file update visits the changed path only, not {visited} objects: {got2}");
+    assert!(num(&got2, "objects_total") > 2 * visited, "{got2}");
+    assert_eq!(num(&got2, "objects_written") + num(&got2, "objects_reused"), num(&got2, "objects_total"), "{got2}");
+    verify_exported_repo(&repo, &commit2);
+
+    // Published apart from its packages: the parts come from beside the jigdo, the packages
+    // (after one failed probe) from the repository given as source.
+    let apart = dir.join("apart");
+    fs::create_dir_all(&apart).unwrap();
+    fs::copy(&jigdo2, apart.join(jigdo2.file_name().unwrap())).unwrap();
+    for name in part_names(&h2) {
+        fs::copy(published.join(&name), apart.join(&name)).unwrap();
+    }
+    let jigdos = Server::start(&apart);
+    let fresh = Rejig::new();
+    let repo2 = dir.join("fresh-repo");
+    let since = server.seen().len();
+    let got = export_by_url(&fresh, &jigdos.url(), &jigdo2, &url, &repo2);
+    assert_eq!(text(&got, "commit"), commit2);
+    assert_eq!(got["sources_read"], true, "{got}");
+    assert_eq!(num(&got, "files_fetched_beside_jigdo"), part_names(&h2).len() as u64, "{got}");
+    let missing: Vec<String> = asked_since(&jigdos, 0).into_iter().filter(|a| !apart.join(a).is_file()).collect();
+    assert_eq!(missing.len(), 1, "one probe for packages beside the jigdo: {missing:?}");
+    let from_repo = asked_since(&server, since);
+    assert!(from_repo.iter().any(|a| a.starts_with("repodata/")), "{from_repo:?}");
+    assert!(from_repo.iter().all(|a| !a.starts_with("rejig-part-")), "parts came from beside the jigdo: {from_repo:?}");
+    verify_exported_repo(&repo2, &commit2);
 }

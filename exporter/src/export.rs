@@ -12,12 +12,12 @@
 //! A failure or a kill at any point leaves the ref where it was; objects already published are
 //! complete and valid, and simply unreferenced.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::time::Instant;
 
 use rayon::prelude::*;
-use rejig_format::object::{metadata_checksum, DirEntry, DirMeta, DirTree, FileEntry, FileHeader};
+use rejig_format::object::{metadata_checksum, Commit, DirEntry, DirMeta, DirTree, FileEntry, FileHeader};
 use rejig_format::{BlobId, ObjectId, ObjectKey, ObjectRecord, ObjectType, RepoMode};
 use rejig_store::walk::{walk_commit, CommitClosure};
 use rejig_store::{BlobLocation, Progress, Store};
@@ -60,6 +60,12 @@ pub struct ExportReport {
     pub objects_reused: u64,
     /// Raw content bytes written.
     pub bytes_written: u64,
+    /// Objects the export looked at in the repository (checked for, or written). Below a
+    /// directory whose dirtree the ref's previous commit already has at the same path, nothing
+    /// is looked at, so an update visits what changed and the directories above it.
+    pub objects_visited: u64,
+    /// Directories not entered for that reason.
+    pub subtrees_skipped: u64,
     /// Wall time.
     pub seconds: f64,
 }
@@ -71,10 +77,13 @@ struct ContentTask {
     blob: Option<(BlobId, BlobLocation)>,
 }
 
-fn content_tasks(store: &Store, closure: &CommitClosure) -> Result<Vec<ContentTask>> {
+fn content_tasks(store: &Store, closure: &CommitClosure, only: Option<&Changed>) -> Result<Vec<ContentTask>> {
     let reader = store.reader()?;
     let mut tasks = Vec::with_capacity(closure.content.len());
     for (id, record) in &closure.content {
+        if only.is_some_and(|changed| !changed.content.contains(id)) {
+            continue;
+        }
         let (header, blob) = match record {
             ObjectRecord::Regular { header, blob } => {
                 let location = reader.blob(blob)?.ok_or(rejig_store::Error::MissingBlob(*blob))?;
@@ -99,6 +108,12 @@ fn write_task(
     header: &FileHeader,
     expected: Option<ObjectId>,
 ) -> Result<Written> {
+    if let Some(id) = expected {
+        // Before opening the blob: most objects of an update are already there.
+        if repo.has_object(&ObjectKey::new(id, ObjectType::File)) {
+            return Ok(Written { id, new: false, bytes: 0 });
+        }
+    }
     match task.blob {
         Some((blob, location)) => {
             let mut stream = store.open_blob(blob, location)?;
@@ -108,17 +123,18 @@ fn write_task(
     }
 }
 
-fn check_representable(mode: RepoMode, closure: &CommitClosure, tasks: &[ContentTask]) -> Result<()> {
+fn check_representable(mode: RepoMode, closure: &CommitClosure) -> Result<()> {
     if mode != RepoMode::BareUserOnly {
         return Ok(());
     }
     let advice =
         "pass --canonicalize to rewrite the commit for bare-user-only (its checksum changes), or export to bare-user";
-    for task in tasks {
-        if !task.header.meta().is_canonical_for_bare_user_only() {
-            let meta = task.header.meta();
+    for (id, record) in &closure.content {
+        let Some(header) = record.header() else { continue };
+        if !header.meta().is_canonical_for_bare_user_only() {
+            let meta = header.meta();
             return Err(Error::Unrepresentable {
-                key: ObjectKey::new(task.id, ObjectType::File),
+                key: ObjectKey::new(*id, ObjectType::File),
                 mode: mode.name(),
                 detail: format!("owner {}:{} and {} xattrs; {advice}", meta.uid(), meta.gid(), meta.xattrs().len()),
             });
@@ -181,13 +197,14 @@ pub fn export_commit(
     // Everything that can refuse the export is checked before the repository is created.
     let mode = check_target(repo_path, options)?;
     let closure = walk_commit(store, &store.reader()?, commit)?;
-    let tasks = content_tasks(store, &closure)?;
     if !options.canonicalize {
-        check_representable(mode, &closure, &tasks)?;
+        check_representable(mode, &closure)?;
     }
     let repo = OstreeRepo::open_or_create(repo_path, Some(mode))?;
     // What killed exports left in tmp/ goes first, when no one else is using the repository.
     let _lock = RepoLock::shared_after_cleanup(repo.path())?;
+    let changed = if options.canonicalize { None } else { changed_since_ref(&closure, &repo, options) };
+    let tasks = content_tasks(store, &closure, changed.as_ref())?;
 
     let mut report = ExportReport {
         commit,
@@ -198,10 +215,13 @@ pub fn export_commit(
         objects_written: 0,
         objects_reused: 0,
         bytes_written: 0,
+        objects_visited: 0,
+        subtrees_skipped: changed.as_ref().map_or(0, |c| c.subtrees_skipped),
         seconds: 0.0,
     };
     let count = |report: &mut ExportReport, written: &[Written]| {
         report.objects_total += written.len() as u64;
+        report.objects_visited += written.len() as u64;
         report.objects_written += written.iter().filter(|w| w.new).count() as u64;
         report.bytes_written += written.iter().map(|w| w.bytes).sum::<u64>();
     };
@@ -226,9 +246,13 @@ pub fn export_commit(
         let written: Vec<Written> = closure
             .metadata
             .par_iter()
+            .filter(|(key, _)| changed.as_ref().is_none_or(|c| c.metadata.contains(key)))
             .map(|(key, bytes)| Ok(Written { id: key.id, new: repo.write_metadata(key, bytes)?, bytes: 0 }))
             .collect::<Result<_>>()?;
         count(&mut report, &written);
+        // Objects of the subtrees the previous commit shares: known present without a look.
+        let unvisited = (closure.content.len() - tasks.len()) + (closure.metadata.len() - written.len());
+        report.objects_total += unvisited as u64;
         repo.sync()?;
         let mut last = Vec::new();
         if let Some(meta) = &closure.commitmeta {
@@ -248,6 +272,81 @@ pub fn export_commit(
     store.touch_root(commit)?;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// What an export must look at when the ref already names a complete commit: the objects
+/// outside every subtree the two commits share at the same path.
+#[derive(Debug, Default)]
+struct Changed {
+    content: HashSet<ObjectId>,
+    metadata: HashSet<ObjectKey>,
+    subtrees_skipped: u64,
+}
+
+/// The largest dirtree read back from the repository to compare with.
+const MAX_REPO_METADATA: u64 = 64 << 20;
+
+/// Compares the commit with the one the ref names in the repository, directory by directory
+/// along the same paths, without visiting the subtrees they share.
+///
+/// What this relies on: a commit in an ostree repository that is not marked partial
+/// (`state/<commit>.commitpartial`) has every object it reaches. ostree keeps that invariant
+/// (pull marks a commit partial until its closure is complete; prune removes only objects no
+/// commit reaches), and this exporter writes a commit only after every object it reaches is
+/// written and synced, and clears the mark after. So a dirtree of the ref's commit, and every
+/// object below it, is present. Only the ref's commit is trusted, not any dirtree that happens
+/// to be in `objects/` (an interrupted export may leave a dirtree without its children). The
+/// old dirtrees along the way are read back from the repository and must hash to their names;
+/// anything unexpected (no ref, a missing or partial commit, a dirtree that does not read
+/// back) means no baseline, and every object is visited as before.
+fn changed_since_ref(closure: &CommitClosure, repo: &OstreeRepo, options: &ExportOptions) -> Option<Changed> {
+    let old = repo.read_ref(options.ref_name.as_deref()?)?;
+    let old_key = ObjectKey::new(old, ObjectType::Commit);
+    if repo.is_partial(&old) {
+        return None;
+    }
+    let old_commit = Commit::decode(&repo.read_verified_metadata(&old_key, MAX_REPO_METADATA)?).ok()?;
+    let new_trees: HashMap<ObjectId, &[u8]> = closure
+        .metadata
+        .iter()
+        .filter(|(key, _)| key.kind == ObjectType::DirTree)
+        .map(|(key, bytes)| (key.id, bytes.as_slice()))
+        .collect();
+    let old_tree = |id: ObjectId| -> Option<DirTree> {
+        let bytes = repo.read_verified_metadata(&ObjectKey::new(id, ObjectType::DirTree), MAX_REPO_METADATA)?;
+        DirTree::decode(&bytes).ok()
+    };
+    let mut changed = Changed::default();
+    let mut pending =
+        vec![(closure.commit.root_tree, closure.commit.root_meta, Some((old_commit.root_tree, old_commit.root_meta)))];
+    while let Some((tree, meta, old)) = pending.pop() {
+        if old.is_none_or(|(_, old_meta)| old_meta != meta) {
+            changed.metadata.insert(ObjectKey::new(meta, ObjectType::DirMeta));
+        }
+        let old_listing = match old {
+            Some((old_tree_id, _)) if old_tree_id == tree => {
+                changed.subtrees_skipped += 1;
+                continue;
+            }
+            Some((old_tree_id, _)) => Some(old_tree(old_tree_id)?),
+            None => None,
+        };
+        changed.metadata.insert(ObjectKey::new(tree, ObjectType::DirTree));
+        let listing = DirTree::decode(new_trees.get(&tree)?).ok()?;
+        let old_files: HashMap<&str, ObjectId> =
+            old_listing.iter().flat_map(|l| l.files()).map(|f| (f.name.as_str(), f.content)).collect();
+        let old_dirs: HashMap<&str, (ObjectId, ObjectId)> =
+            old_listing.iter().flat_map(|l| l.dirs()).map(|d| (d.name.as_str(), (d.tree, d.meta))).collect();
+        for file in listing.files() {
+            if old_files.get(file.name.as_str()) != Some(&file.content) {
+                changed.content.insert(file.content);
+            }
+        }
+        for dir in listing.dirs() {
+            pending.push((dir.tree, dir.meta, old_dirs.get(dir.name.as_str()).copied()));
+        }
+    }
+    Some(changed)
 }
 
 /// Writes the commit rewritten for bare-user-only and returns the new commit id. Content

@@ -579,7 +579,9 @@ fn the_checks_refuse_a_wrong_order() {
         "the ref moves before the commit's syncfs",
         "the ref moved before the commit was synced",
         &edited(&trace, |lines| {
-            let rename = position(lines, "the ref's rename", |l| l.contains(&format!("refs/heads/{REF}\"")));
+            let rename = position(lines, "the ref's rename", |l| {
+                l.contains("rename") && l.contains(&format!("refs/heads/{REF}\""))
+            });
             let link = position(lines, "the commit's linkat", commit_link);
             move_before(lines, rename, link + 1);
         }),
@@ -589,7 +591,9 @@ fn the_checks_refuse_a_wrong_order() {
         "the ref's temp file is not fsynced",
         "not fsynced before its rename",
         &edited(&trace, |lines| {
-            let rename = position(lines, "the ref's rename", |l| l.contains(&format!("refs/heads/{REF}\"")));
+            let rename = position(lines, "the ref's rename", |l| {
+                l.contains("rename") && l.contains(&format!("refs/heads/{REF}\""))
+            });
             let temp = lines[rename].split('"').nth(1).unwrap().to_string();
             lines.retain(|l| !(l.contains("fsync(") && l.contains(&format!("<{temp}>"))));
         }),

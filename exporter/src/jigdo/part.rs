@@ -55,7 +55,11 @@ pub fn write_part_rpm(kind: PartKind, contents: Vec<u8>, dir: &Path) -> Result<W
         &format!("rejig jigdo part ({})", kind.name()),
     );
     builder
-        .using_config(BuildConfig::v4().compression(CompressionWithLevel::Zstd(level)).source_date(1))
+        .using_config(
+            // No space reserved for signing in place (4 KiB of zeros per part): a part is bound
+            // by the jigdo's digests and never signed on its own.
+            BuildConfig::v4().compression(CompressionWithLevel::Zstd(level)).source_date(1).reserved_space(None),
+        )
         .release(nevra.release.clone())
         .build_host("rejig")
         .description(format!("A piece of one or more rejig jigdos: {} {content}.", kind.name()))

@@ -591,6 +591,27 @@ impl OstreeRepo {
         self.partial_marker(commit).exists()
     }
 
+    /// The commit `refs/heads/<name>` names, when the ref exists and holds one checksum.
+    pub fn read_ref(&self, name: &str) -> Option<ObjectId> {
+        validate_ref(name).ok()?;
+        let text = std::fs::read_to_string(self.path.join("refs/heads").join(name)).ok()?;
+        if text.len() > 128 {
+            return None;
+        }
+        text.trim().parse().ok()
+    }
+
+    /// A metadata object's bytes, when the repository has it, it is at most `limit` bytes and
+    /// it hashes to its name; None otherwise. Callers use it only to learn what the repository
+    /// already holds, never as a source of objects to write.
+    pub fn read_verified_metadata(&self, key: &ObjectKey, limit: u64) -> Option<Vec<u8>> {
+        let path = self.path.join(self.mode.loose_path(key));
+        let file = File::open(path).ok()?;
+        let mut bytes = Vec::new();
+        file.take(limit + 1).read_to_end(&mut bytes).ok()?;
+        (bytes.len() as u64 <= limit && rejig_format::object::metadata_checksum(&bytes) == key.id).then_some(bytes)
+    }
+
     /// Makes everything written so far durable: one `syncfs` on the repository's filesystem.
     pub fn sync(&self) -> Result<()> {
         let dir = File::open(&self.path).at(&self.path)?;

@@ -13,8 +13,9 @@ use rejig_format::{BlobId, PackageBinding};
 use rejig_store::{Progress, Store};
 
 use crate::error::{Error, Result};
-use crate::jigdo::part::{read_part, Expect};
-use crate::source::{fetch, Catalog, FetchOptions};
+use crate::jigdo::part::{read_part, Expect, PartFile};
+use crate::source::{fetch, Catalog, FetchOptions, Fetched};
+use rayon::prelude::*;
 
 /// What fetching parts did.
 #[derive(Clone, Debug, Default, serde::Serialize)]
@@ -58,12 +59,7 @@ pub fn obtain_parts(
     options: &FetchOptions,
     progress: &dyn Progress,
 ) -> Result<(Assembled, PartsFetched)> {
-    let missing = missing_parts(store, head)?;
-    let mut report = PartsFetched { parts_total: head.unique_parts().len(), ..Default::default() };
-    let batch = store.batch()?;
-    let mut pieces: HashMap<BlobId, Vec<u8>> = HashMap::new();
-    let mut temporary = Vec::new();
-    if !missing.is_empty() {
+    let mut get = |missing: &[&PartRef]| -> Result<Vec<Result<Fetched>>> {
         let Some(catalog) = catalog else {
             let first = missing.first().map(|p| p.nevra().to_string()).unwrap_or_default();
             return Err(Error::Fetch {
@@ -72,11 +68,50 @@ pub fn obtain_parts(
             });
         };
         let wanted: Vec<PackageBinding> = missing.iter().map(|p| p.binding()).collect();
-        let fetched = fetch(catalog, &wanted, download_dir, options, progress);
+        Ok(fetch(catalog, &wanted, download_dir, options, progress))
+    };
+    obtain_parts_with(store, head, &mut get, progress)
+}
+
+/// Fetches the given parts: one result per part, in order.
+pub type GetParts<'a> = dyn FnMut(&[&PartRef]) -> Result<Vec<Result<Fetched>>> + 'a;
+
+/// [`obtain_parts`] with the fetching left to `get`, which is given the missing parts (only
+/// when some are) and returns one result per part, in order.
+pub fn obtain_parts_with(
+    store: &Store,
+    head: &JigdoHead,
+    get: &mut GetParts<'_>,
+    progress: &dyn Progress,
+) -> Result<(Assembled, PartsFetched)> {
+    let missing = missing_parts(store, head)?;
+    let mut report = PartsFetched { parts_total: head.unique_parts().len(), ..Default::default() };
+    let batch = store.batch()?;
+    let mut pieces: HashMap<BlobId, Vec<u8>> = HashMap::new();
+    let mut temporary = Vec::new();
+    if !missing.is_empty() {
+        let fetched = get(&missing)?;
+        if fetched.len() != missing.len() {
+            return Err(Error::Fetch {
+                package: "parts".to_owned(),
+                detail: format!("internal error: {} results for {} parts", fetched.len(), missing.len()),
+            });
+        }
         progress.start("checking parts", missing.len() as u64);
-        for (part, result) in missing.iter().zip(fetched) {
-            let got = result.map_err(|e| part_error(part, rejig_format::chain(&e)))?;
-            let file = read_part(&got.path, Expect::Bound(part), Some(&batch))?;
+        // Parts are checked in parallel (each decompresses and hashes its own file); the
+        // first failure in list order is the one reported.
+        let checked: Vec<Result<(PartFile, Fetched)>> = missing
+            .par_iter()
+            .zip(fetched)
+            .map(|(part, result)| {
+                let got = result.map_err(|e| part_error(part, rejig_format::chain(&e)))?;
+                let file = read_part(&got.path, Expect::Bound(part), Some(&batch))?;
+                progress.advance(1);
+                Ok((file, got))
+            })
+            .collect();
+        for (part, result) in missing.iter().zip(checked) {
+            let (file, got) = result?;
             if part.kind == PartKind::Records {
                 pieces.insert(part.content, file.records);
             }
@@ -86,7 +121,6 @@ pub fn obtain_parts(
             if got.temporary {
                 temporary.push(got.path.clone());
             }
-            progress.advance(1);
         }
         progress.finish();
     }

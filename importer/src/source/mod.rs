@@ -348,6 +348,51 @@ impl Catalog {
     }
 }
 
+impl Catalog {
+    /// Offers of files expected under known names beside `url`, in the directory its last
+    /// path segment is in: what `build --output-dir` writes beside a jigdo (its parts, by
+    /// contents digest) and what a publisher puts there (packages under
+    /// `<name>-<version>-<release>.<arch>.rpm`). Each entry is (binding, file name, size when
+    /// known). Nothing is fetched here; a fetch verifies each file against the binding's
+    /// SHA-256, and an absent file fails like any dead mirror, for the caller to try its
+    /// sources next.
+    pub fn beside(url: &str, files: &[(PackageBinding, String, Option<u64>)]) -> Result<Self> {
+        let dir = url.rsplit_once('/').map(|(dir, _)| dir).unwrap_or(url);
+        let base = http::base_url(dir)
+            .map_err(|e| Error::Source { origin: url.to_owned(), detail: rejig_format::chain(&e) })?;
+        let mut catalog = Catalog {
+            sources: vec![PackageSource::Repository(RepoLocation::Remote(base.clone()))],
+            ..Catalog::default()
+        };
+        for (binding, name, size) in files {
+            let offer = Offer {
+                nevra: binding.nevra.clone(),
+                location: Location::Remote(http::join(&base, name)),
+                size: *size,
+                file_sha256: binding.file,
+                header_sha256: None,
+                source: 0,
+                provides: Vec::new(),
+            };
+            catalog.offers.entry(key(&offer.nevra)).or_default().push(offer);
+        }
+        Ok(catalog)
+    }
+
+    /// This catalog without the offers of source `index` (its warnings stay): one load serves
+    /// two lists of sources that differ by that one.
+    pub fn without_source(&self, index: usize) -> Self {
+        let mut offers: HashMap<Nevra, Vec<Offer>> = HashMap::new();
+        for (nevra, list) in &self.offers {
+            let kept: Vec<Offer> = list.iter().filter(|o| o.source != index).cloned().collect();
+            if !kept.is_empty() {
+                offers.insert(nevra.clone(), kept);
+            }
+        }
+        Catalog { sources: self.sources.clone(), offers, warnings: self.warnings.clone() }
+    }
+}
+
 /// The catalog's key: epoch 0 is no epoch.
 fn key(nevra: &Nevra) -> Nevra {
     let mut key = nevra.clone();
