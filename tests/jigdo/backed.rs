@@ -152,14 +152,18 @@ fn a_backed_store_keeps_each_file_once_and_fetches_what_a_copying_store_fetches(
     edge.fsck_clean();
 }
 
+/// A backed client in `dir` with v1 installed into its bare-user repository.
+fn installed_v1(dir: &Path) -> (PathBuf, Rejig) {
+    let repo = dir.join("edge");
+    let edge = backed_client(&repo);
+    export(&edge, JIGDOS.rpm(1), &[p(FIXTURE.pkgs(1))], &repo, "bare-user", FIXTURE.commit(1));
+    (repo, edge)
+}
+
 #[test]
 fn a_lost_or_changed_repository_object_is_fetched_again_never_used() {
-    let f = &*FIXTURE;
-    let j = &*JIGDOS;
-    let tmp = tempdir();
-    let repo = tmp.path().join("edge");
-    let edge = backed_client(&repo);
-    export(&edge, j.rpm(1), &[p(f.pkgs(1))], &repo, "bare-user", f.commit(1));
+    let (f, j, tmp) = (&*FIXTURE, &*JIGDOS, tempdir());
+    let (repo, edge) = installed_v1(tmp.path());
 
     // Deleted by hand: fsck says so; the next export warns, fetches the package again and
     // writes the same commit.
@@ -232,12 +236,8 @@ fn a_lost_or_changed_repository_object_is_fetched_again_never_used() {
 
 #[test]
 fn ostree_prune_beside_a_backed_export_never_makes_it_use_a_wrong_object() {
-    let f = &*FIXTURE;
-    let j = &*JIGDOS;
-    let tmp = tempdir();
-    let repo = tmp.path().join("edge");
-    let edge = backed_client(&repo);
-    export(&edge, j.rpm(1), &[p(f.pkgs(1))], &repo, "bare-user", f.commit(1));
+    let (f, j, tmp) = (&*FIXTURE, &*JIGDOS, tempdir());
+    let (repo, edge) = installed_v1(tmp.path());
     export(&edge, j.rpm(2), &[p(f.pkgs(2))], &repo, "bare-user", f.commit(2));
     for round in 0..3 {
         // The ref is at v2: a prune may delete everything only v1 needs, while v1 is exported.
