@@ -245,8 +245,16 @@ pub fn export_commit(
     }
     report.objects_reused = report.objects_total - report.objects_written;
     // A store backed by this repository now reads the commit's content from it (issue 13).
+    // Adoption is crash-safe and optional: if it fails, the commit is exported and the store
+    // simply keeps its own copies until the next export adopts them.
     if !options.canonicalize && crate::backing::backs(store, repo_path)? {
-        crate::backing::adopt(store, &repo, &closure)?;
+        if let Err(e) = crate::backing::adopt(store, &repo, &closure) {
+            progress.warn(&format!(
+                "exported {commit}, but the store keeps its own copy of the content: reading it back from {} failed: {}",
+                repo_path.display(),
+                rejig_format::chain(&e)
+            ));
+        }
     }
     // Last use orders roots for `rejig gc`: what was just exported is kept longest.
     store.touch_root(commit)?;

@@ -442,3 +442,38 @@ pub(crate) fn rederive(store: &Store, index: &crate::index::Index) -> Result<u64
     }
     Ok(refs.len() as u64)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rejig_format::id::{ObjectId, ObjectType};
+
+    fn key() -> ObjectKey {
+        ObjectKey::new(ObjectId::from_bytes([7; 32]), ObjectType::File)
+    }
+
+    #[test]
+    fn a_backed_ref_round_trips() {
+        let backed = BackedRef { key: key(), raw_len: 1 << 40 };
+        assert_eq!(BackedRef::from_bytes(&backed.to_bytes()).unwrap(), backed);
+    }
+
+    fn read(bytes: &[u8], expected: &[u8]) -> std::io::Result<Vec<u8>> {
+        let id = BlobId::of(expected);
+        let backed = BackedRef { key: key(), raw_len: expected.len() as u64 };
+        let mut stream =
+            VerifiedRepoRead::new(Box::new(std::io::Cursor::new(bytes.to_vec())), id, backed, Path::new("/repo"));
+        let mut out = Vec::new();
+        stream.read_to_end(&mut out).map(|_| out)
+    }
+
+    #[test]
+    fn a_repository_object_is_used_only_if_it_holds_exactly_the_blob() {
+        assert_eq!(read(b"content", b"content").unwrap(), b"content");
+        for (bytes, why) in [(&b"contenT"[..], "BLAKE3"), (b"content!", "longer"), (b"conten", "bytes instead")] {
+            let error = read(bytes, b"content").unwrap_err();
+            let message = into_error(error).to_string();
+            assert!(message.contains("changed in the repository") && message.contains(why), "{message}");
+        }
+    }
+}
