@@ -310,3 +310,49 @@ fn sigkill_during_a_backed_export_or_gc_leaves_a_usable_store() {
         edge.fsck_clean();
     }
 }
+
+/// SIGKILL on entry to a chosen syscall of a backed v2 export (strace injection, one rayon
+/// thread): the last pack rename of the main thread, which is adoption's new pack after the
+/// ref moved, and the second unlink, adoption's deletion of the first released pack after its
+/// index transaction. The store stays sound and the next export completes.
+#[test]
+fn sigkill_inside_adoption_leaves_every_blob_readable() {
+    let (f, j, tmp) = (&*FIXTURE, &*JIGDOS, tempdir());
+    let v2 = |repo: &Path| -> Vec<String> {
+        ["export", p(j.rpm(2)), "--packages", p(f.pkgs(2)), "--repo", p(repo), "--ref", REF].map(String::from).into()
+    };
+    let strace = |edge: &Rejig, repo: &Path, extra: &[&str]| {
+        let mut cmd = Command::new("strace");
+        cmd.args(["-f", "-qq"]).args(extra).arg("--").arg(rejig_bin()).arg("--store").arg(edge.store()).args(v2(repo));
+        cmd.env("RAYON_NUM_THREADS", "1").env_remove("REJIG_STORE");
+        run(&mut cmd)
+    };
+    // Calibration: the main thread's pack renames in an uninterrupted run.
+    let calibration = tmp.path().join("calibration");
+    let (repo, edge) = installed_v1(&calibration);
+    let trace = calibration.join("trace");
+    let out = strace(&edge, &repo, &["-o", p(&trace), "-e", "trace=rename"]);
+    assert!(out.status.success(), "{}", report("strace rejig export", &out));
+    let lines = fs::read_to_string(&trace).unwrap();
+    let main = lines.split_whitespace().next().unwrap().to_owned();
+    let renames = lines.lines().filter(|l| l.starts_with(&format!("{main} rename(")) && l.contains(".pack")).count();
+    assert!(renames >= 1, "no pack rename in the main thread:\n{lines}");
+
+    for (trial, inject) in
+        [format!("inject=rename:signal=KILL:when={renames}"), "inject=unlink:signal=KILL:when=2".into()]
+            .iter()
+            .enumerate()
+    {
+        let dir = tmp.path().join(format!("trial-{trial}"));
+        let (repo, edge) = installed_v1(&dir);
+        let out = strace(&edge, &repo, &["-o", "/dev/null", "-e", inject]);
+        assert!(!out.status.success(), "{inject} did not kill the export:\n{}", report("strace", &out));
+        edge.fsck_clean();
+        let v = export(&edge, j.rpm(2), &[p(f.pkgs(2))], &repo, "bare-user", f.commit(2));
+        assert!(num(&v, "packages_fetched") <= 2, "after {inject}: {v}");
+        assert_exported(&repo, f.commit(2), &dir);
+        edge.fsck_clean();
+        let v = export(&edge, j.rpm(3), &[p(f.pkgs(2))], &repo, "bare-user", f.commit(3));
+        assert_eq!(num(&v, "packages_fetched"), 0, "after {inject}, a relabel fetches nothing: {v}");
+    }
+}
