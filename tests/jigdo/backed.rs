@@ -356,3 +356,22 @@ fn sigkill_inside_adoption_leaves_every_blob_readable() {
         assert_eq!(num(&v, "packages_fetched"), 0, "after {inject}, a relabel fetches nothing: {v}");
     }
 }
+
+/// An archive repository backs a store too: its `.filez` objects are inflated and checked on
+/// every read (fsck reads them all; an export into another repository copies from them).
+#[test]
+fn an_archive_repository_backs_a_store_too() {
+    let (f, j, tmp) = (&*FIXTURE, &*JIGDOS, tempdir());
+    let repo = tmp.path().join("archive");
+    let edge = backed_client(&repo);
+    export(&edge, j.rpm(1), &[p(f.pkgs(1))], &repo, "archive", f.commit(1));
+    let checked = edge.fsck_clean();
+    assert!(num(&checked, "blobs") < 50, "the content is read from the .filez objects, not packs: {checked}");
+    let copy = tmp.path().join("copy");
+    let v = edge.export(f.commit(1), &copy, &["--mode", "bare-user"]);
+    assert_eq!(text(&v, "commit"), f.commit(1), "{v}");
+    verify_exported_repo(&copy, f.commit(1));
+    let v = export(&edge, j.rpm(2), &[p(f.pkgs(2))], &repo, "archive", f.commit(2));
+    assert_eq!(num(&v, "packages_fetched"), 2, "{v}");
+    assert_exported(&repo, f.commit(2), tmp.path());
+}
