@@ -48,6 +48,18 @@ pub enum Command {
     /// Examples: rejig import ./rpms/ extra.rpm;
     /// rejig import --repo /srv/ostree/repo --rev fedora/x86_64/coreos/stable
     Import(ImportArgs),
+    /// Create a store; with --backed-by, an edge host's store that keeps each file once.
+    ///
+    /// A store backed by the OSTree repository it feeds reads the content of everything it
+    /// exported into that repository back from it, instead of keeping a second copy in
+    /// packs: it keeps only package manifests, jigdo tables and parts, and what is not yet
+    /// exported. Later commands use it as usual (`rejig --store S export JIGDO --repo REPO`);
+    /// exporting into another repository still works, as a copy. Every byte read from the
+    /// repository is checked against its BLAKE3; objects that go missing or change (an
+    /// `ostree prune`, a deletion, bit rot) are treated as absent and fetched again.
+    ///
+    /// Example: rejig --store /var/lib/rejig init --backed-by /sysroot/ostree/repo
+    Init(InitArgs),
     /// Describe a commit by the packages it was composed from, as a jigdo RPM.
     ///
     /// Imports the commit and the packages (reusing what the store has), matches every file
@@ -126,6 +138,7 @@ impl Command {
     pub fn name(&self) -> &'static str {
         match self {
             Command::Import(_) => "import",
+            Command::Init(_) => "init",
             Command::Build(_) => "build",
             Command::Export(_) => "export",
             Command::Plan(_) => "plan",
@@ -255,6 +268,15 @@ pub struct FsckArgs {
     /// Rebuild the index from the pack files first (after index damage or loss).
     #[arg(long)]
     pub repair: bool,
+}
+
+/// Arguments of `init`.
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// Bind the store to this OSTree repository (it may not exist yet; the first export
+    /// creates it): content exported into it is read back from it, not kept twice.
+    #[arg(long, value_name = "REPO")]
+    pub backed_by: Option<PathBuf>,
 }
 
 /// Arguments of `gc`.

@@ -15,6 +15,7 @@
 //! | export a commit | [`export::export_commit`] |
 //! | export a jigdo's commit | [`rebuild::export_jigdo`] |
 //! | plan a jigdo export | [`rebuild::plan`] |
+//! | create a store (backed or not) | [`init::init`] |
 //! | inspect a package or jigdo | [`inspect::inspect`] |
 //! | fsck and repair | [`fsck::fsck`] |
 //! | gc | [`gc::gc`] |
@@ -30,6 +31,7 @@ pub mod export;
 pub mod fsck;
 pub mod gc;
 pub mod import;
+pub mod init;
 pub mod inspect;
 pub mod mirror;
 pub mod rebuild;
@@ -52,13 +54,21 @@ pub use rejig_store::{NoProgress, Progress, Store};
 pub struct Opener<'a> {
     holder: String,
     on_wait: &'a dyn Fn(&Path, &str),
+    on_warn: Option<&'a dyn Fn(&str)>,
 }
 
 impl<'a> Opener<'a> {
     /// `holder` describes this process to waiters (e.g. `rejig export (pid 1234)`);
     /// `on_wait(store, holder)` is called when another process holds the store.
     pub fn new(holder: impl Into<String>, on_wait: &'a dyn Fn(&Path, &str)) -> Self {
-        Self { holder: holder.into(), on_wait }
+        Self { holder: holder.into(), on_wait, on_warn: None }
+    }
+
+    /// Where to tell the user what opening a backed store found (references to repository
+    /// objects that are gone, dropped); dropped by default.
+    pub fn on_warn(mut self, on_warn: &'a dyn Fn(&str)) -> Self {
+        self.on_warn = Some(on_warn);
+        self
     }
 
     /// Opens (or creates) the store at `path`, waiting for its lock if need be: for the
@@ -78,8 +88,37 @@ impl<'a> Opener<'a> {
         self.open_with(path, rejig_store::OpenMode::Repair)
     }
 
+    /// Opens the store at `path`, which must already be one, for `fsck`: a backed store's
+    /// references are left as they are, for fsck to report.
+    pub fn open_for_check(&self, path: &Path) -> Result<Store> {
+        let store = Store::open_with(path, &self.holder, rejig_store::OpenMode::Existing, &|held_by| {
+            (self.on_wait)(path, held_by)
+        })
+        .with_context(|| format!("opening the store at {}", path.display()))?;
+        rejig_exporter::backing::install(&store)?;
+        Ok(store)
+    }
+
     fn open_with(&self, path: &Path, mode: rejig_store::OpenMode) -> Result<Store> {
-        Store::open_with(path, &self.holder, mode, &|held_by| (self.on_wait)(path, held_by))
-            .with_context(|| format!("opening the store at {}", path.display()))
+        let store = Store::open_with(path, &self.holder, mode, &|held_by| (self.on_wait)(path, held_by))
+            .with_context(|| format!("opening the store at {}", path.display()))?;
+        // A backed store reads from its repository; references to objects that are gone
+        // are dropped now, so that this command fetches what supplies them (issue 13).
+        if let Some(repo) = rejig_exporter::backing::install(&store)? {
+            if mode != rejig_store::OpenMode::Repair {
+                let check =
+                    store.check_backing().with_context(|| format!("checking the objects of {}", repo.display()))?;
+                if let (Some(warn), false) = (self.on_warn, check.dropped.is_empty()) {
+                    warn(&format!(
+                        "{} object(s) the store read from {} are gone or changed size (ostree prune?); dropped {} index entries with them, and what supplies them will be fetched again; first: {}",
+                        check.dropped.len(),
+                        repo.display(),
+                        check.entries_dropped,
+                        check.dropped[0]
+                    ));
+                }
+            }
+        }
+        Ok(store)
     }
 }

@@ -19,6 +19,7 @@ use rejig_format::ObjectId;
 use crate::cli::{Cli, Command, ExportArgs, PackagesArg, RemoteCommand};
 use crate::progress::Bar;
 use crate::render::Rendered;
+use rejig::Progress;
 
 fn default_store() -> Result<PathBuf> {
     if let Some(data) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
@@ -52,7 +53,8 @@ fn run(cli: &Cli) -> Result<Rendered> {
     let progress = Bar::new(cli.quiet, cli.json, cli.verbose);
     let holder = format!("rejig {} (pid {})", cli.command.name(), std::process::id());
     let wait = on_wait(cli.quiet);
-    let opener = Opener::new(holder.clone(), &wait);
+    let warn = |message: &str| progress.warn(message);
+    let opener = Opener::new(holder.clone(), &wait).on_warn(&warn);
     // Only commands that use the store need to know where it is.
     let store_path = || match &cli.store {
         Some(path) => Ok(path.clone()),
@@ -77,6 +79,9 @@ fn run(cli: &Cli) -> Result<Rendered> {
                 }
                 None => Ok(rendered),
             }
+        }
+        Command::Init(args) => {
+            Rendered::of(&rejig::init::init(&opener, &store_path()?, args.backed_by.as_deref())?, render::init)
         }
         Command::Build(args) => {
             if args.packages.packages.is_empty() {
@@ -133,7 +138,7 @@ fn run(cli: &Cli) -> Result<Rendered> {
         Command::Fsck(args) => {
             let store = match args.repair {
                 true => opener.open_for_repair(&store_path()?)?,
-                false => open_existing()?,
+                false => opener.open_for_check(&store_path()?)?,
             };
             let report = fsck::fsck(&store, &fsck::FsckOptions { repair: args.repair }, &progress)?;
             let rendered = Rendered::of(&report, render::fsck)?;

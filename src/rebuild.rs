@@ -297,7 +297,7 @@ fn plan_records(
         {
             continue;
         }
-        if reader.blob(&part.content)?.is_some() {
+        if reader.has_blob(&part.content)? {
             pieces.insert(part.content, store.read_blob(&reader, part.content)?);
         } else {
             wanted.push(part);

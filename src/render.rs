@@ -8,6 +8,7 @@ use rejig::export::ExportCommitReport;
 use rejig::fsck::FsckReport;
 use rejig::gc::GcReport;
 use rejig::import::{ImportCommitReport, ImportPackagesReport};
+use rejig::init::InitReport;
 use rejig::inspect::{InspectReport, JigdoSummary, PackageSummary};
 use rejig::rebuild::{PlanReport, RebuildReport};
 use rejig::remote::{Remote, RemoteList};
@@ -323,6 +324,18 @@ pub fn mirror_prune(report: &rejig::mirror::PruneReport) -> String {
 }
 
 /// `rejig gc`.
+pub fn init(report: &InitReport) -> String {
+    match &report.backed_by {
+        Some(repo) => format!(
+            "store {} is backed by {}: what is exported there is read back from it, not kept twice",
+            report.store.display(),
+            repo.display()
+        ),
+        None => format!("store {} is ready", report.store.display()),
+    }
+}
+
+/// Text for `gc`.
 pub fn gc(report: &GcReport) -> String {
     let gc = &report.collected;
     let mut text = format!(

@@ -752,3 +752,5 @@ fn export_without_a_needed_package_fails_and_moves_no_ref() {
     assert_eq!(refs(&repo).len(), 1, "{v}");
     rejig.fsck_clean();
 }
+
+mod backed;

@@ -20,7 +20,7 @@ use rayon::prelude::*;
 use rejig_format::object::{metadata_checksum, Commit, DirEntry, DirMeta, DirTree, FileEntry, FileHeader};
 use rejig_format::{BlobId, ObjectId, ObjectKey, ObjectRecord, ObjectType, RepoMode};
 use rejig_store::walk::{walk_commit, CommitClosure};
-use rejig_store::{BlobLocation, Progress, Store};
+use rejig_store::{BlobSource, Progress, Store};
 
 use crate::error::{Error, Result};
 use crate::ostree::lock::RepoLock;
@@ -74,7 +74,7 @@ pub struct ExportReport {
 struct ContentTask {
     id: ObjectId,
     header: FileHeader,
-    blob: Option<(BlobId, BlobLocation)>,
+    blob: Option<(BlobId, BlobSource)>,
 }
 
 fn content_tasks(store: &Store, closure: &CommitClosure, only: Option<&Changed>) -> Result<Vec<ContentTask>> {
@@ -86,7 +86,7 @@ fn content_tasks(store: &Store, closure: &CommitClosure, only: Option<&Changed>)
         }
         let (header, blob) = match record {
             ObjectRecord::Regular { header, blob } => {
-                let location = reader.blob(blob)?.ok_or(rejig_store::Error::MissingBlob(*blob))?;
+                let location = store.blob_source(&reader, blob)?.ok_or(rejig_store::Error::MissingBlob(*blob))?;
                 (header.clone(), Some((*blob, location)))
             }
             ObjectRecord::Symlink { header } => (header.clone(), None),
@@ -116,8 +116,8 @@ fn write_task(
     }
     match task.blob {
         Some((blob, location)) => {
-            let mut stream = store.open_blob(blob, location)?;
-            repo.write_content(expected, header, Some((&mut stream, location.raw_len)))
+            let mut stream = store.open_source(blob, location)?;
+            repo.write_content(expected, header, Some((&mut stream, location.raw_len())))
         }
         None => repo.write_content(expected, header, None),
     }
@@ -268,6 +268,18 @@ pub fn export_commit(
         repo.set_ref(name, &report.commit)?;
     }
     report.objects_reused = report.objects_total - report.objects_written;
+    // A store backed by this repository now reads the commit's content from it (issue 13).
+    // Adoption is crash-safe and optional: if it fails, the commit is exported and the store
+    // simply keeps its own copies until the next export adopts them.
+    if !options.canonicalize && crate::backing::backs(store, repo_path)? {
+        if let Err(e) = crate::backing::adopt(store, &repo, &closure) {
+            progress.warn(&format!(
+                "exported {commit}, but the store keeps its own copy of the content: reading it back from {} failed: {}",
+                repo_path.display(),
+                rejig_format::chain(&e)
+            ));
+        }
+    }
     // Last use orders roots for `rejig gc`: what was just exported is kept longest.
     store.touch_root(commit)?;
     report.seconds = started.elapsed().as_secs_f64();

@@ -4,6 +4,7 @@
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod backing;
 pub mod error;
 pub mod export;
 pub mod jigdo;

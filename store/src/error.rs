@@ -46,6 +46,18 @@ pub enum Error {
         #[source]
         error: std::io::Error,
     },
+    /// A blob the store reads from its backing repository, whose object is gone or changed.
+    #[error("blob {blob} backed by {key} in the repository {repo}: {detail}")]
+    Backed {
+        /// The blob.
+        blob: BlobId,
+        /// The repository object that held it.
+        key: ObjectKey,
+        /// The repository.
+        repo: PathBuf,
+        /// What happened.
+        detail: String,
+    },
     /// An object the store does not hold.
     #[error("the store has no object {0}")]
     MissingObject(ObjectKey),

@@ -114,8 +114,8 @@ fn check_object(
     let found = |what: String| ObjectProblem::Found { key, what };
     let failed = |error: Error| ObjectProblem::Failed { key, error: Box::new(error) };
     let location = |blob: BlobId| {
-        reader
-            .blob(&blob)
+        store
+            .blob_source(reader, &blob)
             .map_err(|e| ObjectProblem::Index(Box::new(e)))?
             .ok_or_else(|| found(format!("its blob {blob} is not in the index")))
     };
@@ -129,7 +129,7 @@ fn check_object(
         }
         ObjectRecord::Regular { header, blob } => {
             let mut hasher = header.hasher();
-            let mut stream = store.open_blob(*blob, location(*blob)?).map_err(failed)?;
+            let mut stream = store.open_source(*blob, location(*blob)?).map_err(failed)?;
             let n =
                 drain(&mut stream, |chunk| hasher.update(chunk)).map_err(|error| ObjectProblem::Read { key, error })?;
             let actual = hasher.finish();
@@ -139,7 +139,7 @@ fn check_object(
             Ok(n)
         }
         ObjectRecord::Metadata { blob } => {
-            let bytes = store.open_blob(*blob, location(*blob)?).and_then(|b| b.read_all()).map_err(failed)?;
+            let bytes = store.open_source(*blob, location(*blob)?).and_then(|b| b.read_all()).map_err(failed)?;
             let decoded = match key.kind {
                 ObjectType::Commit => Commit::decode(&bytes).map(drop),
                 ObjectType::DirTree => DirTree::decode(&bytes).map(drop),
@@ -211,7 +211,7 @@ pub fn fsck(store: &Store) -> Result<FsckReport> {
             }
             Ok(manifest) => {
                 for blob in manifest.blobs() {
-                    if reader.blob(&blob)?.is_none() {
+                    if !reader.has_blob(&blob)? {
                         report.problems.push(format!(
                             "package {} ({name}): content blob {blob} is not in the index",
                             manifest.nevra
@@ -265,6 +265,8 @@ pub struct RepairReport {
     pub roots_from_pack_dates: u64,
     /// Roots the journal records as dropped by gc, not brought back.
     pub roots_left_dropped: u64,
+    /// In a backed store: blobs found again in the repository, each verified.
+    pub backed_found: u64,
     /// Where the index that could not be trusted was moved (`index.redb.damaged-<time>`).
     pub damaged_index_moved_to: Option<std::path::PathBuf>,
     /// The index after the rebuild.
@@ -359,6 +361,8 @@ pub fn repair(store: &Store) -> Result<RepairReport> {
         }
     }
     fresh.set_roots(&stamps)?;
+    // A backed store's blobs are in its repository, not in packs.
+    report.backed_found = crate::backing::rederive(store, &fresh)?;
 
     // Bit rot: every blob is read through; a damaged copy is replaced by a sound one if a
     // pack holds one, else the blob goes.

@@ -98,6 +98,9 @@ pub struct GcReport {
     /// Bytes of package downloads removed (finished ones a failed export left, and partial
     /// ones a later export would have resumed).
     pub downloads_removed: u64,
+    /// In a backed store: references to repository objects that are gone or changed size,
+    /// dropped (with what needs them) before marking.
+    pub backed_dropped: Vec<String>,
 }
 
 /// Serialises roots as their checksums.
@@ -155,7 +158,7 @@ fn package_index(store: &Store, reader: &IndexReader<'_>) -> Result<PackageIndex
         };
         let mut blobs = Vec::new();
         for blob in manifest.blobs() {
-            if reader.blob(&blob)?.is_some_and(|l| l.raw_len > 0) {
+            if reader.blob_len(&blob)?.is_some_and(|len| len > 0) {
                 blobs.push(blob);
             }
         }
@@ -206,7 +209,8 @@ fn keep_jigdo_parts(
         live.add_blob(blob, locations);
     }
     for part in rejig_format::jigdo::parts::decode_part_list(&bytes).unwrap_or_default() {
-        if locations.contains_key(&part) {
+        // A part's content may be a file's, read from the backing repository.
+        if locations.contains_key(&part) || reader.backed(&part)?.is_some() {
             live.add_blob(part, locations);
         }
     }
@@ -226,7 +230,11 @@ fn keep_whole_packages(packages: &PackageIndex, locations: &HashMap<BlobId, Blob
 /// Collects garbage (see the module documentation).
 pub fn gc(store: &Store, options: &GcOptions, progress: &dyn Progress) -> Result<GcReport> {
     store.require_index()?;
-    let mut report = GcReport::default();
+    // A backed store: references to repository objects that are gone are dropped first.
+    // Backed entries that still hold cost no pack space and are kept, even when nothing
+    // kept reaches them: the next update reads that content from the repository instead of
+    // fetching it (FORMAT.md §3b).
+    let mut report = GcReport { backed_dropped: store.check_backing()?.dropped, ..Default::default() };
     adopt_unindexed_roots(store)?;
     let reader = store.reader()?;
     let locations: HashMap<BlobId, BlobLocation> = reader.blobs()?.into_iter().collect();
@@ -490,7 +498,7 @@ pub(crate) fn drop_incomplete(store: &Store, index: &crate::index::Index) -> Res
     let mut changes = GcChanges::default();
     for (header, manifest_blob) in reader.packages()? {
         let complete = match store.read_blob(&reader, manifest_blob).and_then(|b| Ok(PackageManifest::decode(&b)?)) {
-            Ok(manifest) => manifest.blobs().all(|blob| reader.blob(&blob).is_ok_and(|l| l.is_some())),
+            Ok(manifest) => manifest.blobs().all(|blob| reader.has_blob(&blob).unwrap_or(false)),
             Err(_) => false,
         };
         if !complete {

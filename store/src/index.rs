@@ -24,6 +24,9 @@ const PACKAGES: TableDefinition<[u8; 32], [u8; 32]> = TableDefinition::new("pack
 /// The store's identity (FORMAT.md §3): key `store_id`, value the bytes of `store.id`.
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const META_STORE_ID: &str = "store_id";
+/// Blobs read from the backing repository (FORMAT.md §3b): BLAKE3 → object key ‖ length.
+/// Created by the first adoption; an index without it has no backed blobs.
+const BACKED: TableDefinition<[u8; 32], [u8; 41]> = TableDefinition::new("backed");
 
 /// The store's index.
 pub struct Index {
@@ -285,7 +288,12 @@ impl Index {
         let roots = txn.open_table(ROOTS).map_err(|e| self.err(e))?;
         let packs = txn.open_table(PACKS).map_err(|e| self.err(e))?;
         let packages = txn.open_table(PACKAGES).map_err(|e| self.err(e))?;
-        Ok(IndexReader { index: self, objects, blobs, roots, packs, packages })
+        let backed = match txn.open_table(BACKED) {
+            Ok(table) => Some(table),
+            Err(redb::TableError::TableDoesNotExist(_)) => None,
+            Err(e) => return Err(self.err(e)),
+        };
+        Ok(IndexReader { index: self, objects, blobs, roots, packs, packages, backed })
     }
 
     /// Adds everything a durable pack holds, in one transaction. Entries already present are
@@ -378,6 +386,12 @@ impl Index {
             for header in &changes.dead_packages {
                 packages.remove(header.as_bytes()).map_err(|e| self.err(e))?;
             }
+            if !changes.dead_backed.is_empty() {
+                let mut backed = txn.open_table(BACKED).map_err(|e| self.err(e))?;
+                for id in &changes.dead_backed {
+                    backed.remove(id.as_bytes()).map_err(|e| self.err(e))?;
+                }
+            }
             let mut packs = txn.open_table(PACKS).map_err(|e| self.err(e))?;
             for id in &changes.removed_packs {
                 packs.remove(id.as_bytes()).map_err(|e| self.err(e))?;
@@ -409,13 +423,18 @@ impl Index {
         let mut removed = 0;
         {
             let blobs = txn.open_table(BLOBS).map_err(|e| self.err(e))?;
+            let backed = txn.open_table(BACKED).map_err(|e| self.err(e))?;
+            let present = |blob: &[u8; 32]| -> Result<bool> {
+                Ok(blobs.get(blob).map_err(|e| self.err(e))?.is_some()
+                    || backed.get(blob).map_err(|e| self.err(e))?.is_some())
+            };
             let mut objects = txn.open_table(OBJECTS).map_err(|e| self.err(e))?;
             let mut dangling = Vec::new();
             for entry in objects.iter().map_err(|e| self.err(e))? {
                 let (key, value) = entry.map_err(|e| self.err(e))?;
                 let blob = ObjectRecord::decode(value.value())?.blob();
                 if let Some(blob) = blob {
-                    if blobs.get(blob.as_bytes()).map_err(|e| self.err(e))?.is_none() {
+                    if !present(blob.as_bytes())? {
                         dangling.push(key.value());
                     }
                 }
@@ -424,7 +443,7 @@ impl Index {
             let mut dead_packages = Vec::new();
             for entry in packages.iter().map_err(|e| self.err(e))? {
                 let (key, value) = entry.map_err(|e| self.err(e))?;
-                if blobs.get(value.value()).map_err(|e| self.err(e))?.is_none() {
+                if !present(&value.value())? {
                     dead_packages.push(key.value());
                 }
             }
@@ -472,6 +491,20 @@ impl Index {
         txn.commit().map_err(|e| self.err(e))
     }
 
+    /// Records blobs as held by objects of the backing repository (`backing.rs`). An entry
+    /// already there is replaced: the caller has just verified the object.
+    pub fn add_backed(&self, refs: &[(BlobId, crate::backing::BackedRef)]) -> Result<()> {
+        let db = self.db()?;
+        let txn = db.begin_write().map_err(|e| self.err(e))?;
+        {
+            let mut backed = txn.open_table(BACKED).map_err(|e| self.err(e))?;
+            for (id, backed_ref) in refs {
+                backed.insert(id.as_bytes(), backed_ref.to_bytes()).map_err(|e| self.err(e))?;
+            }
+        }
+        txn.commit().map_err(|e| self.err(e))
+    }
+
     /// Points a blob at another copy of it (a rebuild that found the first copy damaged).
     pub fn set_blob_location(&self, id: &BlobId, location: &BlobLocation) -> Result<()> {
         let db = self.db()?;
@@ -495,6 +528,9 @@ pub struct GcChanges {
     pub dead_roots: Vec<ObjectKey>,
     /// Packages (by main-header SHA-256) no kept root uses.
     pub dead_packages: Vec<HeaderSha256>,
+    /// Backed entries (FORMAT.md §3b) to forget: nothing kept needs them, or their
+    /// repository object is gone or changed.
+    pub dead_backed: Vec<BlobId>,
     /// Packs whose live entries moved into `new_packs`, or that held nothing live.
     pub removed_packs: Vec<PackId>,
     /// The packs the live entries of `removed_packs` were copied into (several when they
@@ -510,6 +546,8 @@ pub struct IndexReader<'a> {
     roots: redb::ReadOnlyTable<[u8; 33], u64>,
     packs: redb::ReadOnlyTable<[u8; 32], u64>,
     packages: redb::ReadOnlyTable<[u8; 32], [u8; 32]>,
+    /// None in an index made before backed stores.
+    backed: Option<redb::ReadOnlyTable<[u8; 32], [u8; 41]>>,
 }
 
 impl IndexReader<'_> {
@@ -591,6 +629,39 @@ impl IndexReader<'_> {
             out.push((HeaderSha256::from_bytes(key.value()), BlobId::from_bytes(value.value())));
         }
         Ok(out)
+    }
+
+    /// The repository object that holds a blob, in a backed store (FORMAT.md §3b).
+    pub fn backed(&self, id: &BlobId) -> Result<Option<crate::backing::BackedRef>> {
+        let Some(table) = &self.backed else { return Ok(None) };
+        match table.get(id.as_bytes()).map_err(|e| self.index.err(e))? {
+            Some(bytes) => crate::backing::BackedRef::from_bytes(&bytes.value()).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Every backed blob and the object that holds it.
+    pub fn backed_all(&self) -> Result<Vec<(BlobId, crate::backing::BackedRef)>> {
+        let mut out = Vec::new();
+        let Some(table) = &self.backed else { return Ok(out) };
+        for entry in table.iter().map_err(|e| self.index.err(e))? {
+            let (key, value) = entry.map_err(|e| self.index.err(e))?;
+            out.push((BlobId::from_bytes(key.value()), crate::backing::BackedRef::from_bytes(&value.value())?));
+        }
+        Ok(out)
+    }
+
+    /// True when the blob is in a pack or in the backing repository.
+    pub fn has_blob(&self, id: &BlobId) -> Result<bool> {
+        Ok(self.blob(id)?.is_some() || self.backed(id)?.is_some())
+    }
+
+    /// A blob's length, wherever it is.
+    pub fn blob_len(&self, id: &BlobId) -> Result<Option<u64>> {
+        match self.blob(id)? {
+            Some(location) => Ok(Some(location.raw_len)),
+            None => Ok(self.backed(id)?.map(|b| b.raw_len)),
+        }
     }
 
     /// Counts of each table.

@@ -10,6 +10,7 @@
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod backing;
 pub mod durable;
 pub mod error;
 pub mod fold;
@@ -24,6 +25,7 @@ pub mod progress;
 pub mod store;
 pub mod walk;
 
+pub use backing::{BackedRef, BlobSource, RepoObjects};
 pub use error::{Error, Result};
 pub use index::{IndexReader, IndexStats};
 pub use pack::cache::{raise_soft_limit, soft_limit};

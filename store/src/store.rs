@@ -36,6 +36,8 @@ pub struct Store {
     rebuilding: std::sync::atomic::AtomicBool,
     /// Open pack files, bounded (see `pack/cache.rs`).
     open_packs: PackCache,
+    /// The reader of the repository backing this store, once installed (`backing.rs`).
+    backing: std::sync::RwLock<Option<Arc<dyn crate::backing::RepoObjects>>>,
     _lock: StoreLock,
 }
 
@@ -152,6 +154,7 @@ impl Store {
             distrusted,
             rebuilding: std::sync::atomic::AtomicBool::new(mode == OpenMode::Repair),
             open_packs: PackCache::new(&root.join("packs")),
+            backing: std::sync::RwLock::new(None),
             _lock: lock,
         };
         if mode != OpenMode::Repair {
@@ -350,10 +353,15 @@ impl Store {
         BlobReader::new(self.pack_file(&location.pack)?, id, location)
     }
 
-    /// Reads a whole blob, verified.
+    /// Reads a whole blob, verified, from its pack or the backing repository.
     pub fn read_blob(&self, reader: &IndexReader<'_>, id: BlobId) -> Result<Vec<u8>> {
-        let location = reader.blob(&id)?.ok_or(Error::MissingBlob(id))?;
-        self.open_blob(id, location)?.read_all()
+        let source = self.blob_source(reader, &id)?.ok_or(Error::MissingBlob(id))?;
+        self.open_source(id, source)?.read_all()
+    }
+
+    /// The slot of the backing repository's reader (`backing.rs`).
+    pub(crate) fn backing_slot(&self) -> &std::sync::RwLock<Option<Arc<dyn crate::backing::RepoObjects>>> {
+        &self.backing
     }
 
     /// Reads a metadata object's bytes and checks them against its checksum.

@@ -125,7 +125,7 @@ pub fn describe_commit(store: &Store, commit: ObjectId, packages: &[HeaderSha256
         });
         let (source, blob) = match record {
             ObjectRecord::Regular { blob, .. } => {
-                let size = reader.blob(blob)?.map(|l| l.raw_len).unwrap_or(0);
+                let size = reader.blob_len(blob)?.unwrap_or(0);
                 // Empty content costs nothing to carry, and must not make a package needed.
                 let found = if size == 0 { None } else { same_path.get(object).or(by_blob.get(blob)).copied() };
                 match found {

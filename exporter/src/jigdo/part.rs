@@ -93,7 +93,7 @@ pub fn write_parts(store: &Store, description: &Description, dir: &Path) -> Resu
     for blob in big {
         let path = dir.join(part_file_name(&blob));
         if path.is_file() {
-            let size = reader.blob(&blob)?.map(|l| l.raw_len).unwrap_or(0);
+            let size = reader.blob_len(&blob)?.unwrap_or(0);
             written.push(WrittenPart { kind: PartKind::Object, content: blob, size, path, new: false });
         } else {
             written.push(write_part_rpm(PartKind::Object, store.read_blob(&reader, blob)?, dir)?);

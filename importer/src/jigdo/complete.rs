@@ -44,8 +44,8 @@ pub fn complete_commit(
     let mut sources = Vec::with_capacity(plan.from_blobs.len());
     // The plan's indexes come from this jigdo, so they are in range.
     for entry in plan.from_blobs.iter().filter_map(|&index| jigdo.content.get(index)) {
-        let location = reader
-            .blob(&entry.content)?
+        let location = store
+            .blob_source(&reader, &entry.content)?
             .ok_or_else(|| incomplete(entry.object, format!("its content {} is not in the store", entry.content)))?;
         sources.push((entry, location));
     }
@@ -54,7 +54,7 @@ pub fn complete_commit(
     sources.par_iter().try_for_each(|(entry, location)| {
         let header = jigdo.header_of(entry)?;
         let mut hasher = header.hasher();
-        let mut blob = store.open_blob(entry.content, *location)?;
+        let mut blob = store.open_source(entry.content, *location)?;
         std::io::copy(&mut blob as &mut dyn Read, &mut hasher)
             .map_err(|e| incomplete(entry.object, format!("reading content {}: {e}", entry.content)))?;
         let actual = hasher.finish();

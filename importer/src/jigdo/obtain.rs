@@ -35,7 +35,7 @@ pub fn missing_parts<'h>(store: &Store, head: &'h JigdoHead) -> Result<Vec<&'h P
     let reader = store.reader()?;
     let mut missing = Vec::new();
     for part in head.unique_parts() {
-        if reader.blob(&part.content)?.is_none() {
+        if !reader.has_blob(&part.content)? {
             missing.push(part);
         }
     }

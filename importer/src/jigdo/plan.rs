@@ -82,7 +82,7 @@ pub fn plan_jigdo(store: &Store, jigdo: &Jigdo) -> Result<JigdoPlan> {
             match &entry.source {
                 ContentSource::Symlink(_) => plan.symlinks.push(index),
                 ContentSource::New => plan.from_blobs.push(index),
-                ContentSource::Package { .. } if reader.blob(&entry.content)?.is_some() => plan.from_blobs.push(index),
+                ContentSource::Package { .. } if reader.has_blob(&entry.content)? => plan.from_blobs.push(index),
                 ContentSource::Package { package, .. } => plan.needed.entry(*package).or_default().push(index),
             }
         }

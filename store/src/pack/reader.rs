@@ -65,6 +65,8 @@ enum Source {
     Memory(std::io::Cursor<Vec<u8>>),
     Raw(PositionalReader),
     Zstd(Box<zstd::stream::read::Decoder<'static, BufReader<PositionalReader>>>),
+    /// A backed blob read from the repository, checked by the reader itself.
+    Repo(Box<crate::backing::VerifiedRepoRead>),
 }
 
 /// A blob's raw bytes, streamed from its pack. The BLAKE3 and the length are checked as the
@@ -102,6 +104,26 @@ impl BlobReader {
         Ok(Self { source, id, location, hasher: blake3::Hasher::new(), read: 0, verified: false })
     }
 
+    /// Streams a backed blob from its repository object (see `backing.rs`); the stream
+    /// checks length and BLAKE3 as it ends.
+    pub(crate) fn from_repo(
+        stream: Box<dyn Read + Send>,
+        id: BlobId,
+        backed: crate::backing::BackedRef,
+        repo: &Path,
+    ) -> Self {
+        let source = Source::Repo(Box::new(crate::backing::VerifiedRepoRead::new(stream, id, backed, repo)));
+        // No pack: the location only carries the length.
+        let location = BlobLocation {
+            pack: PackId::from_bytes([0; 32]),
+            offset: 0,
+            stored_len: backed.raw_len,
+            raw_len: backed.raw_len,
+            codec: Codec::Raw,
+        };
+        Self { source, id, location, hasher: blake3::Hasher::new(), read: 0, verified: false }
+    }
+
     /// The blob's raw length.
     pub fn len(&self) -> u64 {
         self.location.raw_len
@@ -119,6 +141,10 @@ impl BlobReader {
         }
         let capacity = usize::try_from(self.location.raw_len.min(64 << 20)).unwrap_or(0);
         let mut out = Vec::with_capacity(capacity);
+        if let Source::Repo(stream) = &mut self.source {
+            stream.read_to_end(&mut out).map_err(crate::backing::into_error)?;
+            return Ok(out);
+        }
         self.read_to_end(&mut out).map_err(|e| unreadable(self.id, &self.location, e))?;
         Ok(out)
     }
@@ -169,8 +195,10 @@ fn unreadable(id: BlobId, location: &BlobLocation, error: std::io::Error) -> Err
 
 impl Read for BlobReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if let Source::Memory(cursor) = &mut self.source {
-            return cursor.read(buf);
+        match &mut self.source {
+            Source::Memory(cursor) => return cursor.read(buf),
+            Source::Repo(stream) => return stream.read(buf),
+            _ => {}
         }
         if self.verified || buf.is_empty() {
             return Ok(0);
@@ -179,6 +207,7 @@ impl Read for BlobReader {
             Source::Memory(cursor) => cursor.read(buf)?,
             Source::Raw(r) => r.read(buf)?,
             Source::Zstd(r) => r.read(buf)?,
+            Source::Repo(r) => r.read(buf)?,
         };
         let chunk = buf.get(..n).unwrap_or_default();
         self.read += n as u64;
