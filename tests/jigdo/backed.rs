@@ -331,10 +331,12 @@ fn sigkill_inside_adoption_leaves_every_blob_readable() {
     let calibration = tmp.path().join("calibration");
     let (repo, edge) = installed_v1(&calibration);
     let trace = calibration.join("trace");
-    let out = strace(&edge, &repo, &["-o", p(&trace), "-e", "trace=rename"]);
+    let out = strace(&edge, &repo, &["-o", p(&trace), "-e", "trace=execve,rename"]);
     assert!(out.status.success(), "{}", report("strace rejig export", &out));
     let lines = fs::read_to_string(&trace).unwrap();
-    let main = lines.split_whitespace().next().unwrap().to_owned();
+    // The thread that execs rejig is its main thread; the first rename may be another's.
+    let exec = lines.lines().find(|l| l.contains(" execve(")).expect("strace shows the exec");
+    let main = exec.split_whitespace().next().unwrap().to_owned();
     let renames = lines.lines().filter(|l| l.starts_with(&format!("{main} rename(")) && l.contains(".pack")).count();
     assert!(renames >= 1, "no pack rename in the main thread:\n{lines}");
 
