@@ -52,13 +52,21 @@ pub use rejig_store::{NoProgress, Progress, Store};
 pub struct Opener<'a> {
     holder: String,
     on_wait: &'a dyn Fn(&Path, &str),
+    /// The cache folder for stores on object storage (`--cache`); None: the default.
+    cache: Option<std::path::PathBuf>,
 }
 
 impl<'a> Opener<'a> {
     /// `holder` describes this process to waiters (e.g. `rejig export (pid 1234)`);
     /// `on_wait(store, holder)` is called when another process holds the store.
     pub fn new(holder: impl Into<String>, on_wait: &'a dyn Fn(&Path, &str)) -> Self {
-        Self { holder: holder.into(), on_wait }
+        Self { holder: holder.into(), on_wait, cache: None }
+    }
+
+    /// Where a store on object storage (`s3://BUCKET/PREFIX`) keeps its local index and packs.
+    pub fn with_cache(mut self, cache: Option<std::path::PathBuf>) -> Self {
+        self.cache = cache;
+        self
     }
 
     /// Opens (or creates) the store at `path`, waiting for its lock if need be: for the
@@ -79,6 +87,11 @@ impl<'a> Opener<'a> {
     }
 
     fn open_with(&self, path: &Path, mode: rejig_store::OpenMode) -> Result<Store> {
+        if let Some(address) = path.to_str().filter(|p| rejig_store::backend::is_remote(p)) {
+            let options = rejig_store::sync::RemoteOptions::from_env(self.cache.clone())?;
+            return Store::open_remote(address, &options, &self.holder, mode, &|held_by| (self.on_wait)(path, held_by))
+                .with_context(|| format!("opening the store at {address}"));
+        }
         Store::open_with(path, &self.holder, mode, &|held_by| (self.on_wait)(path, held_by))
             .with_context(|| format!("opening the store at {}", path.display()))
     }

@@ -52,7 +52,7 @@ fn run(cli: &Cli) -> Result<Rendered> {
     let progress = Bar::new(cli.quiet, cli.json, cli.verbose);
     let holder = format!("rejig {} (pid {})", cli.command.name(), std::process::id());
     let wait = on_wait(cli.quiet);
-    let opener = Opener::new(holder.clone(), &wait);
+    let opener = Opener::new(holder.clone(), &wait).with_cache(cli.cache.clone());
     // Only commands that use the store need to know where it is.
     let store_path = || match &cli.store {
         Some(path) => Ok(path.clone()),

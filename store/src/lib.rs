@@ -10,6 +10,7 @@
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod backend;
 pub mod durable;
 pub mod error;
 pub mod fold;
@@ -22,6 +23,7 @@ pub mod lock;
 mod pack;
 pub mod progress;
 pub mod store;
+pub mod sync;
 pub mod walk;
 
 pub use error::{Error, Result};
