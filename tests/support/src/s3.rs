@@ -126,13 +126,6 @@ impl Moto {
         keys
     }
 
-    /// The bytes of an object.
-    pub fn get(&self, bucket: &str, key: &str) -> Vec<u8> {
-        let (status, body) = exchange(self.port, "GET", &format!("/{bucket}/{key}"), b"");
-        assert_eq!(status, 200, "reading {bucket}/{key}");
-        body
-    }
-
     /// Writes an object.
     pub fn put(&self, bucket: &str, key: &str, bytes: &[u8]) {
         let (status, body) = exchange(self.port, "PUT", &format!("/{bucket}/{key}"), bytes);
