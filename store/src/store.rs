@@ -375,6 +375,11 @@ impl Store {
 
     /// Streams a blob; the stream fails if the bytes do not match the blob's BLAKE3.
     pub fn open_blob(&self, id: BlobId, location: BlobLocation) -> Result<BlobReader> {
+        if let Some(remote) = &self.remote {
+            if let Some(stored) = remote.read_stored(&location)? {
+                return BlobReader::from_stored(stored, id, location);
+            }
+        }
         BlobReader::new(self.pack_file(&location.pack)?, id, location)
     }
 

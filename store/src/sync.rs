@@ -111,6 +111,8 @@ pub fn pack_key(id: &PackId) -> String {
 const DROPPED: &str = "dropped/";
 const LOCKS: &str = "locks/";
 const TRAILERS: &str = "trailers";
+/// Blobs of a pack read one by one with ranged reads before the pack is fetched whole.
+const RANGED_READS_PER_PACK: u32 = 16;
 /// The bytes read from a pack's end in the first request: most trailers fit.
 const TAIL_GUESS: u64 = 64 << 10;
 
@@ -196,6 +198,8 @@ pub struct Remote {
     fetching: Mutex<()>,
     /// While fsck and gc need every pack local, the cache bound is not enforced.
     unbounded: AtomicBool,
+    /// Ranged reads of blobs per pack not in the cache.
+    ranged_reads: Mutex<HashMap<PackId, u32>>,
 }
 
 impl Remote {
@@ -227,9 +231,8 @@ impl Remote {
     pub(crate) fn upload(&self, pack: &FinishedPack) -> Result<()> {
         let path = pack_path(&self.dir.join("packs"), &pack.id);
         let bytes = std::fs::read(&path).at(&path)?;
-        match self.backend.put_create(&pack_key(&pack.id), bytes)? {
-            Created::Created | Created::Existed => {}
-        }
+        // Created, or already there: either way the bucket holds this pack.
+        self.backend.put_create(&pack_key(&pack.id), bytes)?;
         // A root built again after gc dropped it is live again for everyone.
         let revived: Vec<ObjectKey> = {
             let dropped = self.dropped.lock().map_err(poisoned)?;
@@ -277,6 +280,31 @@ impl Remote {
         Ok(())
     }
 
+    /// The stored bytes of a small blob of a pack not in the cache, by one ranged read; `None`
+    /// when the pack is local, the blob is large, or the pack has been read often enough that
+    /// fetching it whole is cheaper (the caller then reads it from the cache).
+    pub(crate) fn read_stored(&self, location: &crate::pack::BlobLocation) -> Result<Option<Vec<u8>>> {
+        if !crate::pack::reader::BlobReader::fits_in_memory(location)
+            || pack_path(&self.dir.join("packs"), &location.pack).exists()
+        {
+            return Ok(None);
+        }
+        {
+            let mut reads = self.ranged_reads.lock().map_err(poisoned)?;
+            let count = reads.entry(location.pack).or_insert(0);
+            *count += 1;
+            if *count > RANGED_READS_PER_PACK {
+                return Ok(None);
+            }
+        }
+        let range = location.offset..location.offset.saturating_add(location.stored_len);
+        let got = self.backend.get_ranges(&[(pack_key(&location.pack), range)]).pop();
+        match got {
+            Some(bytes) => bytes.map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// Deletes the least recently fetched packs until the cache fits its bound.
     fn trim(&self, keep: Option<&PackId>) -> Result<()> {
         let dir = self.dir.join("packs");
@@ -317,7 +345,9 @@ impl Remote {
     }
 
     fn write_cache_file(&self, path: &Path, bytes: &[u8]) -> Result<()> {
-        let tmp = self.dir.join("tmp").join(format!("trailer-{}", std::process::id()));
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let tmp = self.dir.join("tmp").join(format!("trailer-{}-{n}", std::process::id()));
         std::fs::write(&tmp, bytes).at(&tmp)?;
         std::fs::rename(&tmp, path).at(path)
     }
@@ -382,12 +412,9 @@ impl Remote {
         let mut dropped = HashSet::new();
         for object in self.backend.list("")? {
             if let Some(id) = object.key.strip_prefix("packs/").and_then(|k| k.strip_suffix(".pack")) {
-                match id.parse::<PackId>() {
-                    Ok(id) => {
-                        listed.insert(id, object);
-                        continue;
-                    }
-                    Err(_) => {}
+                if let Ok(id) = id.parse::<PackId>() {
+                    listed.insert(id, object);
+                    continue;
                 }
             } else if let Some(key) = object.key.strip_prefix(DROPPED) {
                 if let Some(key) = parse_key(key) {
@@ -745,6 +772,7 @@ pub(crate) fn open(
         dropped: Mutex::new(HashSet::new()),
         fetching: Mutex::new(()),
         unbounded: AtomicBool::new(false),
+        ranged_reads: Mutex::new(HashMap::new()),
     };
     // The shared lease, after any gc in progress.
     let deadline = std::time::Instant::now() + options.wait;
@@ -781,4 +809,51 @@ pub(crate) fn open(
 /// repair rebuilds its index from the bucket.
 pub fn is_remote_address(store: &Path) -> bool {
     store.to_str().is_some_and(crate::backend::is_remote)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::local::LocalBackend;
+
+    fn options(cache: &Path) -> RemoteOptions {
+        RemoteOptions {
+            cache_root: cache.to_path_buf(),
+            cache_limit: 1 << 30,
+            lease: Duration::from_secs(5),
+            wait: Duration::from_secs(5),
+        }
+    }
+
+    fn open_at(bucket: &Path, cache: &Path, mode: OpenMode) -> Result<Store> {
+        let backend: Arc<dyn Backend> = Arc::new(LocalBackend::new(bucket)?);
+        open(backend, &options(cache), "test", mode, &|_| {})
+    }
+
+    #[test]
+    fn a_second_cache_reads_what_the_first_uploaded_from_trailers_and_packs() {
+        let dir = tempfile::tempdir().unwrap();
+        let bucket = dir.path().join("bucket");
+        assert!(matches!(open_at(&bucket, &dir.path().join("a"), OpenMode::Existing), Err(Error::NotAStore { .. })));
+        let a = open_at(&bucket, &dir.path().join("a"), OpenMode::Create).unwrap();
+        let batch = a.batch().unwrap();
+        let blob = batch.add_blob(b"shared through the bucket").unwrap();
+        let pack = batch.commit().unwrap().pack.unwrap();
+        assert!(bucket.join(pack_key(&pack)).is_file(), "the pack is uploaded before the commit returns");
+
+        let b = open_at(&bucket, &dir.path().join("b"), OpenMode::Existing).unwrap();
+        let reader = b.reader().unwrap();
+        assert_eq!(b.read_blob(&reader, blob).unwrap(), b"shared through the bucket");
+        drop(reader);
+        drop(b);
+        // Opened again, the cache reads no trailer twice.
+        let b = open_at(&bucket, &dir.path().join("b"), OpenMode::Existing).unwrap();
+        let synced = b.remote().unwrap().sync(&b).unwrap();
+        assert_eq!((synced.packs, synced.trailers_fetched, synced.packs_added), (1, 0, 0));
+        // A pack gone from the bucket (a gc elsewhere) makes the index be rebuilt without it.
+        std::fs::remove_file(bucket.join(pack_key(&pack))).unwrap();
+        let synced = b.remote().unwrap().sync(&b).unwrap();
+        assert!(synced.rebuilt);
+        assert_eq!(b.reader().unwrap().blob(&blob).unwrap(), None);
+    }
 }

@@ -279,12 +279,14 @@ fn sigkill_during_uploads_and_during_gc_leaves_a_sound_bucket() {
     let first = ostree_commit(&repo, "os", &tree, "first");
     let packages = packages(dir.path(), 8);
 
-    for (round, delay) in [150u64, 400, 900].into_iter().enumerate() {
+    let mut landed = 0;
+    for delay in [100u64, 250, 500] {
         let builder = Builder::new(&bucket);
         let mut cmd = builder.command(&["import", p(&packages)]);
         cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
         let mut child = cmd.spawn().unwrap();
         std::thread::sleep(Duration::from_millis(delay));
+        landed += usize::from(child.try_wait().unwrap().is_none());
         let _ = child.kill();
         let _ = child.wait();
         // Whatever the kill interrupted, a fresh builder finds a sound store (or none yet).
@@ -293,8 +295,8 @@ fn sigkill_during_uploads_and_during_gc_leaves_a_sound_bucket() {
         if moto().keys(&bucket).iter().any(|k| k == "farm/store.id") {
             fresh.fsck_clean();
         }
-        let _ = round;
     }
+    assert!(landed > 0, "no kill landed while the import ran: make the work longer");
     let builder = Builder::new(&bucket);
     builder.json(&["import", p(&packages)]);
     builder.json(&["import", "--repo", p(&repo), "--rev", &first]);
@@ -307,7 +309,8 @@ fn sigkill_during_uploads_and_during_gc_leaves_a_sound_bucket() {
     let mut cmd = builder.command(&["gc", "--keep", "1"]);
     cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
     let mut child = cmd.spawn().unwrap();
-    std::thread::sleep(Duration::from_millis(700));
+    std::thread::sleep(Duration::from_millis(400));
+    assert!(child.try_wait().unwrap().is_none(), "gc ended before the kill: make the work longer");
     let _ = child.kill();
     let _ = child.wait();
     std::thread::sleep(Duration::from_secs(LEASE_SECS + 1));
