@@ -280,9 +280,12 @@ fn sigkill_during_uploads_and_during_gc_leaves_a_sound_bucket() {
     let packages = packages(dir.path(), 8);
 
     let mut landed = 0;
-    for delay in [100u64, 250, 500] {
+    for (round, delay) in [40u64, 120, 300].into_iter().enumerate() {
         let builder = Builder::new(&bucket);
-        let mut cmd = builder.command(&["import", p(&packages)]);
+        let mut cmd = match round {
+            1 => builder.command(&["import", p(&packages)]),
+            _ => builder.command(&["import", "--repo", p(&repo), "--rev", &first]),
+        };
         cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
         let mut child = cmd.spawn().unwrap();
         std::thread::sleep(Duration::from_millis(delay));
@@ -305,18 +308,23 @@ fn sigkill_during_uploads_and_during_gc_leaves_a_sound_bucket() {
     let second = ostree_commit(&repo, "os", &tree2, "second");
     builder.json(&["import", "--repo", p(&repo), "--rev", &second]);
 
-    // gc keeps one root: it rewrites and deletes; a kill lands somewhere in the middle.
-    let mut cmd = builder.command(&["gc", "--keep", "1"]);
-    cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
-    let mut child = cmd.spawn().unwrap();
-    std::thread::sleep(Duration::from_millis(400));
-    assert!(child.try_wait().unwrap().is_none(), "gc ended before the kill: make the work longer");
-    let _ = child.kill();
-    let _ = child.wait();
-    std::thread::sleep(Duration::from_secs(LEASE_SECS + 1));
+    // gc keeps one root: it rewrites and deletes; kills land at several points of it.
+    let mut landed = 0;
+    for (round, delay) in [60u64, 150, 300].into_iter().enumerate() {
+        let mut cmd = builder.command(&["gc", "--keep", "1"]);
+        cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+        let mut child = cmd.spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(delay));
+        landed += usize::from(child.try_wait().unwrap().is_none());
+        let _ = child.kill();
+        let _ = child.wait();
+        std::thread::sleep(Duration::from_secs(LEASE_SECS + 1));
+        let fresh = Builder::new(&bucket);
+        fresh.fsck_clean();
+        fresh.export_and_verify(&second, &dir.path().join(format!("after-killed-gc-{round}")));
+    }
+    assert!(landed > 0, "every gc ended before its kill: make the work longer");
     let fresh = Builder::new(&bucket);
-    fresh.fsck_clean();
-    fresh.export_and_verify(&second, &dir.path().join("after-killed-gc"));
     // And a full gc then leaves it sound too.
     fresh.json(&["gc", "--keep", "1"]);
     let last = Builder::new(&bucket);
