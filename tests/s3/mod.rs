@@ -97,19 +97,17 @@ impl Builder {
     }
 }
 
-fn package(dir: &Path, name: &str, files: &[(&str, &[u8])]) {
-    let mut builder = rpm::PackageBuilder::new(name, "1.0", "MIT", "noarch", "s3 test");
-    builder.using_config(rpm::BuildConfig::v4().compression(rpm::CompressionType::Zstd).source_date(1u32));
-    for (path, bytes) in files {
-        builder.with_file_contents(bytes.to_vec(), rpm::FileOptions::new(*path)).unwrap();
-    }
-    builder.build().unwrap().write_file(dir.join(format!("{name}-1.0-1.noarch.rpm"))).unwrap();
-}
+use util::{noarch_package as package, put_file as put};
 
-fn put(root: &Path, path: &str, bytes: &[u8]) {
-    let path = root.join(path.trim_start_matches('/'));
-    fs::create_dir_all(path.parent().unwrap()).unwrap();
-    fs::write(path, bytes).unwrap();
+/// Starts `cmd` (output discarded), SIGKILLs it after `delay`; true when it was still running.
+fn kill_after(mut cmd: Command, delay: Duration) -> bool {
+    cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    std::thread::sleep(delay);
+    let running = child.try_wait().unwrap().is_none();
+    let _ = child.kill();
+    let _ = child.wait();
+    running
 }
 
 /// The files of package `pkg-i`: a 100 KiB data file (so packs have bulk) and a script.
@@ -282,16 +280,11 @@ fn sigkill_during_uploads_and_during_gc_leaves_a_sound_bucket() {
     let mut landed = 0;
     for (round, delay) in [40u64, 120, 300].into_iter().enumerate() {
         let builder = Builder::new(&bucket);
-        let mut cmd = match round {
+        let cmd = match round {
             1 => builder.command(&["import", p(&packages)]),
             _ => builder.command(&["import", "--repo", p(&repo), "--rev", &first]),
         };
-        cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
-        let mut child = cmd.spawn().unwrap();
-        std::thread::sleep(Duration::from_millis(delay));
-        landed += usize::from(child.try_wait().unwrap().is_none());
-        let _ = child.kill();
-        let _ = child.wait();
+        landed += usize::from(kill_after(cmd, Duration::from_millis(delay)));
         // Whatever the kill interrupted, a fresh builder finds a sound store (or none yet).
         std::thread::sleep(Duration::from_secs(LEASE_SECS + 1));
         let fresh = Builder::new(&bucket);
@@ -311,13 +304,7 @@ fn sigkill_during_uploads_and_during_gc_leaves_a_sound_bucket() {
     // gc keeps one root: it rewrites and deletes; kills land at several points of it.
     let mut landed = 0;
     for (round, delay) in [60u64, 150, 300].into_iter().enumerate() {
-        let mut cmd = builder.command(&["gc", "--keep", "1"]);
-        cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
-        let mut child = cmd.spawn().unwrap();
-        std::thread::sleep(Duration::from_millis(delay));
-        landed += usize::from(child.try_wait().unwrap().is_none());
-        let _ = child.kill();
-        let _ = child.wait();
+        landed += usize::from(kill_after(builder.command(&["gc", "--keep", "1"]), Duration::from_millis(delay)));
         std::thread::sleep(Duration::from_secs(LEASE_SECS + 1));
         let fresh = Builder::new(&bucket);
         fresh.fsck_clean();
