@@ -140,6 +140,8 @@ fn compose(dir: &Path, name: &str, range: std::ops::Range<usize>) -> (PathBuf, S
         }
     }
     put(&root, "/usr/lib/os-release", format!("NAME={name}\n").as_bytes());
+    // An empty file: its blob has no bytes to read, and S3 refuses an empty range.
+    put(&root, "/usr/lib/empty", b"");
     let repo = dir.join(format!("repo-{name}"));
     ostree_init(&repo, "archive");
     let commit = ostree_commit(&repo, "os", &root, name);
