@@ -28,6 +28,11 @@ if ((${#missing[@]})); then
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+# The object-storage tests (tests/s3) run against moto's S3 server on loopback, from PyPI.
+if ! command -v moto_server >/dev/null; then
+    echo "run-tests: installing moto[server] (pip)"
+    python3 -m pip install --quiet 'moto[server]'
+fi
 [ "$(id -u)" = 0 ] || echo "run-tests: warning: not root; tests that chown files or write bare repositories will fail" >&2
 
 # The tests fetch real packages (rpm's and libarchive's Debian source packages, the rpm

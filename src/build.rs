@@ -104,6 +104,9 @@ pub struct BuildReport {
     /// Packages read from the sources (text only).
     #[serde(skip)]
     pub packages_offered: usize,
+    /// Of those, packages the store did not have yet and imported (a builder of a farm
+    /// imports only what no builder has imported before).
+    pub packages_imported: usize,
 }
 
 /// Imports the commit and the sources' packages, describes the commit by them and writes the
@@ -195,6 +198,7 @@ pub fn build_jigdo(store: &Store, options: &BuildJigdoOptions, progress: &dyn Pr
         parts_bytes: bound.values().map(|p| p.file_size).sum(),
         seconds: started.elapsed().as_secs_f64(),
         packages_offered: keys.len(),
+        packages_imported: report.packages.iter().filter(|p| !p.skipped).count(),
     })
 }
 

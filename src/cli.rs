@@ -14,9 +14,15 @@ use rejig_format::RepoMode;
 #[derive(Parser, Debug)]
 #[command(name = "rejig", version, propagate_version = true)]
 pub struct Cli {
-    /// The store directory [default: $XDG_DATA_HOME/rejig or ~/.local/share/rejig].
+    /// The store directory, or `s3://BUCKET/PREFIX` for a store shared on object storage
+    /// [default: $XDG_DATA_HOME/rejig or ~/.local/share/rejig].
     #[arg(long, global = true, env = "REJIG_STORE", value_name = "DIR")]
     pub store: Option<PathBuf>,
+    /// For a store on object storage (`--store s3://BUCKET/PREFIX`, with the AWS_* variables):
+    /// the folder of its local index and pack cache [default: $XDG_CACHE_HOME/rejig/s3 or
+    /// ~/.cache/rejig/s3].
+    #[arg(long, global = true, env = "REJIG_CACHE", value_name = "DIR")]
+    pub cache: Option<PathBuf>,
     /// Print one JSON object with the figures of the run instead of text.
     #[arg(long, global = true)]
     pub json: bool,

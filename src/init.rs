@@ -39,6 +39,12 @@ pub fn init(opener: &Opener<'_>, path: &Path, backed_by: Option<&Path>) -> Resul
             }
             Some(current)
         }
+        (Some(_), None) if store.remote().is_some() => {
+            bail!(
+                "{} is a store on object storage, shared by builders; only a store on this host's disk can be backed by a repository",
+                path.display()
+            );
+        }
         (Some(repo), None) => {
             if repo.exists() && !repo.join("config").exists() {
                 bail!("{} exists and is not an OSTree repository", repo.display());

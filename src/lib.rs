@@ -55,19 +55,27 @@ pub struct Opener<'a> {
     holder: String,
     on_wait: &'a dyn Fn(&Path, &str),
     on_warn: Option<&'a dyn Fn(&str)>,
+    /// The cache folder for stores on object storage (`--cache`); None: the default.
+    cache: Option<std::path::PathBuf>,
 }
 
 impl<'a> Opener<'a> {
     /// `holder` describes this process to waiters (e.g. `rejig export (pid 1234)`);
     /// `on_wait(store, holder)` is called when another process holds the store.
     pub fn new(holder: impl Into<String>, on_wait: &'a dyn Fn(&Path, &str)) -> Self {
-        Self { holder: holder.into(), on_wait, on_warn: None }
+        Self { holder: holder.into(), on_wait, on_warn: None, cache: None }
     }
 
     /// Where to tell the user what opening a backed store found (references to repository
     /// objects that are gone, dropped); dropped by default.
     pub fn on_warn(mut self, on_warn: &'a dyn Fn(&str)) -> Self {
         self.on_warn = Some(on_warn);
+        self
+    }
+
+    /// Where a store on object storage (`s3://BUCKET/PREFIX`) keeps its local index and packs.
+    pub fn with_cache(mut self, cache: Option<std::path::PathBuf>) -> Self {
+        self.cache = cache;
         self
     }
 
@@ -100,6 +108,11 @@ impl<'a> Opener<'a> {
     }
 
     fn open_with(&self, path: &Path, mode: rejig_store::OpenMode) -> Result<Store> {
+        if let Some(address) = path.to_str().filter(|p| rejig_store::backend::is_remote(p)) {
+            let options = rejig_store::sync::RemoteOptions::from_env(self.cache.clone())?;
+            return Store::open_remote(address, &options, &self.holder, mode, &|held_by| (self.on_wait)(path, held_by))
+                .with_context(|| format!("opening the store at {address}"));
+        }
         let store = Store::open_with(path, &self.holder, mode, &|held_by| (self.on_wait)(path, held_by))
             .with_context(|| format!("opening the store at {}", path.display()))?;
         // A backed store reads from its repository; references to objects that are gone

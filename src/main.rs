@@ -54,7 +54,7 @@ fn run(cli: &Cli) -> Result<Rendered> {
     let holder = format!("rejig {} (pid {})", cli.command.name(), std::process::id());
     let wait = on_wait(cli.quiet);
     let warn = |message: &str| progress.warn(message);
-    let opener = Opener::new(holder.clone(), &wait).on_warn(&warn);
+    let opener = Opener::new(holder.clone(), &wait).on_warn(&warn).with_cache(cli.cache.clone());
     // Only commands that use the store need to know where it is.
     let store_path = || match &cli.store {
         Some(path) => Ok(path.clone()),

@@ -8,26 +8,12 @@ use crate::util;
 
 use std::collections::HashMap;
 use std::fs;
-use std::path::Path;
 use std::process::Command;
 
 use rejig_format::jigdo::ContentSource;
 use util::{chmod, chown, num, ostree_commit, ostree_init, p, run, set_xattr, Rejig};
 
-fn package(dir: &Path, name: &str, files: &[(&str, &[u8])]) {
-    let mut builder = rpm::PackageBuilder::new(name, "1.0", "MIT", "noarch", "matching test");
-    builder.using_config(rpm::BuildConfig::v4().compression(rpm::CompressionType::Zstd).source_date(1u32));
-    for (path, bytes) in files {
-        builder.with_file_contents(bytes.to_vec(), rpm::FileOptions::new(*path)).unwrap();
-    }
-    builder.build().unwrap().write_file(dir.join(format!("{name}-1.0-1.noarch.rpm"))).unwrap();
-}
-
-fn put(root: &Path, path: &str, bytes: &[u8]) {
-    let path = root.join(path.trim_start_matches('/'));
-    fs::create_dir_all(path.parent().unwrap()).unwrap();
-    fs::write(path, bytes).unwrap();
-}
+use util::{noarch_package as package, put_file as put};
 
 #[test]
 fn content_is_matched_by_bytes_with_same_path_then_nevra_order() {

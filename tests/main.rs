@@ -17,6 +17,7 @@ mod import;
 mod jigdo;
 mod jigdo_parts;
 mod recovery;
+mod s3;
 mod scale;
 mod trust;
 mod upgrade;

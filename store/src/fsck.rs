@@ -160,6 +160,14 @@ fn check_object(
 
 /// Verifies the whole store.
 pub fn fsck(store: &Store) -> Result<FsckReport> {
+    match store.remote() {
+        Some(remote) => remote.fsck(store),
+        None => check(store),
+    }
+}
+
+/// Verifies the packs in the store's folder (for a store on object storage, its cache).
+pub(crate) fn check(store: &Store) -> Result<FsckReport> {
     store.require_index()?;
     let reader = store.reader()?;
     let mut report = FsckReport::default();
@@ -304,6 +312,9 @@ fn blob_sound(store: &Store, id: BlobId, location: BlobLocation) -> Result<bool>
 /// so that the next import or export stores their content again. An index the store did not
 /// trust is kept beside it as `index.redb.damaged-<unix time>`.
 pub fn repair(store: &Store) -> Result<RepairReport> {
+    if let Some(remote) = store.remote() {
+        return remote.repair(store);
+    }
     let mut report = RepairReport::default();
     let temp = store.root().join("tmp").join("index.redb.rebuild");
     let _ = std::fs::remove_file(&temp);

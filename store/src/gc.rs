@@ -229,6 +229,14 @@ fn keep_whole_packages(packages: &PackageIndex, locations: &HashMap<BlobId, Blob
 
 /// Collects garbage (see the module documentation).
 pub fn gc(store: &Store, options: &GcOptions, progress: &dyn Progress) -> Result<GcReport> {
+    match store.remote() {
+        Some(remote) => remote.gc(store, options, progress),
+        None => collect(store, options, progress),
+    }
+}
+
+/// Collects garbage in the store's folder (for a store on object storage, its cache).
+pub(crate) fn collect(store: &Store, options: &GcOptions, progress: &dyn Progress) -> Result<GcReport> {
     store.require_index()?;
     // A backed store: references to repository objects that are gone are dropped first.
     // Backed entries that still hold cost no pack space and are kept, even when nothing

@@ -10,6 +10,7 @@
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod backend;
 pub mod backing;
 pub mod durable;
 pub mod error;
@@ -23,6 +24,7 @@ pub mod lock;
 mod pack;
 pub mod progress;
 pub mod store;
+pub mod sync;
 pub mod walk;
 
 pub use backing::{BackedRef, BlobSource, RepoObjects};

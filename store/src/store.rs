@@ -38,6 +38,8 @@ pub struct Store {
     open_packs: PackCache,
     /// The reader of the repository backing this store, once installed (`backing.rs`).
     backing: std::sync::RwLock<Option<Arc<dyn crate::backing::RepoObjects>>>,
+    /// The bucket this store is the cache of, for a store on object storage (`sync.rs`).
+    remote: Option<crate::sync::Remote>,
     _lock: StoreLock,
 }
 
@@ -155,12 +157,35 @@ impl Store {
             rebuilding: std::sync::atomic::AtomicBool::new(mode == OpenMode::Repair),
             open_packs: PackCache::new(&root.join("packs")),
             backing: std::sync::RwLock::new(None),
+            remote: None,
             _lock: lock,
         };
         if mode != OpenMode::Repair {
             store.attach_journal()?;
         }
         Ok(store)
+    }
+
+    /// Opens the store on object storage at `address` (`s3://BUCKET/PREFIX`) through its
+    /// local cache, and brings the cache's index up to date with the bucket (`sync.rs`).
+    pub fn open_remote(
+        address: &str,
+        options: &crate::sync::RemoteOptions,
+        holder: &str,
+        mode: OpenMode,
+        on_wait: &dyn Fn(&str),
+    ) -> Result<Self> {
+        crate::sync::open(crate::sync::connect(address)?, options, holder, mode, on_wait)
+    }
+
+    pub(crate) fn with_remote(mut self, remote: crate::sync::Remote) -> Self {
+        self.remote = Some(remote);
+        self
+    }
+
+    /// The bucket behind this store, when it is on object storage.
+    pub fn remote(&self) -> Option<&crate::sync::Remote> {
+        self.remote.as_ref()
     }
 
     /// Opens the store's index if it is this store's trusted index; creates it for a store
@@ -330,6 +355,9 @@ impl Store {
     /// The open file of a pack, through the bounded cache: every read of a pack (blobs,
     /// trailers for gc and fsck) goes through here.
     pub(crate) fn pack_file(&self, id: &PackId) -> Result<Arc<File>> {
+        if let Some(remote) = &self.remote {
+            remote.ensure_local(id)?;
+        }
         self.open_packs.get(id)
     }
 
@@ -350,6 +378,11 @@ impl Store {
 
     /// Streams a blob; the stream fails if the bytes do not match the blob's BLAKE3.
     pub fn open_blob(&self, id: BlobId, location: BlobLocation) -> Result<BlobReader> {
+        if let Some(remote) = &self.remote {
+            if let Some(stored) = remote.read_stored(&location)? {
+                return BlobReader::from_stored(stored, id, location);
+            }
+        }
         BlobReader::new(self.pack_file(&location.pack)?, id, location)
     }
 
@@ -507,6 +540,10 @@ impl Batch<'_> {
         // A pack of this name may have replaced a damaged one: no cached handle may keep
         // reading the old file.
         self.store.forget_pack(&finished.id)?;
+        // On object storage the pack is in the bucket before anything refers to it.
+        if let Some(remote) = &self.store.remote {
+            remote.upload(&finished)?;
+        }
         self.store.index.commit_pack(&finished)?;
         Ok(BatchSummary {
             pack: Some(finished.id),

@@ -293,3 +293,21 @@ pub fn middle_of_largest_blob(pack: &Path) -> u64 {
         _ => (8 + data_end as u64) / 2,
     }
 }
+
+/// Writes `NAME-1.0-1.noarch.rpm` into `dir`, holding `files` (path, bytes), zstd payload,
+/// reproducible.
+pub fn noarch_package(dir: &Path, name: &str, files: &[(&str, &[u8])]) {
+    let mut builder = rpm::PackageBuilder::new(name, "1.0", "MIT", "noarch", "rejig test package");
+    builder.using_config(rpm::BuildConfig::v4().compression(rpm::CompressionType::Zstd).source_date(1u32));
+    for (path, bytes) in files {
+        builder.with_file_contents(bytes.to_vec(), rpm::FileOptions::new(*path)).unwrap();
+    }
+    builder.build().unwrap().write_file(dir.join(format!("{name}-1.0-1.noarch.rpm"))).unwrap();
+}
+
+/// Writes `bytes` at `path` (absolute, as in the image) under `root`, making its directories.
+pub fn put_file(root: &Path, path: &str, bytes: &[u8]) {
+    let path = root.join(path.trim_start_matches('/'));
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, bytes).unwrap();
+}

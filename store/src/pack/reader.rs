@@ -124,6 +124,19 @@ impl BlobReader {
         Self { source, id, location, hasher: blake3::Hasher::new(), read: 0, verified: false }
     }
 
+    /// Blob `id` from its stored bytes read elsewhere (a ranged read of a pack in object
+    /// storage), decompressed and verified like a small blob read from a local pack.
+    pub fn from_stored(stored: Vec<u8>, id: BlobId, location: BlobLocation) -> Result<Self> {
+        let bytes = decode_small(stored, id, &location)?;
+        let source = Source::Memory(std::io::Cursor::new(bytes));
+        Ok(Self { source, id, location, hasher: blake3::Hasher::new(), read: 0, verified: true })
+    }
+
+    /// True when a blob of `location` is read in one piece (see [`BlobReader::from_stored`]).
+    pub fn fits_in_memory(location: &BlobLocation) -> bool {
+        location.raw_len <= IN_MEMORY_LIMIT && location.stored_len <= IN_MEMORY_LIMIT
+    }
+
     /// The blob's raw length.
     pub fn len(&self) -> u64 {
         self.location.raw_len
@@ -161,9 +174,16 @@ thread_local! {
 
 fn read_small(file: &File, id: BlobId, location: &BlobLocation) -> Result<Vec<u8>> {
     let stored_len = usize::try_from(location.stored_len).map_err(|_| corrupt(id, location, "too large".into()))?;
-    let raw_len = usize::try_from(location.raw_len).map_err(|_| corrupt(id, location, "too large".into()))?;
     let mut stored = vec![0u8; stored_len];
     file.read_exact_at(&mut stored, location.offset).map_err(|e| unreadable(id, location, e))?;
+    decode_small(stored, id, location)
+}
+
+fn decode_small(stored: Vec<u8>, id: BlobId, location: &BlobLocation) -> Result<Vec<u8>> {
+    let raw_len = usize::try_from(location.raw_len).map_err(|_| corrupt(id, location, "too large".into()))?;
+    if stored.len() as u64 != location.stored_len {
+        return Err(corrupt(id, location, format!("{} stored bytes instead of {}", stored.len(), location.stored_len)));
+    }
     let raw = match location.codec {
         Codec::Raw => stored,
         Codec::Zstd => DECOMPRESSOR.with(|slot| {

@@ -25,5 +25,6 @@ pub mod process;
 pub mod rng;
 pub mod rpm_builder;
 pub mod rpmbuild;
+pub mod s3;
 pub mod server;
 pub mod tree;
