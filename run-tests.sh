@@ -20,6 +20,7 @@ command -v openssl >/dev/null || missing+=(openssl)     # ed25519 commit signatu
 command -v setcap >/dev/null || missing+=(libcap2-bin)
 command -v strace >/dev/null || missing+=(strace)     # crash matrix kill points, durability order
 command -v xz >/dev/null || missing+=(xz-utils)        # tar -xJ of the source packages the test data comes from
+command -v moto_server >/dev/null || python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)  # installs moto below
 if ((${#missing[@]})); then
     mapfile -t missing < <(printf "%s\n" "${missing[@]}" | sort -u)
     echo "run-tests: installing ${missing[*]}"
@@ -31,7 +32,12 @@ fi
 # The object-storage tests (tests/s3) run against moto's S3 server on loopback, from PyPI.
 if ! command -v moto_server >/dev/null; then
     echo "run-tests: installing moto[server] (pip)"
-    python3 -m pip install --quiet 'moto[server]'
+    # Debian's own python3 is marked externally managed (PEP 668); a pyenv or venv python3 is not.
+    python3 -m pip install --quiet 'moto[server]' 2>/dev/null ||
+        python3 -m pip install --quiet --break-system-packages 'moto[server]'
+    hash -r
+    if command -v pyenv >/dev/null; then pyenv rehash; fi
+    command -v moto_server >/dev/null || { echo "run-tests: moto_server is not on PATH after pip install" >&2; exit 1; }
 fi
 [ "$(id -u)" = 0 ] || echo "run-tests: warning: not root; tests that chown files or write bare repositories will fail" >&2
 
