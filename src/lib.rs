@@ -99,15 +99,16 @@ impl<'a> Opener<'a> {
     /// Opens the store at `path`, which must already be one, for `fsck`: a backed store's
     /// references are left as they are, for fsck to report.
     pub fn open_for_check(&self, path: &Path) -> Result<Store> {
-        let store = Store::open_with(path, &self.holder, rejig_store::OpenMode::Existing, &|held_by| {
-            (self.on_wait)(path, held_by)
-        })
-        .with_context(|| format!("opening the store at {}", path.display()))?;
-        rejig_exporter::backing::install(&store)?;
-        Ok(store)
+        self.open_store(path, rejig_store::OpenMode::Existing, false)
     }
 
     fn open_with(&self, path: &Path, mode: rejig_store::OpenMode) -> Result<Store> {
+        self.open_store(path, mode, mode != rejig_store::OpenMode::Repair)
+    }
+
+    /// Opens a store on object storage or on disk; `check_backing` drops a backed store's
+    /// references to repository objects that are gone.
+    fn open_store(&self, path: &Path, mode: rejig_store::OpenMode, check_backing: bool) -> Result<Store> {
         if let Some(address) = path.to_str().filter(|p| rejig_store::backend::is_remote(p)) {
             let options = rejig_store::sync::RemoteOptions::from_env(self.cache.clone())?;
             return Store::open_remote(address, &options, &self.holder, mode, &|held_by| (self.on_wait)(path, held_by))
@@ -118,7 +119,7 @@ impl<'a> Opener<'a> {
         // A backed store reads from its repository; references to objects that are gone
         // are dropped now, so that this command fetches what supplies them (issue 13).
         if let Some(repo) = rejig_exporter::backing::install(&store)? {
-            if mode != rejig_store::OpenMode::Repair {
+            if check_backing {
                 let check =
                     store.check_backing().with_context(|| format!("checking the objects of {}", repo.display()))?;
                 if let (Some(warn), false) = (self.on_warn, check.dropped.is_empty()) {

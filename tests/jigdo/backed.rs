@@ -337,7 +337,12 @@ fn sigkill_inside_adoption_leaves_every_blob_readable() {
     // The thread that execs rejig is its main thread; the first rename may be another's.
     let exec = lines.lines().find(|l| l.contains(" execve(")).expect("strace shows the exec");
     let main = exec.split_whitespace().next().unwrap().to_owned();
-    let renames = lines.lines().filter(|l| l.starts_with(&format!("{main} rename(")) && l.contains(".pack")).count();
+    // strace pads the pid column, so split on whitespace rather than match "PID rename(".
+    let by_main = |l: &&str| {
+        let mut words = l.split_whitespace();
+        words.next() == Some(main.as_str()) && words.next().is_some_and(|call| call.starts_with("rename("))
+    };
+    let renames = lines.lines().filter(by_main).filter(|l| l.contains(".pack")).count();
     assert!(renames >= 1, "no pack rename in the main thread:\n{lines}");
 
     for (trial, inject) in
