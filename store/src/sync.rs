@@ -111,8 +111,15 @@ pub fn pack_key(id: &PackId) -> String {
 const DROPPED: &str = "dropped/";
 const LOCKS: &str = "locks/";
 const TRAILERS: &str = "trailers";
-/// Blobs of a pack read one by one with ranged reads before the pack is fetched whole.
+/// Windows of a pack read with ranged reads before the pack is fetched whole.
 const RANGED_READS_PER_PACK: u32 = 16;
+/// The span of one ranged read of a pack not in the cache. Objects a flow reads one after
+/// another tend to sit together (a commit import writes all its directory objects after its
+/// content), so one window serves many reads, while a builder that needs a few objects of a
+/// big pack fetches a few MiB of it rather than all of it.
+const WINDOW: u64 = 4 << 20;
+/// The bytes of windows kept in memory; over this, they are dropped and read again if needed.
+const WINDOWS_KEPT: u64 = 256 << 20;
 /// The bytes read from a pack's end in the first request: most trailers fit.
 const TAIL_GUESS: u64 = 64 << 10;
 
@@ -198,8 +205,10 @@ pub struct Remote {
     fetching: Mutex<()>,
     /// While fsck and gc need every pack local, the cache bound is not enforced.
     unbounded: AtomicBool,
-    /// Ranged reads of blobs per pack not in the cache.
+    /// Ranged reads (windows) per pack not in the cache.
     ranged_reads: Mutex<HashMap<PackId, u32>>,
+    /// Windows read from packs not in the cache: pack, start offset, bytes.
+    windows: Mutex<Windows>,
     /// Ranged reads of one pack before it is fetched whole (`REJIG_S3_RANGED_READS`).
     ranged_reads_per_pack: u32,
 }
@@ -282,9 +291,10 @@ impl Remote {
         Ok(())
     }
 
-    /// The stored bytes of a small blob of a pack not in the cache, by one ranged read; `None`
-    /// when the pack is local, the blob is large, or the pack has been read often enough that
-    /// fetching it whole is cheaper (the caller then reads it from the cache).
+    /// The stored bytes of a small blob of a pack not in the cache, from a window of the pack
+    /// read with one ranged request (or kept from an earlier one); `None` when the pack is
+    /// local, the blob is large, or so many windows of the pack were read that fetching it
+    /// whole is cheaper (the caller then reads it from the cache).
     pub(crate) fn read_stored(&self, location: &crate::pack::BlobLocation) -> Result<Option<Vec<u8>>> {
         if location.stored_len == 0 {
             // Nothing to read (an empty blob stored raw); S3 refuses an empty range.
@@ -295,6 +305,10 @@ impl Remote {
         {
             return Ok(None);
         }
+        let range = location.offset..location.offset.saturating_add(location.stored_len);
+        if let Some(bytes) = self.windows.lock().map_err(poisoned)?.find(&location.pack, &range) {
+            return Ok(Some(bytes));
+        }
         {
             let mut reads = self.ranged_reads.lock().map_err(poisoned)?;
             let count = reads.entry(location.pack).or_insert(0);
@@ -303,12 +317,37 @@ impl Remote {
                 return Ok(None);
             }
         }
-        let range = location.offset..location.offset.saturating_add(location.stored_len);
-        let got = self.backend.get_ranges(&[(pack_key(&location.pack), range)]).pop();
-        match got {
-            Some(bytes) => bytes.map(Some),
-            None => Ok(None),
+        // A window around the blob, within the pack's data (never into its trailer, whose
+        // start the cached trailer records); the blob's own range when that is unknown.
+        let window = match self.data_end(&location.pack) {
+            Some(data_end) if range.end <= data_end => {
+                let start = range.start - range.start % WINDOW;
+                start..(start + WINDOW).max(range.end).min(data_end)
+            }
+            _ => range.clone(),
+        };
+        let key = pack_key(&location.pack);
+        let Some(got) = self.backend.get_ranges(&[(key.clone(), window.clone())]).pop() else {
+            return Ok(None);
+        };
+        let bytes = got?;
+        if bytes.len() as u64 != window.end - window.start {
+            return Err(Error::invalid(
+                "object storage",
+                format!("{key}: asked for bytes {window:?}, got {} bytes", bytes.len()),
+            ));
         }
+        let mut windows = self.windows.lock().map_err(poisoned)?;
+        windows.insert(location.pack, window.start, bytes);
+        Ok(windows.find(&location.pack, &range))
+    }
+
+    /// Where the data of pack `id` ends and its trailer starts, from the cached trailer.
+    fn data_end(&self, id: &PackId) -> Option<u64> {
+        let mut head = [0u8; 8];
+        let mut file = std::fs::File::open(self.trailer_path(id)).ok()?;
+        std::io::Read::read_exact(&mut file, &mut head).ok()?;
+        Some(u64::from_le_bytes(head))
     }
 
     /// Deletes the least recently fetched packs until the cache fits its bound.
@@ -779,6 +818,7 @@ pub(crate) fn open(
         fetching: Mutex::new(()),
         unbounded: AtomicBool::new(false),
         ranged_reads: Mutex::new(HashMap::new()),
+        windows: Mutex::new(Windows::default()),
         ranged_reads_per_pack: std::env::var("REJIG_S3_RANGED_READS")
             .ok()
             .and_then(|v| v.parse().ok())
@@ -819,6 +859,36 @@ pub(crate) fn open(
 /// repair rebuilds its index from the bucket.
 pub fn is_remote_address(store: &Path) -> bool {
     store.to_str().is_some_and(crate::backend::is_remote)
+}
+
+/// Windows of packs not in the cache, read by [`Remote::read_stored`]; bounded by
+/// [`WINDOWS_KEPT`] bytes.
+#[derive(Default)]
+struct Windows {
+    by_pack: HashMap<PackId, Vec<(u64, Vec<u8>)>>,
+    bytes: u64,
+}
+
+impl Windows {
+    /// The bytes of `range` of pack `id`, if one window holds them all.
+    fn find(&self, id: &PackId, range: &std::ops::Range<u64>) -> Option<Vec<u8>> {
+        self.by_pack.get(id)?.iter().find_map(|(start, bytes)| {
+            let end = start + bytes.len() as u64;
+            (*start <= range.start && range.end <= end).then(|| {
+                let from = (range.start - start) as usize;
+                bytes[from..from + (range.end - range.start) as usize].to_vec()
+            })
+        })
+    }
+
+    fn insert(&mut self, id: PackId, start: u64, bytes: Vec<u8>) {
+        if self.bytes + bytes.len() as u64 > WINDOWS_KEPT {
+            self.by_pack.clear();
+            self.bytes = 0;
+        }
+        self.bytes += bytes.len() as u64;
+        self.by_pack.entry(id).or_default().push((start, bytes));
+    }
 }
 
 #[cfg(test)]
@@ -867,5 +937,30 @@ mod tests {
         let synced = b.remote().unwrap().sync(&b).unwrap();
         assert!(synced.rebuilt);
         assert_eq!(b.reader().unwrap().blob(&blob).unwrap(), None);
+    }
+
+    #[test]
+    fn small_blobs_read_together_cost_one_window_not_the_whole_pack() {
+        let dir = tempfile::tempdir().unwrap();
+        let bucket = dir.path().join("bucket");
+        let a = open_at(&bucket, &dir.path().join("a"), OpenMode::Create).unwrap();
+        let batch = a.batch().unwrap();
+        // Incompressible, so the stored bytes are as long as the blobs: 64 x 16 KiB.
+        let contents: Vec<Vec<u8>> = (0..64u64)
+            .map(|i| (0..16 * 1024u64).map(|j| (i.wrapping_mul(2654435761) ^ j.wrapping_mul(40503)) as u8).collect())
+            .collect();
+        let blobs: Vec<rejig_format::id::BlobId> = contents.iter().map(|c| batch.add_blob(c).unwrap()).collect();
+        let pack = batch.commit().unwrap().pack.unwrap();
+        drop(a);
+
+        let b = open_at(&bucket, &dir.path().join("b"), OpenMode::Existing).unwrap();
+        let counters = b.remote().unwrap().backend().counters();
+        let gets_before = counters.gets.load(Ordering::SeqCst);
+        let reader = b.reader().unwrap();
+        for (blob, content) in blobs.iter().zip(&contents) {
+            assert_eq!(&b.read_blob(&reader, *blob).unwrap(), content, "blob {blob}");
+        }
+        assert_eq!(counters.gets.load(Ordering::SeqCst) - gets_before, 1, "one window holds all 64 blobs");
+        assert!(!pack_path(&b.root().join("packs"), &pack).exists(), "the pack is not fetched whole");
     }
 }

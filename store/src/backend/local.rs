@@ -121,6 +121,8 @@ impl Backend for LocalBackend {
                     .map_err(|_| Error::invalid("range", "too long"))?;
                 let mut buf = vec![0u8; len];
                 file.read_exact_at(&mut buf, range.start).at(&path)?;
+                Counters::add(&self.counters.gets, 1);
+                Counters::add(&self.counters.bytes_in, buf.len() as u64);
                 Ok(buf)
             })
             .collect()
@@ -128,7 +130,10 @@ impl Backend for LocalBackend {
 
     fn download(&self, key: &str, path: &Path) -> Result<u64> {
         let from = self.path(key)?;
-        std::fs::copy(&from, path).at(&from)
+        let copied = std::fs::copy(&from, path).at(&from)?;
+        Counters::add(&self.counters.gets, 1);
+        Counters::add(&self.counters.bytes_in, copied);
+        Ok(copied)
     }
 
     fn delete(&self, key: &str) -> Result<()> {
