@@ -23,6 +23,13 @@ pub struct InitReport {
 /// already backed by another repository is refused: its entries name that repository's
 /// objects.
 pub fn init(opener: &Opener<'_>, path: &Path, backed_by: Option<&Path>) -> Result<InitReport> {
+    if backed_by.is_some() && path.to_str().is_some_and(rejig_store::backend::is_remote) {
+        // Refused before anything is created in the bucket.
+        bail!(
+            "{} is a store on object storage, shared by builders; only a store on this host's disk can be backed by a repository",
+            path.display()
+        );
+    }
     let store = opener.open(path)?;
     let current = store.backing_repo()?;
     let backed_by = match (backed_by, current) {
@@ -38,12 +45,6 @@ pub fn init(opener: &Opener<'_>, path: &Path, backed_by: Option<&Path>) -> Resul
                 );
             }
             Some(current)
-        }
-        (Some(_), None) if store.remote().is_some() => {
-            bail!(
-                "{} is a store on object storage, shared by builders; only a store on this host's disk can be backed by a repository",
-                path.display()
-            );
         }
         (Some(repo), None) => {
             if repo.exists() && !repo.join("config").exists() {

@@ -164,6 +164,10 @@ fn every_command_works_on_an_s3_store_and_a_second_builder_reuses_the_first_ones
     let out = a.fails(&["fsck"]);
     assert_stderr_mentions(&out, "holds no store.id", "that an empty bucket is not a store");
     assert!(moto().keys(&bucket).is_empty(), "fsck created something: {:?}", moto().keys(&bucket));
+    // A shared store cannot be backed by one host's repository, and asking creates nothing.
+    let out = a.fails(&["init", "--backed-by", p(&dir.path().join("edge-repo"))]);
+    assert_stderr_mentions(&out, "only a store on this host's disk", "that an S3 store cannot be backed");
+    assert!(moto().keys(&bucket).is_empty(), "init created something: {:?}", moto().keys(&bucket));
 
     let jigdo = dir.path().join("one.rpm");
     let built = a.json(&[
