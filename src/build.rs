@@ -31,6 +31,48 @@ pub struct BuildOptions {
     pub name: String,
     /// Where the jigdo and its parts go.
     pub output: JigdoOutput,
+    /// The commit delta parts are from, if any.
+    pub delta_from: Option<DeltaFrom>,
+}
+
+/// The commit `build --delta-from` names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeltaFrom {
+    /// The described commit's parent.
+    Parent,
+    /// This commit.
+    Commit(ObjectId),
+}
+
+impl DeltaFrom {
+    /// Parses `parent` or a commit checksum.
+    pub fn parse(text: &str) -> Result<Self> {
+        if text == "parent" {
+            return Ok(DeltaFrom::Parent);
+        }
+        text.parse().map(DeltaFrom::Commit).map_err(|_| {
+            anyhow::anyhow!("--delta-from takes `parent` or a commit checksum (64 hex digits), not {text:?}")
+        })
+    }
+
+    /// The commit it names for `commit`, whose bytes the store holds.
+    fn resolve(self, store: &Store, commit: ObjectId) -> Result<ObjectId> {
+        let from = match self {
+            DeltaFrom::Commit(from) => from,
+            DeltaFrom::Parent => {
+                let reader = store.reader()?;
+                let key = rejig_format::ObjectKey::new(commit, rejig_format::ObjectType::Commit);
+                let bytes = store.read_metadata(&reader, key)?;
+                rejig_format::object::Commit::decode(&bytes)?
+                    .parent
+                    .with_context(|| format!("--delta-from parent: commit {commit} has no parent"))?
+            }
+        };
+        if from == commit {
+            bail!("--delta-from names the commit being described, {commit}");
+        }
+        Ok(from)
+    }
 }
 
 /// Where `build` writes.
@@ -73,6 +115,8 @@ pub struct BuildJigdoOptions {
     pub name: String,
     /// Where the jigdo and its parts go.
     pub output: JigdoOutput,
+    /// The commit delta parts are from, if any.
+    pub delta_from: Option<DeltaFrom>,
 }
 
 /// What a build did.
@@ -118,7 +162,13 @@ pub fn build(store: &Store, options: &BuildOptions, progress: &dyn Progress) -> 
         .with_context(|| format!("importing {} from {}", options.rev, options.repo.display()))?;
     let commit = imported.commit.context("the import named no commit")?;
     let paths: Vec<PathBuf> = local_packages(&options.sources, progress)?;
-    let request = BuildJigdoOptions { commit, paths, name: options.name.clone(), output: options.output.clone() };
+    let request = BuildJigdoOptions {
+        commit,
+        paths,
+        name: options.name.clone(),
+        output: options.output.clone(),
+        delta_from: options.delta_from,
+    };
     let mut report = build_jigdo(store, &request, progress)?;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
@@ -140,8 +190,12 @@ pub fn build_jigdo(store: &Store, options: &BuildJigdoOptions, progress: &dyn Pr
     }
     let keys: Vec<_> = report.packages.iter().map(|p| p.header_sha256).collect();
 
+    let delta_from = options.delta_from.map(|from| from.resolve(store, options.commit)).transpose()?;
     progress.start("describing the commit by its packages", 0);
-    let description = describe_commit(store, options.commit, &keys).context("describing the commit")?;
+    let description = describe_commit(store, options.commit, &keys, delta_from).with_context(|| match delta_from {
+        Some(from) => format!("describing the commit and its delta from {from} (which this store must hold)"),
+        None => "describing the commit".to_owned(),
+    })?;
     progress.finish();
     let dir = options.output.dir();
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -179,6 +233,7 @@ pub fn build_jigdo(store: &Store, options: &BuildJigdoOptions, progress: &dyn Pr
         commitmeta: jigdo.commitmeta.clone(),
         packages: jigdo.packages.clone(),
         parts,
+        delta_from: description.delta.as_ref().map(|(from, _)| *from),
     };
     let output = match &options.output {
         JigdoOutput::File(file) => file.clone(),
@@ -248,6 +303,7 @@ mod tests {
             sources: sources(&rpms),
             name: "unit".into(),
             output: dir.path().join("unit.rpm").into(),
+            delta_from: None,
         };
         let report = build(&builder, &options, &NoProgress).unwrap();
         assert_eq!(report.commit, commit);
