@@ -9,7 +9,7 @@ use rejig_exporter::jigdo::{
     check_name, describe_commit, jigdo_file_name, write_jigdo_rpm, write_parts, DescriptionStats,
 };
 use rejig_format::jigdo::{JigdoHead, PartRef};
-use rejig_format::ObjectId;
+use rejig_format::{ObjectId, ObjectType};
 use rejig_importer::import_commit;
 use rejig_importer::jigdo::{read_part, Expect};
 use rejig_importer::package::import_packages;
@@ -55,23 +55,39 @@ impl DeltaFrom {
         })
     }
 
-    /// The commit it names for `commit`, whose bytes the store holds.
-    fn resolve(self, store: &Store, commit: ObjectId) -> Result<ObjectId> {
+    /// The commit it names for `commit`, whose bytes the store holds. `parent` is lenient,
+    /// so that one publishing script serves the first release too: a commit without a parent,
+    /// or whose parent this store never held, gets no delta, with a warning. A checksum the
+    /// store lacks is an error.
+    fn resolve(self, store: &Store, commit: ObjectId, progress: &dyn Progress) -> Result<Option<ObjectId>> {
+        let reader = store.reader()?;
+        let held = |id: ObjectId| reader.contains_object(&rejig_format::ObjectKey::new(id, ObjectType::Commit));
         let from = match self {
+            DeltaFrom::Commit(from) if !held(from)? => {
+                bail!("--delta-from {from}: this store does not hold that commit (build it with this store first)")
+            }
             DeltaFrom::Commit(from) => from,
             DeltaFrom::Parent => {
-                let reader = store.reader()?;
-                let key = rejig_format::ObjectKey::new(commit, rejig_format::ObjectType::Commit);
-                let bytes = store.read_metadata(&reader, key)?;
-                rejig_format::object::Commit::decode(&bytes)?
-                    .parent
-                    .with_context(|| format!("--delta-from parent: commit {commit} has no parent"))?
+                let bytes = store.read_metadata(&reader, rejig_format::ObjectKey::new(commit, ObjectType::Commit))?;
+                match rejig_format::object::Commit::decode(&bytes)?.parent {
+                    None => {
+                        progress.warn(&format!("--delta-from parent: commit {commit} has no parent; no delta parts"));
+                        return Ok(None);
+                    }
+                    Some(parent) if !held(parent)? => {
+                        progress.warn(&format!(
+                            "--delta-from parent: this store does not hold the parent {parent}; no delta parts"
+                        ));
+                        return Ok(None);
+                    }
+                    Some(parent) => parent,
+                }
             }
         };
         if from == commit {
             bail!("--delta-from names the commit being described, {commit}");
         }
-        Ok(from)
+        Ok(Some(from))
     }
 }
 
@@ -190,7 +206,10 @@ pub fn build_jigdo(store: &Store, options: &BuildJigdoOptions, progress: &dyn Pr
     }
     let keys: Vec<_> = report.packages.iter().map(|p| p.header_sha256).collect();
 
-    let delta_from = options.delta_from.map(|from| from.resolve(store, options.commit)).transpose()?;
+    let delta_from = match options.delta_from {
+        Some(from) => from.resolve(store, options.commit, progress)?,
+        None => None,
+    };
     progress.start("describing the commit by its packages", 0);
     let description = describe_commit(store, options.commit, &keys, delta_from).with_context(|| match delta_from {
         Some(from) => format!("describing the commit and its delta from {from} (which this store must hold)"),

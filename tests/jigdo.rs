@@ -723,9 +723,11 @@ fn a_delta_update_fetches_the_changed_files_instead_of_the_changed_packages() {
         (builder.json(&args), out)
     };
     let (_, jigdo1) = build(1, &[]);
-    // The commits are on separate branches: v2 has no parent to take the delta from.
+    // The commits are on separate branches: v2 has no parent to take the delta from, which
+    // only warns; a commit the store lacks is an error.
     let no_parent = tmp.path().join("no.rpm");
-    let out = builder.fails(&[
+    let out = builder.run(&[
+        "--json",
         "build",
         "--repo",
         p(&f.src),
@@ -740,8 +742,27 @@ fn a_delta_update_fetches_the_changed_files_instead_of_the_changed_packages() {
         "--delta-from",
         "parent",
     ]);
+    assert!(out.status.success(), "{}", report("build --delta-from parent", &out));
     assert_stderr_mentions(&out, "has no parent", "the missing parent");
-    assert!(!no_parent.exists());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(num(&v, "bytes_delta"), 0, "{v}");
+    assert!(rejig_importer::jigdo::read_jigdo(&no_parent).unwrap().head.delta_from.is_none());
+    let out = builder.fails(&[
+        "build",
+        "--repo",
+        p(&f.src),
+        "--rev",
+        "rj/v2",
+        "--packages",
+        p(f.pkgs(2)),
+        "--name",
+        JIGDO_NAME,
+        "-o",
+        p(&no_parent),
+        "--delta-from",
+        &"ab".repeat(32),
+    ]);
+    assert_stderr_mentions(&out, "does not hold that commit", "the unknown commit");
     let (report, jigdo2) = build(2, &["--delta-from", f.commit(1)]);
     assert!(num(&report, "bytes_delta") > 0, "{report}");
     let head = rejig_importer::jigdo::read_jigdo(&jigdo2).unwrap().head;
