@@ -7,7 +7,8 @@
 #
 # Environment: REJIG=/path/to/rejig skips `cargo build --release`; JIGDO_DATA (default
 # /work/bench-data/jigdo) is where the workload lives (bench/jigdo-workload.sh makes it when
-# missing; never in git).
+# missing; never in git); DELTA (default `parent`) is what v2 to v5 are built with
+# `--delta-from`, `none` for no delta parts.
 #
 # Once, before the runs (timed, one sample each):
 #   publish-vN   for v1, v2, v3: the packages of repo-vN hardlinked into the published directory
@@ -227,8 +228,11 @@ publish() {
     for f in "$repo"/*.rpm; do
         [[ -e $PUB/$(basename "$f") ]] || ln "$f" "$PUB/"
     done
+    local delta=()
+    # An update is built with delta parts from its parent (DELTA=none: without).
+    [[ $v != v1 && ${DELTA:-parent} != none ]] && delta=(--delta-from "${DELTA:-parent}")
     measure 0 "build-$v" "$REJIG" --store "$WORK/st-build" --json build --repo "$DATA/compose" \
-        --rev "bench/$v" --packages "$repo" --name bench-os --output-dir "$PUB"
+        --rev "bench/$v" --packages "$repo" --name bench-os --output-dir "$PUB" "${delta[@]}"
     json_metrics 0 "build-$v"
     if [[ $v == v1 ]]; then
         measure 0 "createrepo-$v" nice -n 10 createrepo_c --quiet --no-database "$PUB"

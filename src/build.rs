@@ -9,7 +9,7 @@ use rejig_exporter::jigdo::{
     check_name, describe_commit, jigdo_file_name, write_jigdo_rpm, write_parts, DescriptionStats,
 };
 use rejig_format::jigdo::{JigdoHead, PartRef};
-use rejig_format::ObjectId;
+use rejig_format::{ObjectId, ObjectType};
 use rejig_importer::import_commit;
 use rejig_importer::jigdo::{read_part, Expect};
 use rejig_importer::package::import_packages;
@@ -31,6 +31,64 @@ pub struct BuildOptions {
     pub name: String,
     /// Where the jigdo and its parts go.
     pub output: JigdoOutput,
+    /// The commit delta parts are from, if any.
+    pub delta_from: Option<DeltaFrom>,
+}
+
+/// The commit `build --delta-from` names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeltaFrom {
+    /// The described commit's parent.
+    Parent,
+    /// This commit.
+    Commit(ObjectId),
+}
+
+impl DeltaFrom {
+    /// Parses `parent` or a commit checksum.
+    pub fn parse(text: &str) -> Result<Self> {
+        if text == "parent" {
+            return Ok(DeltaFrom::Parent);
+        }
+        text.parse().map(DeltaFrom::Commit).map_err(|_| {
+            anyhow::anyhow!("--delta-from takes `parent` or a commit checksum (64 hex digits), not {text:?}")
+        })
+    }
+
+    /// The commit it names for `commit`, whose bytes the store holds. `parent` is lenient,
+    /// so that one publishing script serves the first release too: a commit without a parent,
+    /// or whose parent this store never held, gets no delta, with a warning. A checksum the
+    /// store lacks is an error.
+    fn resolve(self, store: &Store, commit: ObjectId, progress: &dyn Progress) -> Result<Option<ObjectId>> {
+        let reader = store.reader()?;
+        let held = |id: ObjectId| reader.contains_object(&rejig_format::ObjectKey::new(id, ObjectType::Commit));
+        let from = match self {
+            DeltaFrom::Commit(from) if !held(from)? => {
+                bail!("--delta-from {from}: this store does not hold that commit (build it with this store first)")
+            }
+            DeltaFrom::Commit(from) => from,
+            DeltaFrom::Parent => {
+                let bytes = store.read_metadata(&reader, rejig_format::ObjectKey::new(commit, ObjectType::Commit))?;
+                match rejig_format::object::Commit::decode(&bytes)?.parent {
+                    None => {
+                        progress.warn(&format!("--delta-from parent: commit {commit} has no parent; no delta parts"));
+                        return Ok(None);
+                    }
+                    Some(parent) if !held(parent)? => {
+                        progress.warn(&format!(
+                            "--delta-from parent: this store does not hold the parent {parent}; no delta parts"
+                        ));
+                        return Ok(None);
+                    }
+                    Some(parent) => parent,
+                }
+            }
+        };
+        if from == commit {
+            bail!("--delta-from names the commit being described, {commit}");
+        }
+        Ok(Some(from))
+    }
 }
 
 /// Where `build` writes.
@@ -73,6 +131,8 @@ pub struct BuildJigdoOptions {
     pub name: String,
     /// Where the jigdo and its parts go.
     pub output: JigdoOutput,
+    /// The commit delta parts are from, if any.
+    pub delta_from: Option<DeltaFrom>,
 }
 
 /// What a build did.
@@ -118,7 +178,13 @@ pub fn build(store: &Store, options: &BuildOptions, progress: &dyn Progress) -> 
         .with_context(|| format!("importing {} from {}", options.rev, options.repo.display()))?;
     let commit = imported.commit.context("the import named no commit")?;
     let paths: Vec<PathBuf> = local_packages(&options.sources, progress)?;
-    let request = BuildJigdoOptions { commit, paths, name: options.name.clone(), output: options.output.clone() };
+    let request = BuildJigdoOptions {
+        commit,
+        paths,
+        name: options.name.clone(),
+        output: options.output.clone(),
+        delta_from: options.delta_from,
+    };
     let mut report = build_jigdo(store, &request, progress)?;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
@@ -140,8 +206,15 @@ pub fn build_jigdo(store: &Store, options: &BuildJigdoOptions, progress: &dyn Pr
     }
     let keys: Vec<_> = report.packages.iter().map(|p| p.header_sha256).collect();
 
+    let delta_from = match options.delta_from {
+        Some(from) => from.resolve(store, options.commit, progress)?,
+        None => None,
+    };
     progress.start("describing the commit by its packages", 0);
-    let description = describe_commit(store, options.commit, &keys).context("describing the commit")?;
+    let description = describe_commit(store, options.commit, &keys, delta_from).with_context(|| match delta_from {
+        Some(from) => format!("describing the commit and its delta from {from} (which this store must hold)"),
+        None => "describing the commit".to_owned(),
+    })?;
     progress.finish();
     let dir = options.output.dir();
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -179,6 +252,7 @@ pub fn build_jigdo(store: &Store, options: &BuildJigdoOptions, progress: &dyn Pr
         commitmeta: jigdo.commitmeta.clone(),
         packages: jigdo.packages.clone(),
         parts,
+        delta_from: description.delta.as_ref().map(|(from, _)| *from),
     };
     let output = match &options.output {
         JigdoOutput::File(file) => file.clone(),
@@ -248,6 +322,7 @@ mod tests {
             sources: sources(&rpms),
             name: "unit".into(),
             output: dir.path().join("unit.rpm").into(),
+            delta_from: None,
         };
         let report = build(&builder, &options, &NoProgress).unwrap();
         assert_eq!(report.commit, commit);

@@ -227,6 +227,13 @@ pub struct BuildArgs {
     /// directory lacks into it.
     #[arg(long, value_name = "DIR")]
     pub output_dir: Option<PathBuf>,
+    /// Also write delta parts: the package files that are new since this commit (`parent`
+    /// for the commit's parent, or a checksum), which must be in the store (built before
+    /// with it; a missing parent only warns). A client holding that commit fetches them
+    /// instead of the packages that changed, so an update costs the files that changed;
+    /// other clients ignore them.
+    #[arg(long, value_name = "parent|COMMIT")]
+    pub delta_from: Option<String>,
 }
 
 /// Arguments of `plan`.

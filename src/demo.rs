@@ -542,6 +542,7 @@ pub fn run(options: &DemoOptions<'_>, progress: &dyn Progress) -> Result<DemoRep
         paths: vec![packages.to_path_buf()],
         name: JIGDO_NAME.to_owned(),
         output: dir.join(output).into(),
+        delta_from: None,
     };
     let jigdo1 = build_jigdo(&build, &request(v1, &v1_packages, "demo-os-1.rpm"), progress)?;
     let used = jigdo1.stats.packages_used.len();

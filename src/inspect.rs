@@ -72,6 +72,9 @@ pub struct JigdoSummary {
     /// The commit it describes.
     #[serde(serialize_with = "crate::report::display")]
     pub commit: ObjectId,
+    /// The commit its delta parts are from (`build --delta-from`), if it has any.
+    #[serde(serialize_with = "crate::report::display_or_empty")]
+    pub delta_from: Option<ObjectId>,
     /// The commit's `version` metadata.
     pub version: Option<String>,
     /// The commit's subject.
@@ -123,6 +126,7 @@ impl JigdoSummary {
             nevra: file.nevra.to_string(),
             name: file.nevra.name.clone(),
             commit: head.commit,
+            delta_from: head.delta_from,
             version: commit
                 .as_ref()
                 .and_then(|c| c.metadata.get("version"))

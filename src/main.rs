@@ -94,6 +94,7 @@ fn run(cli: &Cli) -> Result<Rendered> {
                 rev: args.rev.clone(),
                 sources,
                 name: args.name.clone(),
+                delta_from: args.delta_from.as_deref().map(build::DeltaFrom::parse).transpose()?,
                 output: match (&args.output, &args.output_dir) {
                     (_, Some(dir)) => build::JigdoOutput::Dir(dir.clone()),
                     (Some(file), None) => build::JigdoOutput::File(file.clone()),

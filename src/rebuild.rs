@@ -21,10 +21,10 @@ use rayon::prelude::*;
 use rejig_exporter::{check_target, ExportOptions};
 use rejig_format::jigdo::{assemble, part_file_name, Jigdo, JigdoHead, PartRef};
 use rejig_format::manifest::Nevra;
-use rejig_format::{ObjectId, PackageBinding, RepoMode};
+use rejig_format::{BlobId, ObjectId, PackageBinding, RepoMode};
 use rejig_importer::jigdo::{
-    complete_commit, missing_parts, obtain_parts_with, package_demand, part_blobs, plan_jigdo, read_jigdo, read_part,
-    Expect, JigdoFile, JigdoPlan, PartsFetched,
+    complete_commit, delta_applies, missing_parts, obtain_parts_with, package_demand, part_blobs, plan_jigdo,
+    read_jigdo, read_part, Expect, JigdoFile, JigdoPlan, PartsFetched,
 };
 use rejig_importer::package::import_package_for;
 use rejig_importer::source::{fetch, fetch_url, Catalog, Fetched, Location, PackageSource, RepoLocation};
@@ -244,10 +244,11 @@ pub fn plan(store: &Store, options: &PlanOptions, progress: &dyn Progress) -> Re
                 .map(|offer| offer_location(&offer.location)),
         })
         .collect();
-    let records = plan_records(store, head, catalog.as_ref(), &options.sources, progress)?;
+    let (records, coming) = plan_records(store, head, catalog.as_ref(), &options.sources, progress)?;
     let assembled = assemble(head, &records).with_context(|| format!("assembling the parts of {}", path.display()))?;
     let jigdo = &assembled.jigdo;
-    let plan = plan_jigdo(store, jigdo)?;
+    let mut plan = plan_jigdo(store, jigdo)?;
+    plan.assume_blobs(jigdo, &coming);
     let packages = if plan.needed.is_empty() {
         Catalog::default()
     } else {
@@ -279,19 +280,23 @@ pub fn plan(store: &Store, options: &PlanOptions, progress: &dyn Progress) -> Re
     })
 }
 
-/// The records of `head` for `plan`: stored parts from the store, the others fetched and
-/// checked against the head.
+/// The records of `head` for `plan`, and the content its delta parts will bring when the
+/// delta applies: stored parts from the store, the others fetched and checked against the
+/// head.
 fn plan_records(
     store: &Store,
     head: &JigdoHead,
     catalog: Option<&Catalog>,
     sources: &Sources,
     progress: &dyn Progress,
-) -> Result<Vec<u8>> {
+) -> Result<(Vec<u8>, std::collections::HashSet<BlobId>)> {
+    use rejig_format::jigdo::PartKind;
+    let delta = delta_applies(store, head)?;
     let reader = store.reader()?;
     let mut pieces = std::collections::HashMap::new();
     let mut wanted = Vec::new();
-    for part in head.parts.iter().filter(|p| p.kind == rejig_format::jigdo::PartKind::Records) {
+    let read = |kind: PartKind| kind == PartKind::Records || (delta && kind == PartKind::DeltaRecords);
+    for part in head.parts.iter().filter(|p| read(p.kind)) {
         if pieces.contains_key(&part.content)
             || wanted.iter().any(|w: &&rejig_format::jigdo::PartRef| w.content == part.content)
         {
@@ -314,10 +319,20 @@ fn plan_records(
         }
     }
     let mut records = Vec::new();
-    for part in head.parts.iter().filter(|p| p.kind == rejig_format::jigdo::PartKind::Records) {
-        records.extend_from_slice(pieces.get(&part.content).map(Vec::as_slice).unwrap_or_default());
+    let mut coming = std::collections::HashSet::new();
+    for part in head.parts.iter().filter(|p| read(p.kind)) {
+        let piece = pieces.get(&part.content).map(Vec::as_slice).unwrap_or_default();
+        match part.kind {
+            PartKind::DeltaRecords => {
+                coming.extend(rejig_format::jigdo::decode_delta_records(piece)?.into_iter().map(|(id, _)| id))
+            }
+            _ => records.extend_from_slice(piece),
+        }
     }
-    Ok(records)
+    if delta {
+        coming.extend(head.parts.iter().filter(|p| p.kind == PartKind::DeltaObject).map(|p| p.content));
+    }
+    Ok((records, coming))
 }
 
 /// Where a rebuild gets parts and packages. When the jigdo came by `http(s)://` URL (and every

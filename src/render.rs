@@ -207,6 +207,9 @@ fn inspect_jigdo(jigdo: &JigdoSummary) -> String {
     if jigdo.objects_total.is_none() {
         text.push_str("\n  (object counts need every records part beside the jigdo)");
     }
+    if let Some(from) = &jigdo.delta_from {
+        text.push_str(&format!("\n  delta parts: the package files new since commit {from}"));
+    }
     for part in &jigdo.parts {
         let missing = if part.present { "" } else { " (not beside the jigdo)" };
         text.push_str(&format!("\n    part {} {} {}{missing}", part.nevra, part.kind, human_bytes(part.file_bytes)));
@@ -219,8 +222,12 @@ fn inspect_jigdo(jigdo: &JigdoSummary) -> String {
 
 /// `rejig build`.
 pub fn build(report: &BuildReport) -> String {
+    let delta = match report.stats.bytes_delta {
+        0 => String::new(),
+        bytes => format!(", {} changed since --delta-from (in delta parts)", human_bytes(bytes)),
+    };
     format!(
-        "wrote {} ({}) for commit {}\n  objects: {} total, {} from packages, {} new, {} symlinks\n  content: {} from packages, {} new (carried in parts)\n  packages: {} used, {} unused of {} offered\n  parts: {} total ({}), {} new written ({}); {:.2}s",
+        "wrote {} ({}) for commit {}\n  objects: {} total, {} from packages, {} new, {} symlinks\n  content: {} from packages, {} new (carried in parts){}\n  packages: {} used, {} unused of {} offered\n  parts: {} total ({}), {} new written ({}); {:.2}s",
         report.output.display(),
         human_bytes(report.jigdo_bytes),
         report.commit,
@@ -230,6 +237,7 @@ pub fn build(report: &BuildReport) -> String {
         report.stats.objects_symlink,
         human_bytes(report.stats.bytes_from_packages),
         human_bytes(report.stats.bytes_new),
+        delta,
         report.stats.packages_used.len(),
         report.stats.packages_unused.len(),
         report.packages_offered,
@@ -244,8 +252,13 @@ pub fn build(report: &BuildReport) -> String {
 /// `rejig export JIGDO.rpm`.
 pub fn rebuild(report: &RebuildReport) -> String {
     let export = &report.export;
+    let delta = if report.parts.delta_used {
+        format!(" ({} delta parts instead of changed packages)", report.parts.delta_parts_fetched)
+    } else {
+        String::new()
+    };
     format!(
-        "rebuilt commit {} from its jigdo into {} ({} mode)\n  parts: {} needed of {}, {} fetched ({}, {} downloaded)\n  packages: {} needed of {}, {} fetched ({}, {} downloaded)\n  content objects: {}, {} already in the store\n  repository: {} objects, {} written, {} already there; {:.2}s",
+        "rebuilt commit {} from its jigdo into {} ({} mode)\n  parts: {} needed of {}, {} fetched ({}, {} downloaded){}\n  packages: {} needed of {}, {} fetched ({}, {} downloaded)\n  content objects: {}, {} already in the store\n  repository: {} objects, {} written, {} already there; {:.2}s",
         report.jigdo_commit,
         export.repo.display(),
         export.mode,
@@ -254,6 +267,7 @@ pub fn rebuild(report: &RebuildReport) -> String {
         report.parts.parts_fetched,
         human_bytes(report.parts.part_bytes_fetched),
         human_bytes(report.parts.part_bytes_downloaded),
+        delta,
         report.packages_needed,
         report.packages_total,
         report.packages_fetched,

@@ -54,6 +54,7 @@ pub fn build_demo_jigdo(dir: &Path) -> BuildReport {
         paths: vec![rpms],
         name: "demo-os".into(),
         output: dir.join("demo-os-1.rpm").into(),
+        delta_from: None,
     };
     build_jigdo(&store, &options, &NoProgress).unwrap()
 }

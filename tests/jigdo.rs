@@ -705,6 +705,97 @@ fn updates_fetch_only_changed_packages_and_a_relabel_fetches_none() {
     client.fsck_clean();
 }
 
+/// `build --delta-from` v1 adds delta parts holding v2's package files that v1 lacks: a
+/// client that holds v1 fetches them and no package at all, a fresh client ignores them and
+/// fetches the packages; both write the same commit. plan predicts the first.
+#[test]
+fn a_delta_update_fetches_the_changed_files_instead_of_the_changed_packages() {
+    use rejig_format::jigdo::PartKind;
+    let f = &*FIXTURE;
+    let tmp = tempdir();
+    let builder = Rejig::new();
+    let build = |version: usize, extra: &[&str]| {
+        let out = tmp.path().join(format!("delta-v{version}.rpm"));
+        let rev = format!("rj/v{version}");
+        let mut args = vec!["build", "--repo", p(&f.src), "--rev", &rev, "--packages", p(f.pkgs(version))];
+        args.extend_from_slice(&["--name", JIGDO_NAME, "-o", p(&out)]);
+        args.extend_from_slice(extra);
+        (builder.json(&args), out)
+    };
+    let (_, jigdo1) = build(1, &[]);
+    // The commits are on separate branches: v2 has no parent to take the delta from, which
+    // only warns; a commit the store lacks is an error.
+    let no_parent = tmp.path().join("no.rpm");
+    let out = builder.run(&[
+        "--json",
+        "build",
+        "--repo",
+        p(&f.src),
+        "--rev",
+        "rj/v2",
+        "--packages",
+        p(f.pkgs(2)),
+        "--name",
+        JIGDO_NAME,
+        "-o",
+        p(&no_parent),
+        "--delta-from",
+        "parent",
+    ]);
+    assert!(out.status.success(), "{}", report("build --delta-from parent", &out));
+    assert_stderr_mentions(&out, "has no parent", "the missing parent");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(num(&v, "bytes_delta"), 0, "{v}");
+    assert!(rejig_importer::jigdo::read_jigdo(&no_parent).unwrap().head.delta_from.is_none());
+    let out = builder.fails(&[
+        "build",
+        "--repo",
+        p(&f.src),
+        "--rev",
+        "rj/v2",
+        "--packages",
+        p(f.pkgs(2)),
+        "--name",
+        JIGDO_NAME,
+        "-o",
+        p(&no_parent),
+        "--delta-from",
+        &"ab".repeat(32),
+    ]);
+    assert_stderr_mentions(&out, "does not hold that commit", "the unknown commit");
+    let (report, jigdo2) = build(2, &["--delta-from", f.commit(1)]);
+    assert!(num(&report, "bytes_delta") > 0, "{report}");
+    let head = rejig_importer::jigdo::read_jigdo(&jigdo2).unwrap().head;
+    assert_eq!(head.delta_from.map(|c| c.to_hex()).as_deref(), Some(f.commit(1)));
+    let deltas: Vec<_> = head.unique_parts().into_iter().filter(|p| p.kind.is_delta()).collect();
+    assert!(deltas.iter().any(|p| p.kind == PartKind::DeltaRecords), "{deltas:?}");
+    let inspected = Rejig::new().json(&["inspect", p(&jigdo2)]);
+    assert_eq!(text(&inspected, "delta_from"), f.commit(1), "{inspected}");
+
+    // A client holding v1: the delta parts, and no package.
+    let client = Rejig::new();
+    let repo = tmp.path().join("client");
+    export(&client, &jigdo1, &[p(f.pkgs(1))], &repo, "bare-user", f.commit(1));
+    let planned = plan(&client, &jigdo2, p(f.pkgs(2)));
+    assert_plan(&planned, f.commit(2), f.installed(2).len(), &[], "plan of a delta update on the v1 client");
+    let v2 = export(&client, &jigdo2, &[p(f.pkgs(2))], &repo, "bare-user", f.commit(2));
+    assert_eq!(v2["delta_used"], Value::Bool(true), "{v2}");
+    assert_eq!(num(&v2, "delta_parts_fetched"), deltas.len() as u64, "{v2}");
+    assert_eq!((num(&v2, "packages_needed"), num(&v2, "packages_fetched")), (0, 0), "{v2}");
+    assert_exported(&repo, f.commit(2), tmp.path());
+    client.fsck_clean();
+
+    // A fresh client: no delta part, every package; the same commit.
+    let fresh = Rejig::new();
+    let fresh_repo = tmp.path().join("fresh");
+    let cold = export(&fresh, &jigdo2, &[p(f.pkgs(2))], &fresh_repo, "bare-user", f.commit(2));
+    assert_eq!(cold["delta_used"], Value::Bool(false), "{cold}");
+    assert_eq!(num(&cold, "delta_parts_fetched"), 0, "{cold}");
+    assert_eq!(num(&cold, "parts_total"), head.wanted_parts(false).len() as u64, "{cold}");
+    assert_eq!(num(&cold, "packages_fetched"), f.installed(2).len() as u64, "{cold}");
+    assert_exported(&fresh_repo, f.commit(2), tmp.path());
+}
+
 /// Without a package it needs, export fails, names the package, and moves no ref; a package
 /// with the right NEVRA but another build is not accepted either. Given a further source that
 /// has the right package, it then works on the same store.

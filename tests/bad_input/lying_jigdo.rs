@@ -152,6 +152,61 @@ fn hostile_parts_are_refused_naming_the_part_with_nothing_stored_or_written() {
     export_fails_cleanly(&fixture, &undecodable, &["jigdo records", "unknown record 9"]);
 }
 
+/// A delta part may stand in for packages only: one that carries content no package entry
+/// names is refused, naming the content, by a client that holds the commit the delta is
+/// from (the only client that fetches it), with nothing stored and no repository written.
+#[test]
+fn a_delta_part_carrying_other_content_is_refused_with_nothing_stored() {
+    let fixture = Fixture::new();
+    let client = Rejig::new();
+    // The commit the hostile delta is "from": any commit the client holds as a root.
+    let earlier = fixture.dir.path().join("earlier");
+    let tree = fixture.dir.path().join("earlier-tree");
+    fs::create_dir_all(tree.join("usr")).unwrap();
+    fs::write(tree.join("usr/hello"), "hello\n").unwrap();
+    util::ostree_init(&earlier, "archive");
+    let from = util::ostree_commit(&earlier, "earlier", &tree, "earlier");
+    client.json(&["import", "--repo", p(&earlier), "--rev", "earlier"]);
+
+    let (jigdo, new) = fixture.parts();
+    let mut head = fixture.head_of(&jigdo, &new);
+    let stray = b"not the content of any package file".to_vec();
+    let pieces = rejig_format::jigdo::encode_delta_records([stray.as_slice()]);
+    let written = rejig_exporter::jigdo::write_part_rpm(
+        PartKind::DeltaRecords,
+        pieces[0].clone(),
+        fixture.jigdo.parent().unwrap(),
+    )
+    .unwrap();
+    let read = rejig_importer::jigdo::read_part(
+        &written.path,
+        rejig_importer::jigdo::Expect::Kind(PartKind::DeltaRecords),
+        None,
+    )
+    .unwrap();
+    head.parts.push(read.part);
+    head.delta_from = Some(from.parse().unwrap());
+    let hostile = fixture.wrap("delta-stray", &head.encode().unwrap(), &[], &fixture.provides());
+
+    let before = client.fsck_clean();
+    let repo = fixture.dir.path().join("repo-delta-stray");
+    let out = client.fails(&["export", p(&hostile), "--packages", p(&fixture.packages), "--repo", p(&repo)]);
+    let stray_id = rejig_format::BlobId::of(&stray).to_string();
+    assert_stderr_mentions(&out, "a delta part carries content", "the refusal");
+    assert_stderr_mentions(&out, &stray_id, "the content no package entry names");
+    assert!(!repo.exists(), "a refused export created {}", repo.display());
+    let after = client.fsck_clean();
+    assert_eq!(before["blobs"], after["blobs"], "a refused delta left blobs in the store: {after}");
+    assert_eq!(before["objects"], after["objects"], "a refused delta left objects in the store: {after}");
+
+    // Without the delta's commit the client never fetches the part: the same jigdo exports.
+    let fresh = Rejig::new();
+    let fresh_repo = fixture.dir.path().join("repo-delta-ignored");
+    let v = fresh.json(&["export", p(&hostile), "--packages", p(&fixture.packages), "--repo", p(&fresh_repo)]);
+    assert_eq!(text(&v, "commit"), fixture.commit);
+    assert_eq!(v["delta_used"], serde_json::Value::Bool(false), "{v}");
+}
+
 /// `export` of `jigdo` into a fresh repository with a store holding one unrelated package
 /// fails naming `needles`, and leaves no repository and an unchanged store behind.
 fn export_fails_cleanly(fixture: &Fixture, jigdo: &std::path::Path, needles: &[&str]) {

@@ -130,6 +130,7 @@ impl Fixture {
             commitmeta: jigdo.commitmeta.clone(),
             packages: jigdo.packages.clone(),
             parts,
+            delta_from: None,
         }
     }
 

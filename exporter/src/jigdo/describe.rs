@@ -24,6 +24,10 @@ pub struct Description {
     pub jigdo: Jigdo,
     /// Content no package holds, each distinct blob once, with its size, sorted.
     pub new_content: Vec<(BlobId, u64)>,
+    /// The delta, unless empty: the commit it is from, and the package content it lacks, each
+    /// distinct blob once with its size, in package-table then file order (files of one
+    /// package sit together, so they compress together).
+    pub delta: Option<(ObjectId, Vec<(BlobId, u64)>)>,
     /// What the description is made of.
     pub stats: DescriptionStats,
 }
@@ -44,6 +48,8 @@ pub struct DescriptionStats {
     pub bytes_from_packages: u64,
     /// Distinct content bytes the jigdo carries.
     pub bytes_new: u64,
+    /// Distinct package content bytes the delta parts carry (new since `--delta-from`).
+    pub bytes_delta: u64,
     /// Packages that supply at least one object, in NEVRA order.
     #[serde(serialize_with = "count")]
     pub packages_used: Vec<Nevra>,
@@ -76,10 +82,30 @@ struct Candidate {
 }
 
 /// Describes `commit` (already in the store, with everything it reaches) by the packages
-/// whose main-header SHA-256 is in `packages` (already imported).
-pub fn describe_commit(store: &Store, commit: ObjectId, packages: &[HeaderSha256]) -> Result<Description> {
+/// whose main-header SHA-256 is in `packages` (already imported). With `delta_from` (a
+/// commit whose metadata the store holds), the package content that commit lacks is also
+/// listed for delta parts.
+pub fn describe_commit(
+    store: &Store,
+    commit: ObjectId,
+    packages: &[HeaderSha256],
+    delta_from: Option<ObjectId>,
+) -> Result<Description> {
     let reader = store.reader()?;
     let closure = walk_commit(store, &reader, commit)?;
+    let earlier: Option<HashSet<BlobId>> = match delta_from {
+        Some(from) => Some(
+            walk_commit(store, &reader, from)?
+                .content
+                .iter()
+                .filter_map(|(_, record)| match record {
+                    ObjectRecord::Regular { blob, .. } => Some(*blob),
+                    _ => None,
+                })
+                .collect(),
+        ),
+        None => None,
+    };
 
     let mut manifests = Vec::with_capacity(packages.len());
     for key in packages.iter().collect::<HashSet<_>>() {
@@ -112,6 +138,8 @@ pub fn describe_commit(store: &Store, commit: ObjectId, packages: &[HeaderSha256
     let mut used = vec![false; manifests.len()];
     let mut stats = DescriptionStats { objects_total: closure.content.len() as u64, ..Default::default() };
     let mut packaged_blobs = HashSet::new();
+    // Package content the delta's commit lacks, keyed for package-then-file order.
+    let mut delta_blobs: BTreeMap<(usize, u32), (BlobId, u64)> = BTreeMap::new();
     let mut new_blobs = BTreeMap::new();
     let mut sorted: Vec<&(ObjectId, ObjectRecord)> = closure.content.iter().collect();
     sorted.sort_by_key(|(id, _)| *id);
@@ -134,6 +162,9 @@ pub fn describe_commit(store: &Store, commit: ObjectId, packages: &[HeaderSha256
                         stats.objects_from_packages += 1;
                         if packaged_blobs.insert(*blob) {
                             stats.bytes_from_packages += size;
+                            if earlier.as_ref().is_some_and(|e| !e.contains(blob)) {
+                                delta_blobs.insert((c.package, c.file), (*blob, size));
+                            }
                         }
                         (ContentSource::Package { package: c.package as u32, file: c.file }, *blob)
                     }
@@ -153,6 +184,9 @@ pub fn describe_commit(store: &Store, commit: ObjectId, packages: &[HeaderSha256
         content.push(ContentEntry { object: *object, source, meta: meta_index, content: blob });
     }
     stats.bytes_new = new_blobs.values().sum();
+    stats.bytes_delta = delta_blobs.values().map(|(_, size)| size).sum();
+    // A delta with nothing in it is no delta (the head names a commit only with parts).
+    let delta = delta_from.filter(|_| !delta_blobs.is_empty()).map(|from| (from, delta_blobs.into_values().collect()));
 
     // Only used packages go into the table; renumber the entries' package indexes.
     let mut renumber = vec![u32::MAX; manifests.len()];
@@ -194,7 +228,7 @@ pub fn describe_commit(store: &Store, commit: ObjectId, packages: &[HeaderSha256
         content,
     };
     jigdo.validate()?;
-    Ok(Description { jigdo, new_content: new_blobs.into_iter().collect(), stats })
+    Ok(Description { jigdo, new_content: new_blobs.into_iter().collect(), delta, stats })
 }
 
 /// For each regular content object, the package file at one of its own paths with the same

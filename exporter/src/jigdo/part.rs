@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use rejig_format::jigdo::parts::{part_payload_path, BIG_OBJECT, PARTS_DIR, PART_PROVIDE};
-use rejig_format::jigdo::{cut_records, encode_records, part_file_name, part_nevra, PartKind};
+use rejig_format::jigdo::{cut_records, encode_delta_records, encode_records, part_file_name, part_nevra, PartKind};
 use rejig_format::BlobId;
 use rejig_store::Store;
 use rpm::{BuildConfig, CompressionWithLevel, Dependency, FileOptions, PackageBuilder};
@@ -42,9 +42,11 @@ pub fn write_part_rpm(kind: PartKind, contents: Vec<u8>, dir: &Path) -> Result<W
     }
     let nevra = part_nevra(&content);
     let rpm_error = |e: rpm::Error| Error::Jigdo(format!("building part {}: {e}", nevra.name));
-    // Records compress well and are small; objects are often compressed already.
+    // Records compress well and are small; new objects are often compressed already (an
+    // initramfs). Delta parts are package files, which travel instead of whole packages on
+    // every update: they get the strongest level, as distributions give their packages.
     let level = match kind {
-        PartKind::Records => 19,
+        PartKind::Records | PartKind::DeltaRecords | PartKind::DeltaObject => 19,
         PartKind::Object => 10,
     };
     let mut builder = PackageBuilder::new(
@@ -72,8 +74,9 @@ pub fn write_part_rpm(kind: PartKind, contents: Vec<u8>, dir: &Path) -> Result<W
 }
 
 /// Writes every part of `description` into `dir` (records parts in stream order, then object
-/// parts by BLAKE3), skipping those `dir` already holds. New content larger than
-/// [`BIG_OBJECT`] becomes an object part; smaller new content travels in the records.
+/// parts by BLAKE3, then delta parts), skipping those `dir` already holds. New content larger
+/// than [`BIG_OBJECT`] becomes an object part; smaller new content travels in the records.
+/// The delta's content is split the same way, into delta object and delta records parts.
 pub fn write_parts(store: &Store, description: &Description, dir: &Path) -> Result<Vec<WrittenPart>> {
     let reader = store.reader()?;
     let mut small = HashMap::new();
@@ -90,13 +93,29 @@ pub fn write_parts(store: &Store, description: &Description, dir: &Path) -> Resu
     for piece in cut_records(&records) {
         written.push(write_part_rpm(PartKind::Records, piece.to_vec(), dir)?);
     }
-    for blob in big {
+    let object_part = |kind: PartKind, blob: BlobId| -> Result<WrittenPart> {
         let path = dir.join(part_file_name(&blob));
         if path.is_file() {
             let size = reader.blob_len(&blob)?.unwrap_or(0);
-            written.push(WrittenPart { kind: PartKind::Object, content: blob, size, path, new: false });
+            Ok(WrittenPart { kind, content: blob, size, path, new: false })
         } else {
-            written.push(write_part_rpm(PartKind::Object, store.read_blob(&reader, blob)?, dir)?);
+            write_part_rpm(kind, store.read_blob(&reader, blob)?, dir)
+        }
+    };
+    for blob in big {
+        written.push(object_part(PartKind::Object, blob)?);
+    }
+    if let Some((_, delta)) = &description.delta {
+        let mut small = Vec::new();
+        for (blob, size) in delta {
+            if *size > BIG_OBJECT {
+                written.push(object_part(PartKind::DeltaObject, *blob)?);
+            } else {
+                small.push(store.read_blob(&reader, *blob)?);
+            }
+        }
+        for piece in encode_delta_records(small.iter().map(Vec::as_slice)) {
+            written.push(write_part_rpm(PartKind::DeltaRecords, piece, dir)?);
         }
     }
     Ok(written)

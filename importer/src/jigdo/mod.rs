@@ -12,7 +12,7 @@ pub mod plan;
 pub mod read;
 
 pub use complete::{complete_commit, Completion};
-pub use obtain::{missing_parts, obtain_parts, obtain_parts_with, part_blobs, PartsFetched};
+pub use obtain::{delta_applies, missing_parts, obtain_parts, obtain_parts_with, part_blobs, PartsFetched};
 pub use part::{read_part, Expect, PartFile};
 pub use plan::{package_demand, plan_jigdo, JigdoPlan};
 pub use read::{is_jigdo, read_jigdo, JigdoFile};

@@ -5,11 +5,18 @@
 //! sources, mirrors, retries and resume), each checked against every digest the head binds,
 //! and stored in one batch committed only when all of them checked out: a bad part leaves
 //! the store as it was. The description is then assembled from the stored records.
+//!
+//! Delta parts are wanted only when the store holds, as a root, the commit the delta is from:
+//! then the package content they carry is all the update lacks, and the packages that
+//! changed are not fetched. Their content is checked to be package content the description
+//! names before anything is stored; a delta records part itself is not kept.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
-use rejig_format::jigdo::{assemble, Assembled, JigdoHead, PartKind, PartRef};
-use rejig_format::{BlobId, PackageBinding};
+use rejig_format::jigdo::{
+    assemble, check_delta_content, decode_delta_records, Assembled, JigdoHead, PartKind, PartRef,
+};
+use rejig_format::{BlobId, ObjectKey, ObjectType, PackageBinding};
 use rejig_store::{Progress, Store};
 
 use crate::error::{Error, Result};
@@ -28,13 +35,28 @@ pub struct PartsFetched {
     pub part_bytes_fetched: u64,
     /// Of those, bytes that crossed the network.
     pub part_bytes_downloaded: u64,
+    /// True when the store held the commit the jigdo's delta is from, so its delta parts
+    /// were wanted instead of the packages that changed.
+    pub delta_used: bool,
+    /// Delta parts fetched (counted in `parts_fetched` too).
+    pub delta_parts_fetched: usize,
 }
 
-/// The parts of `head` the store lacks, each once, in list order.
+/// True when `head` has delta parts and the store holds the commit they are from as a root
+/// (a commit whose content is all present).
+pub fn delta_applies(store: &Store, head: &JigdoHead) -> Result<bool> {
+    let Some(from) = head.delta_from else { return Ok(false) };
+    let key = ObjectKey::new(from, ObjectType::Commit);
+    Ok(store.reader()?.roots()?.iter().any(|(root, _)| *root == key))
+}
+
+/// The parts of `head` the store lacks, each once, in list order: delta parts only when
+/// [`delta_applies`].
 pub fn missing_parts<'h>(store: &Store, head: &'h JigdoHead) -> Result<Vec<&'h PartRef>> {
+    let delta = delta_applies(store, head)?;
     let reader = store.reader()?;
     let mut missing = Vec::new();
-    for part in head.unique_parts() {
+    for part in head.wanted_parts(delta) {
         if !reader.has_blob(&part.content)? {
             missing.push(part);
         }
@@ -85,7 +107,9 @@ pub fn obtain_parts_with(
     progress: &dyn Progress,
 ) -> Result<(Assembled, PartsFetched)> {
     let missing = missing_parts(store, head)?;
-    let mut report = PartsFetched { parts_total: head.unique_parts().len(), ..Default::default() };
+    let delta_used = delta_applies(store, head)?;
+    let mut report =
+        PartsFetched { parts_total: head.wanted_parts(delta_used).len(), delta_used, ..Default::default() };
     let batch = store.batch()?;
     let mut pieces: HashMap<BlobId, Vec<u8>> = HashMap::new();
     let mut temporary = Vec::new();
@@ -105,16 +129,19 @@ pub fn obtain_parts_with(
             .zip(fetched)
             .map(|(part, result)| {
                 let got = result.map_err(|e| part_error(part, rejig_format::chain(&e)))?;
-                let file = read_part(&got.path, Expect::Bound(part), Some(&batch))?;
+                // A delta records part is unpacked below, not kept.
+                let keep = (part.kind != PartKind::DeltaRecords).then_some(&batch);
+                let file = read_part(&got.path, Expect::Bound(part), keep)?;
                 progress.advance(1);
                 Ok((file, got))
             })
             .collect();
         for (part, result) in missing.iter().zip(checked) {
             let (file, got) = result?;
-            if part.kind == PartKind::Records {
+            if matches!(part.kind, PartKind::Records | PartKind::DeltaRecords) {
                 pieces.insert(part.content, file.records);
             }
+            report.delta_parts_fetched += usize::from(part.kind.is_delta());
             report.parts_fetched += 1;
             report.part_bytes_fetched += got.size;
             report.part_bytes_downloaded += got.bytes_downloaded;
@@ -137,6 +164,21 @@ pub fn obtain_parts_with(
     for (_, bytes) in &assembled.small {
         batch.add_blob(bytes)?;
     }
+    // Delta objects are in the batch already; delta records are unpacked into it.
+    let (mut carried, mut unpacked) = (Vec::new(), Vec::new());
+    for part in missing.iter().filter(|p| p.kind.is_delta()) {
+        match pieces.remove(&part.content) {
+            Some(bytes) => {
+                unpacked.extend(decode_delta_records(&bytes).map_err(|e| part_error(part, rejig_format::chain(&e)))?)
+            }
+            None => carried.push(part.content),
+        }
+    }
+    carried.extend(unpacked.iter().map(|(id, _)| *id));
+    check_delta_content(&assembled.jigdo, &carried)?;
+    for (_, bytes) in &unpacked {
+        batch.add_blob(bytes)?;
+    }
     batch.commit()?;
     for path in temporary {
         // The store holds the contents now.
@@ -145,8 +187,9 @@ pub fn obtain_parts_with(
     Ok((assembled, report))
 }
 
-/// Every part blob of `head`, each once: what the store keeps with the commit.
+/// Every part blob of `head` but the optional delta ones, each once: what the store keeps
+/// with the commit (a delta object's blob is content, kept as such; a delta records part is
+/// not kept).
 pub fn part_blobs(head: &JigdoHead) -> Vec<BlobId> {
-    let mut seen = HashSet::new();
-    head.parts.iter().map(|p| p.content).filter(|c| seen.insert(*c)).collect()
+    head.wanted_parts(false).into_iter().map(|p| p.content).collect()
 }

@@ -115,7 +115,7 @@ pub fn read_part_from(
                 }
             }
             let (actual, records) = match kind {
-                PartKind::Records => {
+                PartKind::Records | PartKind::DeltaRecords => {
                     if entry.size > MAX_RECORDS_PART {
                         return Err(bad(label, format!("{} bytes of records, over {MAX_RECORDS_PART}", entry.size)));
                     }
@@ -128,7 +128,7 @@ pub fn read_part_from(
                     };
                     (id, data)
                 }
-                PartKind::Object => {
+                PartKind::Object | PartKind::DeltaObject => {
                     let id = match batch {
                         Some(batch) if entry.size <= IN_MEMORY_BLOB_LIMIT => {
                             let mut data = Vec::with_capacity(usize::try_from(entry.size).unwrap_or(0));

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use rejig_format::jigdo::{ContentSource, Jigdo};
 use rejig_format::object::{metadata_checksum, Commit, DirTree};
-use rejig_format::{ObjectId, ObjectKey, ObjectType};
+use rejig_format::{BlobId, ObjectId, ObjectKey, ObjectType};
 use rejig_store::Store;
 
 use crate::error::Result;
@@ -45,6 +45,22 @@ impl JigdoPlan {
     /// Objects the rebuild will write into the store.
     pub fn objects_missing(&self) -> u64 {
         self.objects_total - self.objects_present
+    }
+
+    /// Counts `coming` (content delta parts will bring) as stored: entries that needed a
+    /// package for it are rebuilt from blobs instead, and a package left with nothing to
+    /// supply is not needed.
+    pub fn assume_blobs(&mut self, jigdo: &Jigdo, coming: &HashSet<BlobId>) {
+        for entries in self.needed.values_mut() {
+            entries.retain(|&index| match jigdo.content.get(index) {
+                Some(entry) if coming.contains(&entry.content) => {
+                    self.from_blobs.push(index);
+                    false
+                }
+                _ => true,
+            });
+        }
+        self.needed.retain(|_, entries| !entries.is_empty());
     }
 }
 

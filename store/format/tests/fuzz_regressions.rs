@@ -34,6 +34,11 @@ fn jigdo_tables_inputs_replay() {
 }
 
 #[test]
+fn jigdo_delta_records_inputs_replay() {
+    assert!(replay("jigdo_delta_records", rejig_format::fuzzing::jigdo_delta_records) > 0, "no kept inputs to replay");
+}
+
+#[test]
 fn jigdo_records_inputs_replay() {
     assert!(replay("jigdo_records", rejig_format::fuzzing::jigdo_parts) > 0, "no kept inputs to replay");
 }

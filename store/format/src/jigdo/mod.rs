@@ -14,8 +14,8 @@ pub mod rpm_names;
 pub mod tables;
 
 pub use parts::{
-    assemble, cut_records, encode_records, parse_part_nevra, part_file_name, part_nevra, Assembled, JigdoHead,
-    PartKind, PartRef, TABLES_VERSION,
+    assemble, check_delta_content, cut_records, decode_delta_records, encode_delta_records, encode_records,
+    parse_part_nevra, part_file_name, part_nevra, Assembled, JigdoHead, PartKind, PartRef, TABLES_VERSION,
 };
 pub use rpm_names::{commit_provide, package_requirement, parse_commit_provide, payload_dir, JIGDO_PROVIDE};
 pub use tables::{ContentEntry, ContentSource, Jigdo};

@@ -9,7 +9,11 @@
 //!   commit's dirmetas, dirtrees, interned file metadata, content entries and small new
 //!   content, in path order, cut with content-defined chunking ([`cut_records`]) so that a
 //!   change in one directory changes only the pieces around it;
-//! - an *object* part holds one new content object larger than [`BIG_OBJECT`], as is.
+//! - an *object* part holds one new content object larger than [`BIG_OBJECT`], as is;
+//! - *delta* parts (optional, built with `--delta-from`) carry the package content that is
+//!   new since an earlier commit: a client that holds that commit fetches them instead of the
+//!   packages that changed, so an update costs the files that changed, as an `ostree pull`
+//!   does, not whole packages. A client without that commit ignores them.
 //!
 //! A client uses nothing from a part before its digests match the head's; [`assemble`]
 //! decodes the concatenated records with bounds and validates the result as a whole.
@@ -27,8 +31,11 @@ use crate::jigdo::tables::{invalid, put_bytes, put_u32, ContentEntry, ContentSou
 use crate::manifest::Nevra;
 use crate::object::{metadata_checksum, Commit, DirTree, FileMeta, XattrSet};
 
-/// The tables format version this code writes and reads (2: head and parts).
-pub const TABLES_VERSION: u32 = 2;
+/// The tables format version this code writes (2: head and parts; 3: delta parts). It reads
+/// 2 and 3.
+pub const TABLES_VERSION: u32 = 3;
+/// The oldest tables version this code reads.
+const OLDEST_TABLES_VERSION: u32 = 2;
 const MAGIC: &[u8; 8] = b"RJJIGDO\x01";
 /// A decoded head larger than this is refused: it holds the commit, the package table and
 /// about 120 bytes per part.
@@ -60,6 +67,11 @@ pub enum PartKind {
     Records,
     /// One new content object.
     Object,
+    /// Package content new since [`JigdoHead::delta_from`], small files as a stream of
+    /// content records ([`encode_delta_records`]). Optional.
+    DeltaRecords,
+    /// One package content object new since [`JigdoHead::delta_from`], as is. Optional.
+    DeltaObject,
 }
 
 impl PartKind {
@@ -68,7 +80,30 @@ impl PartKind {
         match self {
             PartKind::Records => "records",
             PartKind::Object => "object",
+            PartKind::DeltaRecords => "delta-records",
+            PartKind::DeltaObject => "delta-object",
         }
+    }
+
+    /// True for the optional parts a client fetches only when it holds the commit the delta
+    /// is from.
+    pub const fn is_delta(self) -> bool {
+        matches!(self, PartKind::DeltaRecords | PartKind::DeltaObject)
+    }
+
+    /// Its code in the head.
+    const fn code(self) -> u8 {
+        match self {
+            PartKind::Records => 1,
+            PartKind::Object => 2,
+            PartKind::DeltaRecords => 3,
+            PartKind::DeltaObject => 4,
+        }
+    }
+
+    /// A whole part that is one content object (read streaming, not into memory).
+    pub const fn is_object(self) -> bool {
+        matches!(self, PartKind::Object | PartKind::DeltaObject)
     }
 }
 
@@ -146,8 +181,12 @@ pub struct JigdoHead {
     pub commitmeta: Option<Vec<u8>>,
     /// The packages content comes from.
     pub packages: Vec<PackageBinding>,
-    /// The parts: records parts in stream order, then object parts by contents digest.
+    /// The parts: records parts in stream order, then object parts by contents digest, then
+    /// delta parts.
     pub parts: Vec<PartRef>,
+    /// The commit the delta parts are from: a client holding it may fetch them instead of
+    /// packages. Present exactly when there are delta parts.
+    pub delta_from: Option<ObjectId>,
 }
 
 fn malformed(detail: impl Into<String>) -> Error {
@@ -192,15 +231,19 @@ impl JigdoHead {
         }
         put_u32(&mut out, self.parts.len());
         for part in &self.parts {
-            out.push(match part.kind {
-                PartKind::Records => 1,
-                PartKind::Object => 2,
-            });
+            out.push(part.kind.code());
             out.extend_from_slice(part.content.as_bytes());
             out.extend_from_slice(&part.size.to_le_bytes());
             out.extend_from_slice(part.header.as_bytes());
             out.extend_from_slice(part.file.as_bytes());
             out.extend_from_slice(&part.file_size.to_le_bytes());
+        }
+        match &self.delta_from {
+            Some(from) => {
+                out.push(1);
+                out.extend_from_slice(from.as_bytes());
+            }
+            None => out.push(0),
         }
         out
     }
@@ -240,8 +283,10 @@ impl JigdoHead {
             return Err(malformed("bad magic"));
         }
         let version = r.u32()?;
-        if version != TABLES_VERSION {
-            return Err(malformed(format!("version {version}; this rejig reads version {TABLES_VERSION}")));
+        if !(OLDEST_TABLES_VERSION..=TABLES_VERSION).contains(&version) {
+            return Err(malformed(format!(
+                "version {version}; this rejig reads versions {OLDEST_TABLES_VERSION} to {TABLES_VERSION}"
+            )));
         }
         let text =
             |r: &mut Cursor<'_>| String::from_utf8(r.bytes()?.to_vec()).map_err(|_| malformed("text is not UTF-8"));
@@ -263,6 +308,8 @@ impl JigdoHead {
             let kind = match r.u8()? {
                 1 => PartKind::Records,
                 2 => PartKind::Object,
+                3 if version >= 3 => PartKind::DeltaRecords,
+                4 if version >= 3 => PartKind::DeltaObject,
                 other => return Err(malformed(format!("unknown part kind {other}"))),
             };
             parts.push(PartRef {
@@ -274,15 +321,18 @@ impl JigdoHead {
                 file_size: r.u64()?,
             });
         }
+        let delta_from = if version >= 3 && r.flag()? { Some(ObjectId::from_bytes(r.array()?)) } else { None };
         if !r.is_empty() {
             return Err(malformed("trailing bytes"));
         }
-        Ok(Self { commit, commit_bytes, commitmeta, packages, parts })
+        Ok(Self { commit, commit_bytes, commitmeta, packages, parts, delta_from })
     }
 
     /// Checks what can be checked without parts: the commit hashes to its name; records parts
-    /// are within [`MAX_RECORDS_PART`] each and [`MAX_RECORDS_SIZE`] together; one content
-    /// digest is one part (same kind, same size, same file); object parts are listed once.
+    /// (delta ones too) are within [`MAX_RECORDS_PART`] each and [`MAX_RECORDS_SIZE`]
+    /// together; one content digest is one part (same kind, same size, same file); object and
+    /// delta parts are listed once; delta parts come with the commit they are from, which is
+    /// not this one.
     pub fn check(&self) -> Result<()> {
         let actual = metadata_checksum(&self.commit_bytes);
         if actual != self.commit {
@@ -296,11 +346,11 @@ impl JigdoHead {
         let mut seen: HashMap<BlobId, &PartRef> = HashMap::new();
         for part in &self.parts {
             if let Some(first) = seen.insert(part.content, part) {
-                if first != part || part.kind == PartKind::Object {
+                if first != part || part.kind != PartKind::Records {
                     return Err(invalid(format!("part {} is listed twice", part.nevra())));
                 }
             }
-            if part.kind == PartKind::Records {
+            if matches!(part.kind, PartKind::Records | PartKind::DeltaRecords) {
                 if part.size > MAX_RECORDS_PART {
                     return Err(invalid(format!(
                         "records part {} declares {} bytes, over the {MAX_RECORDS_PART}-byte limit",
@@ -314,13 +364,24 @@ impl JigdoHead {
         if total > MAX_RECORDS_SIZE {
             return Err(invalid(format!("the records parts add up to {total} bytes, over {MAX_RECORDS_SIZE}")));
         }
-        Ok(())
+        let deltas = self.parts.iter().any(|p| p.kind.is_delta());
+        match self.delta_from {
+            Some(from) if from == self.commit => Err(invalid("the delta parts are from the commit itself")),
+            Some(_) if !deltas => Err(invalid("the jigdo names a commit its delta is from but has no delta parts")),
+            None if deltas => Err(invalid("the jigdo has delta parts but names no commit they are from")),
+            _ => Ok(()),
+        }
     }
 
     /// Each part once, in list order.
     pub fn unique_parts(&self) -> Vec<&PartRef> {
         let mut seen = HashSet::new();
         self.parts.iter().filter(|p| seen.insert(p.content)).collect()
+    }
+
+    /// Each part a client needs once, in list order: delta parts only with `delta`.
+    pub fn wanted_parts(&self, delta: bool) -> Vec<&PartRef> {
+        self.unique_parts().into_iter().filter(|p| delta || !p.kind.is_delta()).collect()
     }
 }
 
@@ -347,6 +408,57 @@ pub fn decode_part_list(bytes: &[u8]) -> Result<Vec<BlobId>> {
         return Err(Error::malformed("jigdo part list", "trailing bytes"));
     }
     Ok(parts)
+}
+
+/// Cuts package content new since the delta's commit into delta records parts: each small
+/// blob (at most [`BIG_OBJECT`]) as a content record, in the order given, in pieces of at
+/// most [`MAX_RECORDS_PART`] bytes. Larger blobs travel as delta object parts.
+pub fn encode_delta_records<'b>(blobs: impl IntoIterator<Item = &'b [u8]>) -> Vec<Vec<u8>> {
+    let mut pieces = vec![Vec::new()];
+    for bytes in blobs {
+        let record = 1 + 4 + bytes.len();
+        if pieces.last().is_some_and(|p| !p.is_empty() && (p.len() + record) as u64 > MAX_RECORDS_PART) {
+            pieces.push(Vec::new());
+        }
+        if let Some(piece) = pieces.last_mut() {
+            piece.push(TAG_BLOB);
+            put_bytes(piece, bytes);
+        }
+    }
+    pieces.retain(|p| !p.is_empty());
+    pieces
+}
+
+/// Decodes a delta records part with bounds: content records only, each named by its BLAKE3.
+pub fn decode_delta_records(bytes: &[u8]) -> Result<Vec<(BlobId, Vec<u8>)>> {
+    let what = "jigdo delta records";
+    let mut r = Cursor::new(bytes, what);
+    let mut blobs = Vec::new();
+    while !r.is_empty() {
+        match r.u8()? {
+            TAG_BLOB => {
+                let bytes = r.bytes()?.to_vec();
+                blobs.push((BlobId::of(&bytes), bytes));
+            }
+            other => return Err(Error::malformed(what, format!("record {other} where only content may be"))),
+        }
+    }
+    Ok(blobs)
+}
+
+/// Checks that content a delta part carried is package content of `jigdo` (an entry
+/// supplied by a package names it): a delta may stand in for packages, nothing else.
+pub fn check_delta_content<'b>(jigdo: &Jigdo, carried: impl IntoIterator<Item = &'b BlobId>) -> Result<()> {
+    let packaged: HashSet<&BlobId> = jigdo
+        .content
+        .iter()
+        .filter(|e| matches!(e.source, ContentSource::Package { .. }))
+        .map(|e| &e.content)
+        .collect();
+    match carried.into_iter().find(|id| !packaged.contains(id)) {
+        Some(stray) => Err(invalid(format!("a delta part carries content {stray}, which no package entry names"))),
+        None => Ok(()),
+    }
 }
 
 const TAG_DIRMETA: u8 = 1;
@@ -599,6 +711,7 @@ mod tests {
             commitmeta: jigdo.commitmeta.clone(),
             packages: jigdo.packages.clone(),
             parts,
+            delta_from: None,
         }
     }
 
@@ -636,6 +749,73 @@ mod tests {
         let head = head_of(&jigdo, &records, &[]);
         let error = assemble(&head, &records).unwrap_err().to_string();
         assert!(error.contains(&BlobId::of(b"hello").to_string()), "{error}");
+    }
+
+    #[test]
+    fn delta_parts_round_trip_and_carry_only_package_content() {
+        let jigdo = sample();
+        let records = encode_records(&jigdo, &HashMap::from([(BlobId::of(b"hello"), b"hello".to_vec())])).unwrap();
+        let mut head = head_of(&jigdo, &records, &[]);
+        let packaged: Vec<BlobId> = jigdo
+            .content
+            .iter()
+            .filter(|e| matches!(e.source, ContentSource::Package { .. }))
+            .map(|e| e.content)
+            .collect();
+        assert!(!packaged.is_empty());
+        head.parts.push(PartRef {
+            kind: PartKind::DeltaRecords,
+            content: BlobId::of(b"delta"),
+            size: 10,
+            header: HeaderSha256::from_bytes([7; 32]),
+            file: FileSha256::from_bytes([8; 32]),
+            file_size: 900,
+        });
+        // Delta parts need the commit they are from, and it is not the commit itself.
+        assert!(head.check().is_err());
+        head.delta_from = Some(jigdo.commit);
+        assert!(head.check().is_err());
+        head.delta_from = Some(ObjectId::from_bytes([1; 32]));
+        head.check().unwrap();
+        let decoded = JigdoHead::decode(&head.encode().unwrap()).unwrap();
+        assert_eq!(decoded, head);
+        assert_eq!(decoded.wanted_parts(false).len() + 1, decoded.wanted_parts(true).len());
+        let mut no_parts = head.clone();
+        no_parts.parts.pop();
+        assert!(no_parts.check().is_err(), "a delta commit without delta parts");
+        // Assembly ignores delta parts: the records alone describe the commit.
+        assemble(&head, &records).unwrap();
+
+        // Records: pieces within the bound, each blob once, decoded back in order.
+        let big = vec![7u8; BIG_OBJECT as usize];
+        let blobs: Vec<&[u8]> = vec![b"one", &big, &big, &big, &big, b"two"];
+        let pieces = encode_delta_records(blobs.iter().copied());
+        assert!(pieces.len() > 1 && pieces.iter().all(|p| p.len() as u64 <= MAX_RECORDS_PART));
+        let back: Vec<Vec<u8>> =
+            pieces.iter().flat_map(|p| decode_delta_records(p).unwrap()).map(|(_, bytes)| bytes).collect();
+        assert_eq!(back, blobs.iter().map(|b| b.to_vec()).collect::<Vec<_>>());
+        // Cut inside the first record ("one": tag, length, 3 bytes).
+        for len in 1..8 {
+            assert!(decode_delta_records(&pieces[0][..len]).is_err(), "truncated at {len}");
+        }
+        assert!(decode_delta_records(&records).is_err(), "other records are refused");
+
+        check_delta_content(&jigdo, &packaged).unwrap();
+        let error = check_delta_content(&jigdo, &[BlobId::of(b"hello")]).unwrap_err().to_string();
+        assert!(error.contains(&BlobId::of(b"hello").to_string()), "{error}");
+    }
+
+    #[test]
+    fn version_2_heads_are_still_read() {
+        let jigdo = sample();
+        let records = encode_records(&jigdo, &HashMap::from([(BlobId::of(b"hello"), b"hello".to_vec())])).unwrap();
+        let head = head_of(&jigdo, &records, &[]);
+        let mut raw = head.encode_raw();
+        raw[8..12].copy_from_slice(&2u32.to_le_bytes());
+        assert_eq!(raw.pop(), Some(0), "version 3 ends with the delta flag");
+        assert_eq!(JigdoHead::decode_raw(&raw).unwrap(), head);
+        raw[8..12].copy_from_slice(&4u32.to_le_bytes());
+        assert!(JigdoHead::decode_raw(&raw).is_err());
     }
 
     #[test]
