@@ -996,6 +996,11 @@ impl Remote {
             crate::index::Opened::Index(opened, _) => store.index().replace_with(opened, &target)?,
             _ => return Err(Error::invalid("cache", "the emptied index does not open")),
         }
+        // A cache opened for repair (its index not trusted) has its index in place now.
+        if store.require_index().is_err() {
+            store.rebuilt();
+            store.attach_journal()?;
+        }
         let synced = self.sync(store)?;
         let stats = store.reader()?.stats()?;
         Ok(crate::fsck::RepairReport {
@@ -1196,7 +1201,11 @@ pub(crate) fn open(
 ) -> Result<Store> {
     let id = bucket_identity(&*backend, mode)?;
     let dir = options.cache_root.join(id.to_hex());
-    let store = Store::open_with(&dir, holder, OpenMode::Create, on_wait)?;
+    // For repair, a cache that exists is opened without trusting its index (it may be the
+    // damage): `Remote::repair` rebuilds it from the bucket.
+    let repair = mode == OpenMode::Repair && dir.join(crate::identity::FILE).exists();
+    let local_mode = if repair { OpenMode::Repair } else { OpenMode::Create };
+    let store = Store::open_with(&dir, holder, local_mode, on_wait)?;
     // Not the same store as the cache was made for (the bucket was emptied and made anew
     // with the same identity is not possible: identities are random).
     let remote = Remote {
@@ -1242,7 +1251,7 @@ pub(crate) fn open(
         std::thread::sleep(jitter(Duration::from_millis(500)));
     }
     let store = store.with_remote(remote);
-    if let Some(remote) = store.remote() {
+    if let (Some(remote), false) = (store.remote(), repair) {
         remote.sync(&store)?;
     }
     Ok(store)
