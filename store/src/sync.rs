@@ -538,7 +538,7 @@ impl Remote {
     /// package manifests where the cache has them (FORMAT.md §10), named by its BLAKE3 and
     /// created only if absent. Every pack it lists is already in the bucket.
     fn write_bundle(&self, packs: &[PackId]) -> Result<Option<String>> {
-        let mut owned: Vec<(PackId, u64, Vec<u8>, Vec<(u64, Vec<u8>)>)> = Vec::new();
+        let mut owned: Vec<OwnedEntry> = Vec::new();
         for id in packs {
             let Some((size, trailer)) = self.bundle_entry(id) else { continue };
             let mut copies = Vec::new();
@@ -1066,6 +1066,9 @@ struct BundleEntry<'a> {
     trailer: &'a [u8],
     copies: Vec<(u64, &'a [u8])>,
 }
+
+/// A [`BundleEntry`]'s parts, owned: pack, size, trailer, copies.
+type OwnedEntry = (PackId, u64, Vec<u8>, Vec<(u64, Vec<u8>)>);
 
 /// A trailer bundle: [`BUNDLE_MAGIC`], then for each pack `pack id (32) ‖ pack size u64 LE ‖
 /// trailer length u64 LE ‖ the trailer as stored ‖ copies u32 LE ‖ copies × (offset u64 LE ‖

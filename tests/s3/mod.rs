@@ -67,12 +67,8 @@ impl Builder {
     }
 
     fn json(&self, args: &[&str]) -> Value {
-        let mut full = vec!["--json"];
-        full.extend_from_slice(args);
-        let out = self.run(&full);
-        let what = self.what(&full);
-        assert!(out.status.success(), "expected success:\n{}", report(&what, &out));
-        parse_json(&what, &out)
+        let full = json_args(args);
+        json_success(&self.what(&full), &self.run(&full))
     }
 
     fn fails(&self, args: &[&str]) -> Output {
@@ -376,15 +372,11 @@ fn bad_bucket_contents_are_refused_by_name_and_nothing_is_lost() {
 /// counts (`REJIG_S3_STATS`).
 fn counted(builder: &Builder, args: &[&str], env: &[(&str, &str)]) -> (Value, Value) {
     let stats = builder.home.path().join("stats.json");
-    let mut full = vec!["--json"];
-    full.extend_from_slice(args);
+    let full = json_args(args);
     let mut cmd = builder.command(&full);
     cmd.env("REJIG_S3_STATS", &stats).envs(env.iter().copied());
-    let out = run(&mut cmd);
-    let what = builder.what(&full);
-    assert!(out.status.success(), "expected success:\n{}", report(&what, &out));
-    let counts = serde_json::from_slice(&fs::read(&stats).unwrap()).unwrap();
-    (parse_json(&what, &out), counts)
+    let v = json_success(&builder.what(&full), &run(&mut cmd));
+    (v, serde_json::from_slice(&fs::read(&stats).unwrap()).unwrap())
 }
 
 #[test]
