@@ -299,9 +299,16 @@ impl Index {
     /// Adds everything a durable pack holds, in one transaction. Entries already present are
     /// kept as they are: an object in the index is never rewritten.
     pub fn commit_pack(&self, pack: &FinishedPack) -> Result<()> {
+        self.commit_packs(std::slice::from_ref(pack))
+    }
+
+    /// [`Index::commit_pack`] for several packs in one transaction (one commit, one fsync):
+    /// a sync that learns of many packs at once. Each pack's roots get their own use stamp,
+    /// in the order given.
+    pub fn commit_packs(&self, packs: &[FinishedPack]) -> Result<()> {
         let db = self.db()?;
         let txn = db.begin_write().map_err(|e| self.err(e))?;
-        {
+        for pack in packs {
             let mut blobs = txn.open_table(BLOBS).map_err(|e| self.err(e))?;
             for entry in &pack.trailer.blobs {
                 if blobs.get(entry.id.as_bytes()).map_err(|e| self.err(e))?.is_none() {
@@ -335,8 +342,8 @@ impl Index {
                     packages.insert(header.as_bytes(), manifest.as_bytes()).map_err(|e| self.err(e))?;
                 }
             }
-            let mut packs = txn.open_table(PACKS).map_err(|e| self.err(e))?;
-            packs.insert(pack.id.as_bytes(), pack.size).map_err(|e| self.err(e))?;
+            let mut pack_table = txn.open_table(PACKS).map_err(|e| self.err(e))?;
+            pack_table.insert(pack.id.as_bytes(), pack.size).map_err(|e| self.err(e))?;
         }
         txn.commit().map_err(|e| self.err(e))
     }

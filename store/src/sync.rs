@@ -101,6 +101,14 @@ pub struct SyncReport {
     pub rebuilt: bool,
     /// Roots gc dropped, dropped here too.
     pub roots_dropped: u64,
+    /// Trailer bundles read from the bucket this time.
+    pub bundles_read: u64,
+    /// Trailers taken from those bundles (each checked against its pack's name).
+    pub trailers_from_bundles: u64,
+    /// Trailer bundles written to the bucket this time.
+    pub bundles_written: u64,
+    /// Package manifests of new packs fetched into the cache this time, 16 at a time.
+    pub manifests_fetched: u64,
 }
 
 /// The key of a pack in the bucket.
@@ -111,6 +119,21 @@ pub fn pack_key(id: &PackId) -> String {
 const DROPPED: &str = "dropped/";
 const LOCKS: &str = "locks/";
 const TRAILERS: &str = "trailers";
+/// Trailer bundles in the bucket (FORMAT.md §10): `bundles/<BLAKE3 of the object, hex>`.
+const BUNDLES: &str = "bundles/";
+/// The first bytes of a trailer bundle.
+const BUNDLE_MAGIC: &[u8; 8] = b"RJTRBDL1";
+/// Trailers missing from a cache that make reading the bundles worth it, and trailers read one
+/// by one (or packs uploaded) that make writing a bundle of them worth it.
+const BUNDLE_MIN: usize = 16;
+/// Packs uploaded after which a bundle of their trailers is written without waiting for the
+/// store to close.
+const BUNDLE_MAX: usize = 256;
+/// Stored bytes of package manifests (and other blobs) kept in the cache, read during a sync:
+/// `stored/<pack id hex>/<offset>-<stored len>`, holding `BLAKE3 of the bytes ‖ the bytes`.
+const STORED: &str = "stored";
+/// The largest manifest a sync fetches ahead.
+const MANIFEST_AHEAD_MAX: u64 = 4 << 20;
 /// Windows of a pack read with ranged reads before the pack is fetched whole.
 const RANGED_READS_PER_PACK: u32 = 16;
 /// The span of one ranged read of a pack not in the cache. Objects a flow reads one after
@@ -211,6 +234,8 @@ pub struct Remote {
     windows: Mutex<Windows>,
     /// Ranged reads of one pack before it is fetched whole (`REJIG_S3_RANGED_READS`).
     ranged_reads_per_pack: u32,
+    /// Packs this process uploaded whose trailers no bundle of its own lists yet.
+    unbundled: Mutex<Vec<PackId>>,
 }
 
 impl Remote {
@@ -253,6 +278,15 @@ impl Remote {
             self.backend.delete(&drop_key(&key))?;
         }
         self.save_trailer(&pack.id, &pack.trailer, pack.size)?;
+        let full: Option<Vec<PackId>> = {
+            let mut unbundled = self.unbundled.lock().map_err(poisoned)?;
+            unbundled.push(pack.id);
+            (unbundled.len() >= BUNDLE_MAX).then(|| std::mem::take(&mut *unbundled))
+        };
+        if let Some(ids) = full {
+            // A bundle only saves later syncs requests: failing to write one is no error.
+            let _ = self.write_bundle(&ids);
+        }
         Ok(())
     }
 
@@ -307,6 +341,9 @@ impl Remote {
         }
         let range = location.offset..location.offset.saturating_add(location.stored_len);
         if let Some(bytes) = self.windows.lock().map_err(poisoned)?.find(&location.pack, &range) {
+            return Ok(Some(bytes));
+        }
+        if let Some(bytes) = self.cached_stored(&location.pack, location.offset, location.stored_len) {
             return Ok(Some(bytes));
         }
         {
@@ -411,6 +448,219 @@ impl Remote {
         std::fs::read_to_string(self.dir.join(TRAILERS).join(format!("{}.bad", id.to_hex()))).ok()
     }
 
+    fn stored_path(&self, pack: &PackId, offset: u64, len: u64) -> PathBuf {
+        self.dir.join(STORED).join(pack.to_hex()).join(format!("{offset}-{len}"))
+    }
+
+    /// Stored bytes of a blob that a sync fetched ahead into the cache, if they are there and
+    /// whole (the file carries their BLAKE3: the cache is not fsynced).
+    fn cached_stored(&self, pack: &PackId, offset: u64, len: u64) -> Option<Vec<u8>> {
+        let bytes = std::fs::read(self.stored_path(pack, offset, len)).ok()?;
+        let (sum, body) = bytes.split_at_checked(32)?;
+        (body.len() as u64 == len && blake3::hash(body).as_bytes() == sum).then(|| body.to_vec())
+    }
+
+    fn save_stored(&self, pack: &PackId, offset: u64, bytes: &[u8]) -> Result<()> {
+        let path = self.stored_path(pack, offset, bytes.len() as u64);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).at(parent)?;
+        }
+        let mut out = blake3::hash(bytes).as_bytes().to_vec();
+        out.extend_from_slice(bytes);
+        self.write_cache_file(&path, &out)
+    }
+
+    /// Fetches the package manifests of `trailers`' packs that are neither in the cache's
+    /// `packs/` nor in `stored/`, 16 requests at a time, so that describing a commit by its
+    /// packages reads them from the disk. A failed fetch is left for the read to retry.
+    fn fetch_manifests(&self, trailers: &HashMap<PackId, Trailer>) -> u64 {
+        let packs = self.dir.join("packs");
+        let mut wanted: Vec<(PackId, u64, u64)> = Vec::new();
+        for (id, trailer) in trailers {
+            if trailer.packages.is_empty() || pack_path(&packs, id).exists() {
+                continue;
+            }
+            let blobs: HashMap<_, _> = trailer.blobs.iter().map(|b| (b.id, b)).collect();
+            for (_, manifest) in &trailer.packages {
+                if let Some(entry) = blobs.get(manifest) {
+                    if entry.stored_len > 0
+                        && entry.stored_len <= MANIFEST_AHEAD_MAX
+                        && !self.stored_path(id, entry.offset, entry.stored_len).exists()
+                    {
+                        wanted.push((*id, entry.offset, entry.stored_len));
+                    }
+                }
+            }
+        }
+        if wanted.is_empty() {
+            return 0;
+        }
+        let ranges: Vec<(String, std::ops::Range<u64>)> =
+            wanted.iter().map(|(id, offset, len)| (pack_key(id), *offset..offset + len)).collect();
+        let mut fetched = 0;
+        for ((id, offset, len), got) in wanted.iter().zip(self.backend.get_ranges(&ranges)) {
+            if let Ok(bytes) = got {
+                if bytes.len() as u64 == *len && self.save_stored(id, *offset, &bytes).is_ok() {
+                    fetched += 1;
+                }
+            }
+        }
+        fetched
+    }
+
+    /// A cached trailer as a bundle entry: the pack's size and the trailer as stored, if the
+    /// cached file is whole and names `id`.
+    fn bundle_entry(&self, id: &PackId) -> Option<(u64, Vec<u8>)> {
+        let bytes = std::fs::read(self.trailer_path(id)).ok()?;
+        let (end, trailer) = bytes.split_at_checked(8)?;
+        let data_end = u64::from_le_bytes(end.try_into().ok()?);
+        let (sum, body) = trailer.split_at_checked(32)?;
+        if sum != id.as_bytes() || blake3::hash(body).as_bytes() != sum {
+            return None;
+        }
+        let size = data_end.checked_add(trailer.len() as u64)?.checked_add(16)?;
+        Some((size, trailer.to_vec()))
+    }
+
+    /// The stored bytes at `offset..offset + len` of pack `id`, from `stored/` or from the
+    /// pack in the cache; `None` when neither has them.
+    fn local_stored(&self, id: &PackId, offset: u64, len: u64) -> Option<Vec<u8>> {
+        if let Some(bytes) = self.cached_stored(id, offset, len) {
+            return Some(bytes);
+        }
+        let file = std::fs::File::open(pack_path(&self.dir.join("packs"), id)).ok()?;
+        let mut bytes = vec![0u8; usize::try_from(len).ok()?];
+        std::os::unix::fs::FileExt::read_exact_at(&file, &mut bytes, offset).ok()?;
+        Some(bytes)
+    }
+
+    /// Uploads a trailer bundle of the cached trailers of `packs`, with copies of their
+    /// package manifests where the cache has them (FORMAT.md §10), named by its BLAKE3 and
+    /// created only if absent. Every pack it lists is already in the bucket.
+    fn write_bundle(&self, packs: &[PackId]) -> Result<Option<String>> {
+        let mut owned: Vec<OwnedEntry> = Vec::new();
+        for id in packs {
+            let Some((size, trailer)) = self.bundle_entry(id) else { continue };
+            let mut copies = Vec::new();
+            if let Some(decoded) = self.cached_trailer(id) {
+                let blobs: HashMap<_, _> = decoded.blobs.iter().map(|b| (b.id, b)).collect();
+                for (_, manifest) in &decoded.packages {
+                    let Some(entry) = blobs.get(manifest) else { continue };
+                    if entry.stored_len > 0 && entry.stored_len <= MANIFEST_AHEAD_MAX {
+                        if let Some(bytes) = self.local_stored(id, entry.offset, entry.stored_len) {
+                            copies.push((entry.offset, bytes));
+                        }
+                    }
+                }
+            }
+            owned.push((*id, size, trailer, copies));
+        }
+        if owned.is_empty() {
+            return Ok(None);
+        }
+        let entries: Vec<BundleEntry<'_>> = owned
+            .iter()
+            .map(|(id, size, trailer, copies)| BundleEntry {
+                id: *id,
+                size: *size,
+                trailer,
+                copies: copies.iter().map(|(offset, bytes)| (*offset, bytes.as_slice())).collect(),
+            })
+            .collect();
+        let bytes = encode_bundle(&entries);
+        let name = blake3::hash(&bytes).to_hex().to_string();
+        self.backend.put_create(&format!("{BUNDLES}{name}"), bytes)?;
+        self.write_cache_file(&self.bundle_marker(&name), b"")?;
+        Ok(Some(name))
+    }
+
+    /// Checks a bundle's copy of stored bytes at `offset` of pack `id` against the pack's
+    /// (checked) trailer: a blob must start there with that stored length, and the bytes must
+    /// decode to it.
+    fn check_copy(&self, id: &PackId, trailer: &Trailer, offset: u64, bytes: &[u8]) -> std::result::Result<(), String> {
+        let entry = trailer
+            .blobs
+            .iter()
+            .find(|b| b.offset == offset && b.stored_len == bytes.len() as u64)
+            .ok_or_else(|| format!("its copy at offset {offset} is no blob of the pack"))?;
+        let location = crate::pack::BlobLocation {
+            pack: *id,
+            offset,
+            stored_len: entry.stored_len,
+            raw_len: entry.raw_len,
+            codec: entry.codec,
+        };
+        crate::pack::reader::BlobReader::from_stored(bytes.to_vec(), entry.id, location)
+            .map(|_| ())
+            .map_err(|e| format!("its copy of blob {} does not match the blob: {}", entry.id, rejig_format::chain(&e)))
+    }
+
+    /// The cache's note that bundle `name` was read (or written) here.
+    fn bundle_marker(&self, name: &str) -> PathBuf {
+        self.dir.join(TRAILERS).join(format!("{name}.bundle"))
+    }
+
+    /// Reads `bundles` (name, size) from the bucket, concurrently, and returns the trailers
+    /// they hold for `wanted` packs (id → listed size), each checked against the pack's name
+    /// and size. A bundle that does not hash to its name, does not decode, or lists a
+    /// trailer that does not hash to its pack's name is reported (and remembered) by name;
+    /// its sound entries are still used.
+    fn read_bundles(
+        &self,
+        bundles: &[(String, u64)],
+        wanted: &HashMap<PackId, u64>,
+        findings: &mut Vec<String>,
+    ) -> Result<HashMap<PackId, Trailer>> {
+        let ranges: Vec<(String, std::ops::Range<u64>)> =
+            bundles.iter().map(|(name, size)| (format!("{BUNDLES}{name}"), 0..*size)).collect();
+        let mut found = HashMap::new();
+        for ((name, _), got) in bundles.iter().zip(self.backend.get_ranges(&ranges)) {
+            let Ok(bytes) = got else { continue };
+            let mut problems = Vec::new();
+            if blake3::hash(&bytes).to_hex().as_str() != name {
+                problems.push("its content does not hash to its name".to_owned());
+            } else {
+                match decode_bundle(&bytes) {
+                    Err(why) => problems.push(why),
+                    Ok(entries) => {
+                        for BundleEntry { id, size, trailer, copies } in entries {
+                            if wanted.get(&id) != Some(&size) || found.contains_key(&id) {
+                                // Not needed, or the pack changed size (a truncated pack is
+                                // then refused by its own trailer read).
+                                continue;
+                            }
+                            let data_end = size.saturating_sub(16 + trailer.len() as u64);
+                            match decode_named(&id, trailer, data_end) {
+                                Ok(trailer) => {
+                                    for (offset, bytes) in copies {
+                                        match self.check_copy(&id, &trailer, offset, bytes) {
+                                            Ok(()) => self.save_stored(&id, offset, bytes)?,
+                                            Err(why) => problems.push(format!("its entry for pack {id}: {why}")),
+                                        }
+                                    }
+                                    found.insert(id, trailer);
+                                }
+                                Err(why) => problems.push(format!("its entry for pack {id}: {why}")),
+                            }
+                        }
+                    }
+                }
+            }
+            if problems.is_empty() {
+                self.write_cache_file(&self.bundle_marker(name), b"")?;
+            } else {
+                let why = format!(
+                    "trailer bundle {BUNDLES}{name} in {} refused: {}; the packs' own trailers are read instead",
+                    self.describe(),
+                    problems.join("; ")
+                );
+                self.write_cache_file(&self.dir.join(TRAILERS).join(format!("{name}.bundle.bad")), why.as_bytes())?;
+                findings.push(why);
+            }
+        }
+        Ok(found)
+    }
+
     /// Reads the trailers of `packs` from the bucket: one ranged GET of each pack's end, and a
     /// second for a trailer longer than that. Returns each trailer or why it is refused.
     fn fetch_trailers(&self, packs: &[(PackId, u64)]) -> Vec<std::result::Result<Trailer, String>> {
@@ -455,10 +705,16 @@ impl Remote {
         let mut findings = Vec::new();
         let mut listed: BTreeMap<PackId, Listed> = BTreeMap::new();
         let mut dropped = HashSet::new();
+        let mut bundles: BTreeMap<String, u64> = BTreeMap::new();
         for object in self.backend.list("")? {
             if let Some(id) = object.key.strip_prefix("packs/").and_then(|k| k.strip_suffix(".pack")) {
                 if let Ok(id) = id.parse::<PackId>() {
                     listed.insert(id, object);
+                    continue;
+                }
+            } else if let Some(name) = object.key.strip_prefix(BUNDLES) {
+                if name.len() == 64 && name.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+                    bundles.insert(name.to_owned(), object.size);
                     continue;
                 }
             } else if let Some(key) = object.key.strip_prefix(DROPPED) {
@@ -498,12 +754,42 @@ impl Remote {
             }
         }
         std::fs::create_dir_all(self.dir.join(TRAILERS)).at(self.dir.join(TRAILERS))?;
+        // Bundles refused before are reported again; bundles not read yet are read when
+        // enough trailers are missing for them to pay.
+        let mut unread = Vec::new();
+        for (name, size) in &bundles {
+            let bad = self.dir.join(TRAILERS).join(format!("{name}.bundle.bad"));
+            if let Ok(why) = std::fs::read_to_string(&bad) {
+                findings.push(why);
+            } else if !self.bundle_marker(name).exists() {
+                unread.push((name.clone(), *size));
+            }
+        }
+        if missing.len() >= BUNDLE_MIN && !unread.is_empty() {
+            let wanted: HashMap<PackId, u64> = missing.iter().copied().collect();
+            let mut found = self.read_bundles(&unread, &wanted, &mut findings)?;
+            report.bundles_read = unread.len() as u64;
+            let mut rest = Vec::new();
+            for (id, size) in missing {
+                match found.remove(&id) {
+                    Some(trailer) => {
+                        self.save_trailer(&id, &trailer, size)?;
+                        trailers.insert(id, trailer);
+                        report.trailers_from_bundles += 1;
+                    }
+                    None => rest.push((id, size)),
+                }
+            }
+            missing = rest;
+        }
+        let mut fetched_one_by_one = Vec::new();
         for ((id, size), fetched) in missing.iter().zip(self.fetch_trailers(&missing)) {
             report.trailers_fetched += 1;
             match fetched {
                 Ok(trailer) => {
                     self.save_trailer(id, &trailer, *size)?;
                     trailers.insert(*id, trailer);
+                    fetched_one_by_one.push(*id);
                 }
                 Err(why) => {
                     let why = format!("pack {} in {} refused: {why}", pack_key(id), self.describe());
@@ -519,6 +805,20 @@ impl Remote {
             }
         }
 
+        // Every listed pack's trailer is now known (or refused): the listed bundles can tell
+        // this cache nothing more.
+        for name in unread.iter().map(|(name, _)| name).filter(|name| !self.bundle_marker(name).exists()) {
+            self.write_cache_file(&self.bundle_marker(name), b"")?;
+        }
+        // Trailers read one by one are worth a bundle for the next new cache; it only saves
+        // requests, so failing to write it is no error.
+        if fetched_one_by_one.len() >= BUNDLE_MIN {
+            if let Ok(Some(_)) = self.write_bundle(&fetched_one_by_one) {
+                report.bundles_written += 1;
+            }
+        }
+        report.manifests_fetched = self.fetch_manifests(&trailers);
+
         // Oldest first, so roots' last use follows the order of their uploads.
         let mut order: Vec<(u64, PackId)> =
             trailers.keys().filter_map(|id| listed.get(id).map(|o| (o.modified, *id))).collect();
@@ -529,12 +829,9 @@ impl Remote {
             let temp = self.dir.join("tmp").join("index.redb.sync");
             let _ = std::fs::remove_file(&temp);
             let fresh = crate::index::Index::create(&temp, &store.id())?;
-            for (_, id) in &order {
-                if let (Some(trailer), Some(object)) = (trailers.remove(id), listed.get(id)) {
-                    fresh.commit_pack(&FinishedPack { id: *id, trailer, size: object.size })?;
-                    report.packs_added += 1;
-                }
-            }
+            let packs = in_order(&order, &mut trailers, &listed);
+            fresh.commit_packs(&packs)?;
+            report.packs_added += packs.len() as u64;
             drop(fresh);
             let target = self.dir.join("index.redb");
             crate::durable::rename(&temp, &target)?;
@@ -546,14 +843,15 @@ impl Remote {
             for id in known.keys().filter(|id| !listed.contains_key(id)) {
                 let _ = std::fs::remove_file(pack_path(&self.dir.join("packs"), id));
                 let _ = std::fs::remove_file(self.trailer_path(id));
+                let _ = std::fs::remove_dir_all(self.dir.join(STORED).join(id.to_hex()));
             }
         } else {
-            for (_, id) in &order {
-                if let (Some(trailer), Some(object)) = (trailers.remove(id), listed.get(id)) {
-                    index.commit_pack(&FinishedPack { id: *id, trailer, size: object.size })?;
-                    report.packs_added += 1;
-                }
+            // One transaction for them all: one fsync, not one per pack.
+            let packs = in_order(&order, &mut trailers, &listed);
+            if !packs.is_empty() {
+                index.commit_packs(&packs)?;
             }
+            report.packs_added += packs.len() as u64;
         }
         // Roots gc dropped stay dropped; then whatever needs data no pack holds goes.
         let roots: HashSet<ObjectKey> = store.reader()?.roots()?.into_iter().map(|(key, _)| key).collect();
@@ -655,6 +953,18 @@ impl Remote {
         for id in before.iter().filter(|id| !after.contains(id)) {
             self.backend.delete(&pack_key(id))?;
             let _ = std::fs::remove_file(self.trailer_path(id));
+            let _ = std::fs::remove_dir_all(self.dir.join(STORED).join(id.to_hex()));
+        }
+        // One bundle of every kept pack's trailer replaces the bundles there were (but not
+        // one the sync refused: that is left for the operator, like a refused pack).
+        let kept: Vec<PackId> = after.into_iter().collect();
+        let written = self.write_bundle(&kept).unwrap_or(None);
+        for listed in self.backend.list(BUNDLES)? {
+            let name = listed.key.trim_start_matches(BUNDLES);
+            let refused = self.dir.join(TRAILERS).join(format!("{name}.bundle.bad")).exists();
+            if Some(name) != written.as_deref() && !refused {
+                self.backend.delete(&listed.key)?;
+            }
         }
         self.bounded()?;
         Ok(report)
@@ -686,6 +996,11 @@ impl Remote {
             crate::index::Opened::Index(opened, _) => store.index().replace_with(opened, &target)?,
             _ => return Err(Error::invalid("cache", "the emptied index does not open")),
         }
+        // A cache opened for repair (its index not trusted) has its index in place now.
+        if store.require_index().is_err() {
+            store.rebuilt();
+            store.attach_journal()?;
+        }
         let synced = self.sync(store)?;
         let stats = store.reader()?.stats()?;
         Ok(crate::fsck::RepairReport {
@@ -699,6 +1014,12 @@ impl Remote {
 
 impl Drop for Remote {
     fn drop(&mut self) {
+        // Enough uploads for a bundle: written while this process's lease still holds. It
+        // only saves later syncs requests, so a failure is ignored.
+        let ids = self.unbundled.lock().map(|mut ids| std::mem::take(&mut *ids)).unwrap_or_default();
+        if ids.len() >= BUNDLE_MIN {
+            let _ = self.write_bundle(&ids);
+        }
         self.write_stats();
     }
 }
@@ -719,6 +1040,85 @@ fn drop_key(key: &ObjectKey) -> String {
 fn parse_key(hex_key: &str) -> Option<ObjectKey> {
     let bytes: [u8; 33] = hex::decode(hex_key).ok()?.try_into().ok()?;
     ObjectKey::from_bytes(&bytes).ok()
+}
+
+/// The packs of `order` whose trailers are in `trailers`, as finished packs, in that order.
+fn in_order(
+    order: &[(u64, PackId)],
+    trailers: &mut HashMap<PackId, Trailer>,
+    listed: &BTreeMap<PackId, Listed>,
+) -> Vec<FinishedPack> {
+    order
+        .iter()
+        .filter_map(|(_, id)| {
+            let object = listed.get(id)?;
+            let trailer = trailers.remove(id)?;
+            Some(FinishedPack { id: *id, trailer, size: object.size })
+        })
+        .collect()
+}
+
+/// One pack in a trailer bundle: its name and size, its trailer as stored, and copies of the
+/// stored bytes of some of its blobs (its package manifests), by offset.
+struct BundleEntry<'a> {
+    id: PackId,
+    size: u64,
+    trailer: &'a [u8],
+    copies: Vec<(u64, &'a [u8])>,
+}
+
+/// A [`BundleEntry`]'s parts, owned: pack, size, trailer, copies.
+type OwnedEntry = (PackId, u64, Vec<u8>, Vec<(u64, Vec<u8>)>);
+
+/// A trailer bundle: [`BUNDLE_MAGIC`], then for each pack `pack id (32) ‖ pack size u64 LE ‖
+/// trailer length u64 LE ‖ the trailer as stored ‖ copies u32 LE ‖ copies × (offset u64 LE ‖
+/// length u64 LE ‖ stored bytes)` (FORMAT.md §10).
+fn encode_bundle(entries: &[BundleEntry<'_>]) -> Vec<u8> {
+    let mut out = BUNDLE_MAGIC.to_vec();
+    for entry in entries {
+        out.extend_from_slice(entry.id.as_bytes());
+        out.extend_from_slice(&entry.size.to_le_bytes());
+        out.extend_from_slice(&(entry.trailer.len() as u64).to_le_bytes());
+        out.extend_from_slice(entry.trailer);
+        out.extend_from_slice(&u32::try_from(entry.copies.len()).unwrap_or(0).to_le_bytes());
+        for (offset, bytes) in entry.copies.iter().take(u32::MAX as usize) {
+            out.extend_from_slice(&offset.to_le_bytes());
+            out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+            out.extend_from_slice(bytes);
+        }
+    }
+    out
+}
+
+/// The entries of a trailer bundle, bounded by its bytes; nothing in them is checked here.
+fn decode_bundle(bytes: &[u8]) -> std::result::Result<Vec<BundleEntry<'_>>, String> {
+    fn take<'a>(rest: &mut &'a [u8], n: u64) -> std::result::Result<&'a [u8], String> {
+        let n = usize::try_from(n).map_err(|_| "an entry is cut short".to_owned())?;
+        let (head, tail) = rest.split_at_checked(n).ok_or_else(|| "an entry is cut short".to_owned())?;
+        *rest = tail;
+        Ok(head)
+    }
+    fn u64_at(rest: &mut &[u8]) -> std::result::Result<u64, String> {
+        let bytes: [u8; 8] = take(rest, 8)?.try_into().map_err(|_| "an entry is cut short".to_owned())?;
+        Ok(u64::from_le_bytes(bytes))
+    }
+    let mut rest = bytes.strip_prefix(BUNDLE_MAGIC).ok_or_else(|| "it does not start as a bundle".to_owned())?;
+    let mut entries = Vec::new();
+    while !rest.is_empty() {
+        let id: [u8; 32] = take(&mut rest, 32)?.try_into().map_err(|_| "an entry is cut short".to_owned())?;
+        let size = u64_at(&mut rest)?;
+        let len = u64_at(&mut rest)?;
+        let trailer = take(&mut rest, len)?;
+        let count: [u8; 4] = take(&mut rest, 4)?.try_into().map_err(|_| "an entry is cut short".to_owned())?;
+        let mut copies = Vec::new();
+        for _ in 0..u32::from_le_bytes(count) {
+            let offset = u64_at(&mut rest)?;
+            let len = u64_at(&mut rest)?;
+            copies.push((offset, take(&mut rest, len)?));
+        }
+        entries.push(BundleEntry { id: PackId::from_bytes(id), size, trailer, copies });
+    }
+    Ok(entries)
 }
 
 enum Tail {
@@ -804,7 +1204,11 @@ pub(crate) fn open(
 ) -> Result<Store> {
     let id = bucket_identity(&*backend, mode)?;
     let dir = options.cache_root.join(id.to_hex());
-    let store = Store::open_with(&dir, holder, OpenMode::Create, on_wait)?;
+    // For repair, a cache that exists is opened without trusting its index (it may be the
+    // damage): `Remote::repair` rebuilds it from the bucket.
+    let repair = mode == OpenMode::Repair && dir.join(crate::identity::FILE).exists();
+    let local_mode = if repair { OpenMode::Repair } else { OpenMode::Create };
+    let store = Store::open_with(&dir, holder, local_mode, on_wait)?;
     // Not the same store as the cache was made for (the bucket was emptied and made anew
     // with the same identity is not possible: identities are random).
     let remote = Remote {
@@ -823,6 +1227,7 @@ pub(crate) fn open(
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(RANGED_READS_PER_PACK),
+        unbundled: Mutex::new(Vec::new()),
     };
     // The shared lease, after any gc in progress.
     let deadline = std::time::Instant::now() + options.wait;
@@ -849,7 +1254,7 @@ pub(crate) fn open(
         std::thread::sleep(jitter(Duration::from_millis(500)));
     }
     let store = store.with_remote(remote);
-    if let Some(remote) = store.remote() {
+    if let (Some(remote), false) = (store.remote(), repair) {
         remote.sync(&store)?;
     }
     Ok(store)
@@ -962,5 +1367,150 @@ mod tests {
         }
         assert_eq!(counters.gets.load(Ordering::SeqCst) - gets_before, 1, "one window holds all 64 blobs");
         assert!(!pack_path(&b.root().join("packs"), &pack).exists(), "the pack is not fetched whole");
+    }
+
+    /// `n` packs of one small blob each (and, with `manifests`, a package each), uploaded by a
+    /// cache that is then closed; returns the blobs and the packages' header digests.
+    fn upload_packs(
+        bucket: &Path,
+        cache: &Path,
+        n: u8,
+        manifests: bool,
+    ) -> (Vec<rejig_format::id::BlobId>, Vec<rejig_format::digest::HeaderSha256>) {
+        use rejig_format::manifest::{Nevra, PackageManifest};
+        let a = open_at(bucket, cache, OpenMode::Create).unwrap();
+        let (mut blobs, mut headers) = (Vec::new(), Vec::new());
+        for i in 0..n {
+            let batch = a.batch().unwrap();
+            blobs.push(batch.add_blob(format!("blob {i}").as_bytes()).unwrap());
+            if manifests {
+                let manifest = PackageManifest {
+                    nevra: Nevra {
+                        name: format!("pkg-{i}"),
+                        epoch: None,
+                        version: "1".into(),
+                        release: "1".into(),
+                        arch: "noarch".into(),
+                    },
+                    header_sha256: rejig_format::digest::HeaderSha256::from_bytes([i; 32]),
+                    file_sha256: None,
+                    digest_algo: "sha256".into(),
+                    compression: "zstd".into(),
+                    files: Vec::new(),
+                };
+                batch.add_package(&manifest).unwrap();
+                headers.push(manifest.header_sha256);
+            }
+            batch.commit().unwrap();
+        }
+        (blobs, headers)
+    }
+
+    fn gets(store: &Store) -> u64 {
+        store.remote().unwrap().backend().counters().gets.load(Ordering::SeqCst)
+    }
+
+    fn bundles_in(bucket: &Path) -> Vec<PathBuf> {
+        match std::fs::read_dir(bucket.join("bundles")) {
+            Ok(dir) => dir.map(|e| e.unwrap().path()).collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_new_cache_reads_many_trailers_and_manifests_from_one_bundle_and_checks_each() {
+        let dir = tempfile::tempdir().unwrap();
+        let bucket = dir.path().join("bucket");
+        let (blobs, headers) = upload_packs(&bucket, &dir.path().join("a"), 20, true);
+        assert_eq!(bundles_in(&bucket).len(), 1, "the uploader leaves one bundle of its 20 trailers");
+
+        // One ranged GET (the bundle), not one per pack and one per manifest (the folder
+        // backend does not count its whole reads, such as store.id's).
+        let b = open_at(&bucket, &dir.path().join("b"), OpenMode::Existing).unwrap();
+        assert_eq!(gets(&b), 1);
+        let reader = b.reader().unwrap();
+        for header in &headers {
+            b.read_blob(&reader, reader.package(header).unwrap().unwrap()).unwrap();
+        }
+        assert_eq!(gets(&b), 1, "the manifests came with the bundle");
+        for (i, blob) in blobs.iter().enumerate() {
+            assert_eq!(b.read_blob(&reader, *blob).unwrap(), format!("blob {i}").as_bytes());
+        }
+        assert!(b.remote().unwrap().findings().is_empty());
+        drop(reader);
+        drop(b);
+
+        // A bundle that lies: one entry holds another pack's trailer (with the true size, so
+        // only the trailer's hash gives it away), one entry's manifest copy is altered, and
+        // one entry names a pack the bucket does not hold. Each is caught: the liars' packs
+        // are read from the packs, and the absent pack is not indexed.
+        let good = std::fs::read(&bundles_in(&bucket)[0]).unwrap();
+        let mut altered = decode_bundle(&good).unwrap()[3].copies[0].1.to_vec();
+        let last = altered.len() - 1;
+        altered[last] ^= 1;
+        let mut entries = decode_bundle(&good).unwrap();
+        let (victim, copied) = (entries[0].id, entries[3].id);
+        entries[0].trailer = entries[1].trailer;
+        entries[3].copies[0].1 = &altered;
+        let absent = PackId::from_bytes([9; 32]);
+        entries.push(BundleEntry {
+            id: absent,
+            size: entries[2].size,
+            trailer: entries[2].trailer,
+            copies: Vec::new(),
+        });
+        let lying = encode_bundle(&entries);
+        std::fs::write(bucket.join(BUNDLES).join(blake3::hash(&lying).to_hex().as_str()), &lying).unwrap();
+        std::fs::remove_file(bucket.join(BUNDLES).join(blake3::hash(&good).to_hex().as_str())).unwrap();
+        // And one whose content is not what its name says.
+        std::fs::write(bucket.join(BUNDLES).join("ab".repeat(32)), &good).unwrap();
+
+        let c = open_at(&bucket, &dir.path().join("c"), OpenMode::Existing).unwrap();
+        let findings = c.remote().unwrap().findings().join("\n");
+        // Another pack's trailer either hashes to that pack's name or, longer than the
+        // victim's, does not fit its data: refused either way.
+        assert!(findings.contains(&format!("its entry for pack {victim}: its trailer")), "{findings}");
+        assert!(findings.contains(&format!("its entry for pack {copied}: its copy of blob")), "{findings}");
+        assert!(findings.contains(&format!("{BUNDLES}{} ", "ab".repeat(32))), "{findings}");
+        assert!(findings.contains("does not hash to its name"), "{findings}");
+        let reader = c.reader().unwrap();
+        for (i, blob) in blobs.iter().enumerate() {
+            assert_eq!(c.read_blob(&reader, *blob).unwrap(), format!("blob {i}").as_bytes());
+        }
+        for header in &headers {
+            c.read_blob(&reader, reader.package(header).unwrap().unwrap()).unwrap();
+        }
+        let packs: Vec<PackId> = reader.packs().unwrap().into_iter().map(|(id, _)| id).collect();
+        assert_eq!(packs.len(), 20);
+        assert!(!packs.contains(&absent), "a bundle cannot make a pack the bucket lacks appear");
+    }
+
+    #[test]
+    fn a_sync_fetches_package_manifests_so_reading_them_costs_no_request() {
+        let dir = tempfile::tempdir().unwrap();
+        let bucket = dir.path().join("bucket");
+        // Fewer packs than make a bundle: this is about the manifests alone.
+        let (_, headers) = upload_packs(&bucket, &dir.path().join("a"), 6, true);
+        assert!(bundles_in(&bucket).is_empty());
+        let b = open_at(&bucket, &dir.path().join("b"), OpenMode::Existing).unwrap();
+        let opened = gets(&b);
+        let reader = b.reader().unwrap();
+        for header in &headers {
+            let blob = reader.package(header).unwrap().unwrap();
+            let manifest = rejig_format::manifest::PackageManifest::decode(&b.read_blob(&reader, blob).unwrap());
+            assert_eq!(manifest.unwrap().header_sha256, *header);
+        }
+        assert_eq!(gets(&b), opened, "every manifest was fetched while the store opened");
+        drop(reader);
+        drop(b);
+        // Kept in the cache: opened again, the store reads them without a request.
+        let b = open_at(&bucket, &dir.path().join("b"), OpenMode::Existing).unwrap();
+        let opened = gets(&b);
+        let reader = b.reader().unwrap();
+        for header in &headers {
+            let blob = reader.package(header).unwrap().unwrap();
+            b.read_blob(&reader, blob).unwrap();
+        }
+        assert_eq!(gets(&b), opened);
     }
 }

@@ -67,12 +67,8 @@ impl Builder {
     }
 
     fn json(&self, args: &[&str]) -> Value {
-        let mut full = vec!["--json"];
-        full.extend_from_slice(args);
-        let out = self.run(&full);
-        let what = self.what(&full);
-        assert!(out.status.success(), "expected success:\n{}", report(&what, &out));
-        parse_json(&what, &out)
+        let full = json_args(args);
+        json_success(&self.what(&full), &self.run(&full))
     }
 
     fn fails(&self, args: &[&str]) -> Output {
@@ -146,6 +142,19 @@ fn compose(dir: &Path, name: &str, range: std::ops::Range<usize>) -> (PathBuf, S
     ostree_init(&repo, "archive");
     let commit = ostree_commit(&repo, "os", &root, name);
     (repo, commit)
+}
+
+/// A new bucket where builder A imported packages `pkg-0..n`, then a commit made of them (two
+/// processes): the folder, the bucket, the packages, the commit and A.
+fn filled(test: &str, n: usize) -> (tempfile::TempDir, String, PathBuf, String, Builder) {
+    let dir = tempfile::tempdir().unwrap();
+    let bucket = bucket(test);
+    let packages = packages(dir.path(), n);
+    let (repo, commit) = compose(dir.path(), test, 0..n);
+    let a = Builder::new(&bucket);
+    a.json(&["import", p(&packages)]);
+    a.json(&["import", "--repo", p(&repo), "--rev", &commit]);
+    (dir, bucket, packages, commit, a)
 }
 
 fn packs_in(bucket: &str) -> Vec<String> {
@@ -327,13 +336,7 @@ fn sigkill_during_uploads_and_during_gc_leaves_a_sound_bucket() {
 
 #[test]
 fn bad_bucket_contents_are_refused_by_name_and_nothing_is_lost() {
-    let dir = tempfile::tempdir().unwrap();
-    let bucket = bucket("bad");
-    let packages = packages(dir.path(), 3);
-    let (repo, commit) = compose(dir.path(), "bad", 0..3);
-    let a = Builder::new(&bucket);
-    a.json(&["import", p(&packages)]);
-    a.json(&["import", "--repo", p(&repo), "--rev", &commit]);
+    let (dir, bucket, packages, commit, a) = filled("bad", 3);
     let packs = packs_in(&bucket);
     // The bytes of a real pack, from the cache of the builder that wrote it.
     let name = packs[0].trim_start_matches("farm/packs/");
@@ -370,4 +373,59 @@ fn bad_bucket_contents_are_refused_by_name_and_nothing_is_lost() {
     b.json(&["gc"]);
     let c = Builder::new(&bucket);
     c.export_and_verify(&commit, &dir.path().join("export-after-gc"));
+}
+
+/// `builder`'s `rejig --json ARGS` with extra environment; the report and the client's request
+/// counts (`REJIG_S3_STATS`).
+fn counted(builder: &Builder, args: &[&str], env: &[(&str, &str)]) -> (Value, Value) {
+    let stats = builder.home.path().join("stats.json");
+    let full = json_args(args);
+    let mut cmd = builder.command(&full);
+    cmd.env("REJIG_S3_STATS", &stats).envs(env.iter().copied());
+    let v = json_success(&builder.what(&full), &run(&mut cmd));
+    (v, serde_json::from_slice(&fs::read(&stats).unwrap()).unwrap())
+}
+
+#[test]
+fn a_new_builder_reads_a_bundle_not_every_trailer_and_its_cache_survives_loss_and_repair() {
+    let (dir, bucket, packages, commit, _) = filled("bundle", 18);
+    let bundles: Vec<String> = moto().keys(&bucket).into_iter().filter(|k| k.starts_with("farm/bundles/")).collect();
+    assert_eq!(bundles.len(), 1, "the import of 18 packages leaves one bundle: {bundles:?}");
+    let packs = packs_in(&bucket).len() as u64;
+
+    // An empty cache: store.id, the bundle (the 18 package packs' trailers and manifests)
+    // and the commit pack's trailer (a later process, too small for a bundle), not one GET
+    // per pack.
+    let b = Builder::new(&bucket);
+    let (imported, counts) = counted(&b, &["import", p(&packages)], &[]);
+    assert_eq!(num(&imported, "packages_imported"), 0, "{imported}");
+    assert_eq!(num(&counts, "gets"), 3, "{packs} packs: {counts}");
+
+    // A cache that lost its trailer files (they are not fsynced) still reads what it needs,
+    // each blob by its own range.
+    for entry in fs::read_dir(b.cache()).unwrap() {
+        let trailers = entry.unwrap().path().join("trailers");
+        for file in fs::read_dir(&trailers).unwrap() {
+            fs::remove_file(file.unwrap().path()).unwrap();
+        }
+    }
+    let target = dir.path().join("export-b");
+    let (v, _) = counted(
+        &b,
+        &["export", &commit, "--repo", p(&target), "--mode", "bare-user"],
+        &[("REJIG_S3_RANGED_READS", "1000000")],
+    );
+    assert_eq!(text(&v, "commit"), commit, "{v}");
+    verify_exported_repo(&target, &commit);
+
+    // fsck --repair on S3: a garbled cache index is rebuilt from the bucket.
+    for entry in fs::read_dir(b.cache()).unwrap() {
+        fs::write(entry.unwrap().path().join("index.redb"), b"not an index").unwrap();
+    }
+    let repaired = b.json(&["fsck", "--repair"]);
+    assert_eq!(num(&repaired["repaired"], "packs_indexed"), packs, "{repaired}");
+    b.fsck_clean();
+    b.export_and_verify(&commit, &dir.path().join("export-repaired"));
+    let again = b.json(&["import", p(&packages)]);
+    assert_eq!(num(&again, "packages_imported"), 0, "{again}");
 }

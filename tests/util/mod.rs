@@ -87,12 +87,8 @@ impl Rejig {
 
     /// Runs `rejig --store STORE --json ARGS…`, requires success and one JSON object on stdout.
     pub fn json(&self, args: &[&str]) -> Value {
-        let mut full = vec!["--json"];
-        full.extend_from_slice(args);
-        let out = self.run(&full);
-        let what = self.what(&full);
-        assert!(out.status.success(), "expected success:\n{}", report(&what, &out));
-        parse_json(&what, &out)
+        let full = json_args(args);
+        json_success(&self.what(&full), &self.run(&full))
     }
 
     /// Runs `rejig --store STORE ARGS…` and requires a clean failure: a non-zero exit, a
@@ -174,6 +170,19 @@ impl Rejig {
 }
 
 /// Parses the single JSON object a `--json` run prints.
+/// `ARGS` with `--json` in front.
+pub fn json_args<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    let mut full = vec!["--json"];
+    full.extend_from_slice(args);
+    full
+}
+
+/// Requires that the command `what` succeeded, and returns the one JSON object it printed.
+pub fn json_success(what: &str, out: &Output) -> Value {
+    assert!(out.status.success(), "expected success:\n{}", report(what, out));
+    parse_json(what, out)
+}
+
 pub fn parse_json(what: &str, out: &Output) -> Value {
     let text = String::from_utf8_lossy(&out.stdout);
     let v: Value = serde_json::from_str(text.trim())
