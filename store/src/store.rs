@@ -485,17 +485,9 @@ impl Batch<'_> {
     }
 
     /// Stores a blob of any size from a stream without holding it in memory. Returns its id
-    /// and length. The stream is compressed into a scratch file under `tmp/` first, so that
-    /// other threads adding to this batch (the packages of a jigdo export, its parts) are not
-    /// held up while a large file is read and compressed; only the copy of its stored bytes
-    /// into the batch's pack holds the pack.
+    /// and length.
     pub fn add_blob_stream(&self, reader: &mut dyn Read) -> Result<(BlobId, u64)> {
-        let mut scratch = PackWriter::create(&self.store.root.join("tmp"), &self.store.packs_dir())?;
-        let (id, len) = scratch.append_stream(reader, &|id| self.blob_known(id))?;
-        if !self.blob_known(&id) {
-            self.pack()?.append_from(&scratch, &id)?;
-        }
-        Ok((id, len))
+        self.pack()?.append_stream(reader, &|id| self.blob_known(id))
     }
 
     /// Records an object. The caller has verified its checksum.

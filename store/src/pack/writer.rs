@@ -231,16 +231,6 @@ impl PackWriter {
         Ok(())
     }
 
-    /// Copies blob `id` from `other`, a pack being written (see [`PackWriter::append_copy`]).
-    /// Does nothing when `other` does not hold it (it rolled the blob back) or this pack has
-    /// it already.
-    pub fn append_from(&mut self, other: &PackWriter, id: &BlobId) -> Result<()> {
-        match other.trailer.blobs.iter().find(|entry| entry.id == *id) {
-            Some(entry) => self.append_copy(entry, &other.file, &other.tmp_path),
-            None => Ok(()),
-        }
-    }
-
     /// Records an object in the pack's trailer.
     pub fn add_object(&mut self, key: ObjectKey, record: &ObjectRecord) {
         self.trailer.objects.push((key, record.encode()));
