@@ -514,16 +514,20 @@ fn rebuild(store: &Store, options: &ExportJigdoOptions, progress: &dyn Progress)
             ready.push((*index, want, got));
         }
         progress.start("importing needed packages", ready.len() as u64);
-        ready.par_iter().try_for_each(|(index, want, got)| {
-            let demand = package_demand(jigdo, &plan, *index)?;
-            import_package_for(store, &got.path, &demand)
-                .with_context(|| format!("package {} (from {})", want.nevra, got.path.display()))?;
-            if got.temporary {
-                // The store has its content now; an edge host's disk is not a package cache.
-                let _ = std::fs::remove_file(&got.path);
-            }
-            progress.advance(1);
-            Ok::<(), anyhow::Error>(())
+        // More threads than cores: each package ends in a durable commit, and the cores keep
+        // importing while some threads wait for the disk.
+        rejig_store::threads::with_io_threads(|| {
+            ready.par_iter().try_for_each(|(index, want, got)| {
+                let demand = package_demand(jigdo, &plan, *index)?;
+                import_package_for(store, &got.path, &demand)
+                    .with_context(|| format!("package {} (from {})", want.nevra, got.path.display()))?;
+                if got.temporary {
+                    // The store has its content now; an edge host's disk is not a package cache.
+                    let _ = std::fs::remove_file(&got.path);
+                }
+                progress.advance(1);
+                Ok::<(), anyhow::Error>(())
+            })
         })?;
         progress.finish();
     }

@@ -233,14 +233,18 @@ pub fn export_commit(
         let commit_key = ObjectKey::new(commit, ObjectType::Commit);
         repo.mark_partial(&commit)?;
         progress.start("writing content", tasks.len() as u64);
-        let written: Vec<Written> = tasks
-            .par_iter()
-            .map(|task| {
-                let w = write_task(store, &repo, task, &task.header, Some(task.id));
-                progress.advance(1);
-                w
-            })
-            .collect::<Result<_>>()?;
+        // More threads than cores: writing an object waits on the filesystem between reading
+        // and hashing its bytes (rejig_store::threads).
+        let written: Vec<Written> = rejig_store::threads::with_io_threads(|| {
+            tasks
+                .par_iter()
+                .map(|task| {
+                    let w = write_task(store, &repo, task, &task.header, Some(task.id));
+                    progress.advance(1);
+                    w
+                })
+                .collect::<Result<_>>()
+        })?;
         progress.finish();
         count(&mut report, &written);
         let written: Vec<Written> = closure

@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, IoContext, Result};
 use crate::rpm::files::{is_source_package, RpmFile, S_IFDIR, S_IFLNK, S_IFREG};
-use crate::rpm::package::{HashingReader, Package};
+use crate::rpm::package::{Digests, HashingReader, Package};
 use crate::rpm::tags::tag;
 
 /// What happened to one package. In JSON, the NEVRA is its display form and the digest hex;
@@ -205,7 +205,13 @@ fn import_package_inner(store: &Store, path: &Path, demand: &PackageDemand) -> R
     let mut blobs: Vec<Option<BlobId>> = vec![None; package.files.files.len()];
     let files = &package.files.files;
     let mut objects = 0u64;
-    let summary = package.walk_payload(&mut reader, |members, content| {
+    // With the whole file's SHA-256 bound (checked below, before anything is committed), the
+    // package's own payload and file digests cover nothing more: they are not computed again.
+    let digests = match demand.binding.as_ref().and_then(|b| b.file.as_ref()) {
+        Some(_) => Digests::CoveredByFile,
+        None => Digests::Check,
+    };
+    let summary = package.walk_payload_with(&mut reader, digests, |members, content| {
         let size = members.first().and_then(|&m| files.get(m)).map(|f| f.size).unwrap_or(0);
         let wanted: Vec<&(FileHeader, ObjectId)> = members
             .iter()
@@ -306,14 +312,16 @@ pub fn import_packages(store: &Store, paths: &[PathBuf], progress: &dyn Progress
     let started = Instant::now();
     let rpms = collect_rpms(paths)?;
     progress.start("importing packages", rpms.len() as u64);
-    let results: Vec<(PathBuf, Result<PackageImport>)> = rpms
-        .par_iter()
-        .map(|path| {
-            let result = import_package(store, path);
-            progress.advance(1);
-            (path.clone(), result)
-        })
-        .collect();
+    // More threads than cores: each package ends in a durable commit (rejig_store::threads).
+    let results: Vec<(PathBuf, Result<PackageImport>)> = rejig_store::threads::with_io_threads(|| {
+        rpms.par_iter()
+            .map(|path| {
+                let result = import_package(store, path);
+                progress.advance(1);
+                (path.clone(), result)
+            })
+            .collect()
+    });
     progress.finish();
     let mut report = PackagesReport::default();
     for (path, result) in results {

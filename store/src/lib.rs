@@ -25,6 +25,7 @@ mod pack;
 pub mod progress;
 pub mod store;
 pub mod sync;
+pub mod threads;
 pub mod walk;
 
 pub use backing::{BackedRef, BlobSource, RepoObjects};

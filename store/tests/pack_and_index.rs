@@ -6,6 +6,7 @@
 use std::io::Read;
 
 use rejig_format::object::{metadata_checksum, FileHeader, FileMeta, XattrSet};
+use rejig_format::pack::Codec;
 use rejig_format::{ObjectKey, ObjectRecord, ObjectType};
 use rejig_store::fsck::{fsck, repair};
 use rejig_store::{OpenMode, Store};
@@ -84,6 +85,34 @@ fn streamed_blobs_roll_back_duplicates() {
     let mut back = Vec::new();
     stream.read_to_end(&mut back).unwrap();
     assert_eq!(back, data);
+}
+
+#[test]
+fn streamed_blobs_that_do_not_compress_are_stored_raw() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    // 9 MiB that zstd cannot shrink (BLAKE3's output stream, like an already compressed
+    // initramfs), and 9 MiB that it can.
+    let mut noise = vec![0u8; 9 << 20];
+    blake3::Hasher::new().update(b"noise").finalize_xof().fill(&mut noise);
+    let text: Vec<u8> = (0..9u32 << 20).map(|i| b"abcdefgh"[(i % 8) as usize] ^ (i / 4096 % 3) as u8).collect();
+    let batch = store.batch().unwrap();
+    let (noisy, _) = batch.add_blob_stream(&mut noise.as_slice()).unwrap();
+    let (plain, _) = batch.add_blob_stream(&mut text.as_slice()).unwrap();
+    batch.commit().unwrap();
+    let reader = store.reader().unwrap();
+    let noisy_at = reader.blob(&noisy).unwrap().unwrap();
+    assert_eq!((noisy_at.codec, noisy_at.stored_len), (Codec::Raw, noise.len() as u64));
+    let plain_at = reader.blob(&plain).unwrap().unwrap();
+    assert_eq!(plain_at.codec, Codec::Zstd);
+    assert!(plain_at.stored_len < text.len() as u64 / 10, "{plain_at:?}");
+    for (id, at, data) in [(noisy, noisy_at, &noise), (plain, plain_at, &text)] {
+        let mut back = Vec::new();
+        store.open_blob(id, at).unwrap().read_to_end(&mut back).unwrap();
+        assert!(back == *data, "blob {id} reads back different bytes");
+    }
+    let report = fsck(&store).unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
 }
 
 #[test]

@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, IoContext, Result};
 use crate::package::nevra_of;
-use crate::rpm::package::{HashingReader, Package};
+use crate::rpm::package::{Digests, HashingReader, Package};
 
 /// What a part file turned out to be.
 #[derive(Clone, Debug)]
@@ -91,8 +91,14 @@ pub fn read_part_from(
     }
     let files = &package.files.files;
     let mut found: Option<(BlobId, u64, Vec<u8>)> = None;
+    // A bound part's file SHA-256 is checked below, before the caller commits anything: the
+    // part's own payload and file digests are not computed again.
+    let digests = match expect {
+        Expect::Bound(_) => Digests::CoveredByFile,
+        Expect::Kind(_) => Digests::Check,
+    };
     package
-        .walk_payload(&mut reader, |members, content| {
+        .walk_payload_with(&mut reader, digests, |members, content| {
             let entry = members.first().and_then(|&m| files.get(m)).ok_or_else(|| bad(label, "empty hardlink set"))?;
             let name = String::from_utf8_lossy(&entry.path).into_owned();
             if found.is_some() {

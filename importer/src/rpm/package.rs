@@ -9,6 +9,11 @@
 //! - every regular file's content had the header's size and digest, and was handed to the
 //!   caller once per hardlink set, with all the set's members;
 //! - decompressed output never exceeded what the header's files account for.
+//!
+//! [`Package::walk_payload_with`] and [`Digests::CoveredByFile`] leave out the two digest
+//! checks (payload and per-file) for a caller that checks the SHA-256 of the whole file
+//! against a binding it trusts before using anything: that digest covers every byte the two
+//! others cover, so hashing again only costs time. The structural checks all stay.
 
 use std::collections::HashMap;
 use std::io::{BufReader, Read};
@@ -25,6 +30,16 @@ use super::files::{FileTable, RpmFile, S_IFLNK, S_IFREG};
 use super::header::{Header, HeaderKind};
 use super::lead::{parse_lead, Lead, LEAD_LEN};
 use super::tags::tag;
+
+/// Which of the package's own digests a payload pass checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Digests {
+    /// PAYLOADDIGEST and every file digest.
+    Check,
+    /// Neither: the caller checks the whole file's SHA-256 against a binding before it uses
+    /// or records anything the pass delivered (a jigdo's package or part).
+    CoveredByFile,
+}
 
 /// Whether the header digest was checked against the package's own record of it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -171,8 +186,19 @@ impl Package {
     pub fn walk_payload<E: From<RpmError>>(
         &self,
         payload: &mut dyn Read,
+        content: impl FnMut(&[usize], &mut dyn Read) -> Result<(), E>,
+    ) -> Result<PayloadSummary, E> {
+        self.walk_payload_with(payload, Digests::Check, content)
+    }
+
+    /// [`Package::walk_payload`], checking the package's own digests as `digests` says.
+    pub fn walk_payload_with<E: From<RpmError>>(
+        &self,
+        payload: &mut dyn Read,
+        digests: Digests,
         mut content: impl FnMut(&[usize], &mut dyn Read) -> Result<(), E>,
     ) -> Result<PayloadSummary, E> {
+        let check = digests == Digests::Check;
         let files = &self.files.files;
         let mut summary = PayloadSummary::default();
         let mut compressed_hash = Sha256::new();
@@ -180,7 +206,7 @@ impl Package {
         let mut seen = vec![false; files.len()];
         let mut set_done = vec![false; self.files.hardlink_sets.len()];
         {
-            let hashing = HashingReader { inner: &mut *payload, hasher: &mut compressed_hash };
+            let hashing = OptionalHashing { inner: &mut *payload, hasher: check.then_some(&mut compressed_hash) };
             let (compression, decoder) = decompressor(BufReader::with_capacity(256 * 1024, hashing))?;
             summary.compression = Some(compression);
             let mut cpio = CpioReader::new(Limited { inner: decoder, left: self.archive_bound() });
@@ -255,7 +281,7 @@ impl Package {
                         }
                         None => vec![idx],
                     };
-                    self.deliver(file, &members, &mut cpio.data(size), &mut content)?;
+                    self.deliver(file, &members, &mut cpio.data(size), check, &mut content)?;
                     summary.contents += 1;
                 } else {
                     std::io::copy(&mut cpio.data(size), &mut std::io::sink()).map_err(io("payload"))?;
@@ -266,12 +292,15 @@ impl Package {
         }
         // The payload digest covers every compressed byte to the end of the file.
         let rest = std::io::copy(
-            &mut HashingReader { inner: &mut *payload, hasher: &mut compressed_hash },
+            &mut OptionalHashing { inner: &mut *payload, hasher: check.then_some(&mut compressed_hash) },
             &mut std::io::sink(),
         )
         .map_err(io("payload"))?;
         let _ = rest;
         self.check_complete(&seen, &set_done)?;
+        if !check {
+            return Ok(summary);
+        }
         let actual = hex::encode(compressed_hash.finalize());
         if let Some(expected) = self.main.string_array(tag::PAYLOADDIGEST)?.and_then(|v| v.first().copied()) {
             if !expected.eq_ignore_ascii_case(actual.as_bytes()) {
@@ -295,11 +324,12 @@ impl Package {
         file: &RpmFile,
         members: &[usize],
         data: &mut dyn Read,
+        check: bool,
         content: &mut impl FnMut(&[usize], &mut dyn Read) -> Result<(), E>,
     ) -> Result<(), E> {
         let name = || String::from_utf8_lossy(&file.path).into_owned();
         let mut digest = match (self.files.digest_algo, file.digest.is_empty()) {
-            (Some(algo), false) => Some(FileDigest::new(algo)),
+            (Some(algo), false) if check => Some(FileDigest::new(algo)),
             _ => None,
         };
         let mut checked = DigestingReader { inner: data, digest: digest.as_mut(), read: 0 };
@@ -352,6 +382,22 @@ impl Package {
             }
         }
         Ok(())
+    }
+}
+
+/// Feeds every byte read to a SHA-256 when there is one.
+struct OptionalHashing<'a, 'h> {
+    inner: &'a mut dyn Read,
+    hasher: Option<&'h mut Sha256>,
+}
+
+impl Read for OptionalHashing<'_, '_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(hasher) = self.hasher.as_deref_mut() {
+            hasher.update(buf.get(..n).unwrap_or_default());
+        }
+        Ok(n)
     }
 }
 
