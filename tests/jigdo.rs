@@ -705,6 +705,11 @@ fn updates_fetch_only_changed_packages_and_a_relabel_fetches_none() {
     client.fsck_clean();
 }
 
+/// `args` as the `&str`s `Rejig` takes.
+fn strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
 /// `build --delta-from` v1 adds delta parts holding v2's package files that v1 lacks: a
 /// client that holds v1 fetches them and no package at all, a fresh client ignores them and
 /// fetches the packages; both write the same commit. plan predicts the first.
@@ -714,54 +719,32 @@ fn a_delta_update_fetches_the_changed_files_instead_of_the_changed_packages() {
     let f = &*FIXTURE;
     let tmp = tempdir();
     let builder = Rejig::new();
-    let build = |version: usize, extra: &[&str]| {
-        let out = tmp.path().join(format!("delta-v{version}.rpm"));
+    // `build` of version `version` into `out`, with `extra` arguments.
+    let args = |version: usize, out: &Path, extra: &[&str]| -> Vec<String> {
         let rev = format!("rj/v{version}");
         let mut args = vec!["build", "--repo", p(&f.src), "--rev", &rev, "--packages", p(f.pkgs(version))];
-        args.extend_from_slice(&["--name", JIGDO_NAME, "-o", p(&out)]);
+        args.extend_from_slice(&["--name", JIGDO_NAME, "-o", p(out)]);
         args.extend_from_slice(extra);
-        (builder.json(&args), out)
+        args.into_iter().map(str::to_owned).collect()
+    };
+    let build = |version: usize, extra: &[&str]| {
+        let out = tmp.path().join(format!("delta-v{version}.rpm"));
+        (builder.json(&strs(&args(version, &out, extra))), out)
     };
     let (_, jigdo1) = build(1, &[]);
     // The commits are on separate branches: v2 has no parent to take the delta from, which
     // only warns; a commit the store lacks is an error.
     let no_parent = tmp.path().join("no.rpm");
-    let out = builder.run(&[
-        "--json",
-        "build",
-        "--repo",
-        p(&f.src),
-        "--rev",
-        "rj/v2",
-        "--packages",
-        p(f.pkgs(2)),
-        "--name",
-        JIGDO_NAME,
-        "-o",
-        p(&no_parent),
-        "--delta-from",
-        "parent",
-    ]);
+    let mut with_json = vec!["--json".to_owned()];
+    with_json.extend(args(2, &no_parent, &["--delta-from", "parent"]));
+    let out = builder.run(&strs(&with_json));
     assert!(out.status.success(), "{}", report("build --delta-from parent", &out));
     assert_stderr_mentions(&out, "has no parent", "the missing parent");
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(num(&v, "bytes_delta"), 0, "{v}");
     assert!(rejig_importer::jigdo::read_jigdo(&no_parent).unwrap().head.delta_from.is_none());
-    let out = builder.fails(&[
-        "build",
-        "--repo",
-        p(&f.src),
-        "--rev",
-        "rj/v2",
-        "--packages",
-        p(f.pkgs(2)),
-        "--name",
-        JIGDO_NAME,
-        "-o",
-        p(&no_parent),
-        "--delta-from",
-        &"ab".repeat(32),
-    ]);
+    let unknown = "ab".repeat(32);
+    let out = builder.fails(&strs(&args(2, &no_parent, &["--delta-from", &unknown])));
     assert_stderr_mentions(&out, "does not hold that commit", "the unknown commit");
     let (report, jigdo2) = build(2, &["--delta-from", f.commit(1)]);
     assert!(num(&report, "bytes_delta") > 0, "{report}");
