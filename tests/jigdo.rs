@@ -767,6 +767,10 @@ fn a_delta_update_fetches_the_changed_files_instead_of_the_changed_packages() {
     assert_eq!((num(&v2, "packages_needed"), num(&v2, "packages_fetched")), (0, 0), "{v2}");
     assert_exported(&repo, f.commit(2), tmp.path());
     client.fsck_clean();
+    // Exporting v2 again (into another repository) needs nothing: the store holds it whole.
+    let again = export(&client, &jigdo2, &[p(f.pkgs(2))], &tmp.path().join("again"), "bare-user", f.commit(2));
+    assert_eq!(again["delta_used"], Value::Bool(false), "{again}");
+    assert_eq!((num(&again, "parts_fetched"), num(&again, "packages_fetched")), (0, 0), "{again}");
 
     // A fresh client: no delta part, every package; the same commit.
     let fresh = Rejig::new();

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use rejig_format::jigdo::{
     assemble, check_delta_content, decode_delta_records, Assembled, JigdoHead, PartKind, PartRef,
 };
-use rejig_format::{BlobId, ObjectKey, ObjectType, PackageBinding};
+use rejig_format::{BlobId, ObjectId, ObjectKey, ObjectType, PackageBinding};
 use rejig_store::{Progress, Store};
 
 use crate::error::{Error, Result};
@@ -43,11 +43,13 @@ pub struct PartsFetched {
 }
 
 /// True when `head` has delta parts and the store holds the commit they are from as a root
-/// (a commit whose content is all present).
+/// (a commit whose content is all present), but not the jigdo's own commit (whose content
+/// is then all present too: a second export of it needs no delta).
 pub fn delta_applies(store: &Store, head: &JigdoHead) -> Result<bool> {
     let Some(from) = head.delta_from else { return Ok(false) };
-    let key = ObjectKey::new(from, ObjectType::Commit);
-    Ok(store.reader()?.roots()?.iter().any(|(root, _)| *root == key))
+    let roots = store.reader()?.roots()?;
+    let holds = |id: ObjectId| roots.iter().any(|(root, _)| *root == ObjectKey::new(id, ObjectType::Commit));
+    Ok(holds(from) && !holds(head.commit))
 }
 
 /// The parts of `head` the store lacks, each once, in list order: delta parts only when
