@@ -55,7 +55,12 @@ pub fn delta_applies(store: &Store, head: &JigdoHead) -> Result<bool> {
 /// The parts of `head` the store lacks, each once, in list order: delta parts only when
 /// [`delta_applies`].
 pub fn missing_parts<'h>(store: &Store, head: &'h JigdoHead) -> Result<Vec<&'h PartRef>> {
-    let delta = delta_applies(store, head)?;
+    missing_wanted_parts(store, head, delta_applies(store, head)?)
+}
+
+/// The parts of `head` the store lacks, each once, in list order: delta parts only with
+/// `delta`.
+fn missing_wanted_parts<'h>(store: &Store, head: &'h JigdoHead, delta: bool) -> Result<Vec<&'h PartRef>> {
     let reader = store.reader()?;
     let mut missing = Vec::new();
     for part in head.wanted_parts(delta) {
@@ -108,8 +113,8 @@ pub fn obtain_parts_with(
     get: &mut GetParts<'_>,
     progress: &dyn Progress,
 ) -> Result<(Assembled, PartsFetched)> {
-    let missing = missing_parts(store, head)?;
     let delta_used = delta_applies(store, head)?;
+    let missing = missing_wanted_parts(store, head, delta_used)?;
     let mut report =
         PartsFetched { parts_total: head.wanted_parts(delta_used).len(), delta_used, ..Default::default() };
     let batch = store.batch()?;

@@ -100,11 +100,6 @@ impl PartKind {
             PartKind::DeltaObject => 4,
         }
     }
-
-    /// A whole part that is one content object (read streaming, not into memory).
-    pub const fn is_object(self) -> bool {
-        matches!(self, PartKind::Object | PartKind::DeltaObject)
-    }
 }
 
 /// A part as the head binds it.
