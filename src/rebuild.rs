@@ -26,9 +26,9 @@ use rejig_importer::jigdo::{
     complete_commit, delta_applies, missing_parts, obtain_parts_with, package_demand, part_blobs, plan_jigdo,
     read_jigdo, read_part, Expect, JigdoFile, JigdoPlan, PartsFetched,
 };
-use rejig_importer::package::import_package_for;
+use rejig_importer::package::{prepare_package_import, PreparedImport};
 use rejig_importer::source::{fetch, fetch_url, Catalog, Fetched, Location, PackageSource, RepoLocation};
-use rejig_store::{Progress, Store};
+use rejig_store::{Progress, Store, WarningsOnly};
 use serde::Serialize;
 
 use crate::export::{export_commit, ExportCommitOptions, ExportCommitReport};
@@ -475,6 +475,92 @@ fn obtain(
         .with_context(|| format!("getting the parts of {}", file.path.display()))
 }
 
+/// Fetches the needed packages and imports them, the imports overlapping the downloads: a
+/// thread fetches the packages in groups (4, 8, 16, then 32 at a time) while the packages of
+/// the groups already fetched are imported. Every import is committed at the end, together
+/// ([`Store::commit_batches`]), so a package that cannot be fetched or is refused leaves the
+/// store as it was. Returns the bytes fetched and, of those, downloaded.
+fn fetch_and_import<'a>(
+    store: &Store,
+    jigdo: &Jigdo,
+    plan: &JigdoPlan,
+    needed: &[(u32, &PackageBinding)],
+    getter: &mut Getter<'a>,
+    quiet: &'a dyn Progress,
+    progress: &dyn Progress,
+) -> Result<(u64, u64)> {
+    let files: Vec<(PackageBinding, String, Option<u64>)> =
+        needed.iter().map(|(_, w)| ((*w).clone(), package_file_name(&w.nevra), None)).collect();
+    let mut groups = Vec::new();
+    let mut start = 0;
+    while start < files.len() {
+        let end = files.len().min(start + (4 << groups.len().min(3)));
+        groups.push(start..end);
+        start = end;
+    }
+    progress.start("fetching and importing packages", files.len() as u64);
+    // The fetching thread reports only warnings: the bar counts imported packages.
+    let loud = std::mem::replace(&mut getter.progress, quiet);
+    let (sender, receiver) = std::sync::mpsc::sync_channel(1);
+    let outcome = std::thread::scope(|scope| -> Result<_> {
+        let fetcher = scope.spawn(|| -> Result<()> {
+            for group in groups {
+                let got = getter.get(files.get(group.clone()).unwrap_or_default(), true)?;
+                if sender.send((group, got)).is_err() {
+                    break; // the imports stopped
+                }
+            }
+            drop(sender);
+            Ok(())
+        });
+        let mut prepared = Vec::with_capacity(files.len());
+        let (mut fetched, mut downloaded) = (0, 0);
+        let imported = (|| -> Result<()> {
+            for (group, got) in receiver.iter() {
+                let mut ready = Vec::with_capacity(got.len());
+                for (&(index, want), result) in needed.get(group).unwrap_or_default().iter().zip(got) {
+                    let got = result.with_context(|| format!("fetching {}", want.nevra))?;
+                    fetched += got.size;
+                    downloaded += got.bytes_downloaded;
+                    ready.push((index, want, got));
+                }
+                // More threads than cores: the cores keep importing while some threads wait
+                // for the disk.
+                let group: Vec<(PreparedImport<'_>, Fetched)> = rejig_store::threads::with_io_threads(|| {
+                    ready
+                        .into_par_iter()
+                        .map(|(index, want, got)| {
+                            let demand = package_demand(jigdo, plan, index)?;
+                            let import = prepare_package_import(store, &got.path, &demand)
+                                .with_context(|| format!("package {} (from {})", want.nevra, got.path.display()))?;
+                            progress.advance(1);
+                            Ok((import, got))
+                        })
+                        .collect::<Result<_>>()
+                })?;
+                prepared.extend(group);
+            }
+            Ok(())
+        })();
+        drop(receiver);
+        let fetcher = fetcher.join().map_err(|_| anyhow::anyhow!("internal error: the package fetcher panicked"))?;
+        imported?;
+        fetcher?;
+        Ok((prepared, fetched, downloaded))
+    });
+    getter.progress = loud;
+    let (prepared, fetched, downloaded) = outcome?;
+    let (batches, downloads): (Vec<_>, Vec<Fetched>) =
+        prepared.into_iter().map(|(import, got)| (import.batch, got)).unzip();
+    store.commit_batches(batches.into_iter().flatten().collect()).context("storing the imported packages")?;
+    for got in downloads.iter().filter(|got| got.temporary) {
+        // The store has its content now; an edge host's disk is not a package cache.
+        let _ = std::fs::remove_file(&got.path);
+    }
+    progress.finish();
+    Ok((fetched, downloaded))
+}
+
 /// Rebuilds the commit a jigdo describes in the store, fetching only the parts and packages
 /// whose content the store lacks, and exports it into the repository. The jigdo may be a file
 /// or an `http(s)://` URL. This is the whole client flow, callable by other commands.
@@ -489,6 +575,7 @@ fn rebuild(store: &Store, options: &ExportJigdoOptions, progress: &dyn Progress)
     check_target(repo, options).with_context(|| format!("exporting into {}", repo.display()))?;
     let (path, local) = local_jigdo(store, jigdo_path, sources, progress)?;
     let file = read_jigdo(&path)?;
+    let quiet = WarningsOnly(progress);
     let mut getter = Getter::new(store, &path, jigdo_path, local, sources, progress);
     let (assembled, parts) = obtain(store, &file, &mut getter, progress)?;
     let jigdo = &assembled.jigdo;
@@ -503,33 +590,9 @@ fn rebuild(store: &Store, options: &ExportJigdoOptions, progress: &dyn Progress)
                 wanted.first().map(|w| w.nevra.to_string()).unwrap_or_default()
             );
         }
-        let files: Vec<(PackageBinding, String, Option<u64>)> =
-            wanted.iter().map(|w| (w.clone(), package_file_name(&w.nevra), None)).collect();
-        let fetched = getter.get(&files, true)?;
-        let mut ready = Vec::with_capacity(fetched.len());
-        for ((index, want), result) in indexes.iter().zip(&wanted).zip(fetched) {
-            let got = result.with_context(|| format!("fetching {}", want.nevra))?;
-            bytes_fetched += got.size;
-            bytes_downloaded += got.bytes_downloaded;
-            ready.push((*index, want, got));
-        }
-        progress.start("importing needed packages", ready.len() as u64);
-        // More threads than cores: each package ends in a durable commit, and the cores keep
-        // importing while some threads wait for the disk.
-        rejig_store::threads::with_io_threads(|| {
-            ready.par_iter().try_for_each(|(index, want, got)| {
-                let demand = package_demand(jigdo, &plan, *index)?;
-                import_package_for(store, &got.path, &demand)
-                    .with_context(|| format!("package {} (from {})", want.nevra, got.path.display()))?;
-                if got.temporary {
-                    // The store has its content now; an edge host's disk is not a package cache.
-                    let _ = std::fs::remove_file(&got.path);
-                }
-                progress.advance(1);
-                Ok::<(), anyhow::Error>(())
-            })
-        })?;
-        progress.finish();
+        let needed: Vec<(u32, &PackageBinding)> = indexes.iter().copied().zip(&wanted).collect();
+        (bytes_fetched, bytes_downloaded) =
+            fetch_and_import(store, jigdo, &plan, &needed, &mut getter, &quiet, progress)?;
     }
     complete_commit(store, jigdo, &plan, &part_blobs(&file.head), progress)
         .context("completing the commit in the store")?;
@@ -650,6 +713,57 @@ mod tests {
         assert!(error.starts_with(&format!("rebuilding the commit of {}", built.output.display())), "{error}");
         assert!(error.contains("12 packages are needed and no --packages source was given"), "{error}");
         assert!(!dir.path().join("repo/objects").exists(), "nothing is exported");
+    }
+
+    /// The imports overlap the downloads, group by group: a package of a late group that
+    /// cannot be fetched, or is refused, must still leave the store without any package,
+    /// though the packages of the first group were imported before it was reached.
+    #[test]
+    fn a_failure_in_a_late_group_of_packages_stores_none_of_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let built = testing::build_demo_jigdo(dir.path());
+        let packages = dir.path().join("packages");
+        let client = testing::store(&dir.path().join("client"));
+        let planned =
+            plan(&client, &PlanOptions { jigdo: built.output.clone(), sources: sources(&[&packages]) }, &NoProgress)
+                .unwrap();
+        assert!(planned.needed.len() > 4, "more packages than the first group holds: {}", planned.needed.len());
+        let last = PathBuf::from(planned.needed.last().and_then(|p| p.location.clone()).unwrap());
+        let original = std::fs::read(&last).unwrap();
+        let options = ExportJigdoOptions {
+            jigdo: built.output.clone(),
+            sources: sources(&[&packages]),
+            repo: dir.path().join("repo"),
+            export: ExportOptions { mode: Some(RepoMode::BareUser), ref_name: None, canonicalize: false },
+        };
+        let no_package_stored = |what: &str| {
+            let reader = client.reader().unwrap();
+            assert!(reader.packages().unwrap().is_empty(), "{what}: a package was stored");
+            drop(reader);
+            assert!(!dir.path().join("repo").exists(), "{what}: the repository was created");
+            let left: Vec<_> = std::fs::read_dir(client.root().join("tmp")).unwrap().collect();
+            assert!(left.is_empty(), "{what}: scratch files left: {left:?}");
+        };
+
+        std::fs::remove_file(&last).unwrap();
+        let error = format!("{:#}", export_jigdo(&client, &options, &NoProgress).unwrap_err());
+        assert!(error.contains("fetching"), "{error}");
+        no_package_stored("a package missing from the source");
+
+        // The same file with one byte of its payload changed: fetched, then refused.
+        let mut damaged = original.clone();
+        let at = damaged.len() - 100;
+        damaged[at] ^= 0xff;
+        std::fs::write(&last, &damaged).unwrap();
+        let error = format!("{:#}", export_jigdo(&client, &options, &NoProgress).unwrap_err());
+        assert!(error.contains(&last.display().to_string()), "the refused package is named: {error}");
+        no_package_stored("a damaged package");
+
+        std::fs::write(&last, &original).unwrap();
+        let rebuilt = export_jigdo(&client, &options, &NoProgress).unwrap();
+        assert_eq!(rebuilt.commit, built.commit);
+        assert_eq!(rebuilt.packages_fetched, planned.needed.len());
+        assert_eq!(client.reader().unwrap().packages().unwrap().len(), planned.needed.len());
     }
 
     #[test]

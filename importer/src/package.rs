@@ -14,7 +14,7 @@ use rejig_format::manifest::{ManifestFile, ManifestFileKind, Nevra, PackageManif
 use rejig_format::object::{ContentHasher, FileHeader};
 use rejig_format::{BlobId, FileSha256, HeaderSha256, ObjectId, ObjectKey, ObjectRecord, ObjectType, PackageBinding};
 use rejig_store::store::IN_MEMORY_BLOB_LIMIT;
-use rejig_store::{Progress, Store};
+use rejig_store::{Batch, Progress, Store};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, IoContext, Result};
@@ -158,7 +158,30 @@ pub fn import_package(store: &Store, path: &Path) -> Result<PackageImport> {
 /// Imports one package, checking it against `demand` and recording the content objects it
 /// asks for. Nothing is recorded unless every check passes.
 pub fn import_package_for(store: &Store, path: &Path, demand: &PackageDemand) -> Result<PackageImport> {
-    import_package_inner(store, path, demand).map_err(|e| in_package(path, e))
+    let prepared = prepare_import(store, path, demand).map_err(|e| in_package(path, e))?;
+    let mut import = prepared.import;
+    if let Some(batch) = prepared.batch {
+        let written = batch.commit().map_err(|e| in_package(path, e.into()))?;
+        import.raw_bytes = written.raw_bytes;
+        import.pack_bytes = written.pack_bytes;
+    }
+    Ok(import)
+}
+
+/// A package read, checked and packed, but not yet in the store: commit its batch (with
+/// others, [`Store::commit_batches`]) to make it durable, or drop it to leave the store as it
+/// was. `import` has no pack figures yet.
+pub struct PreparedImport<'s> {
+    /// What the import found.
+    pub import: PackageImport,
+    /// Its additions; None when the store already had the package.
+    pub batch: Option<Batch<'s>>,
+}
+
+/// [`import_package_for`] without the commit, so that a caller importing many packages can
+/// make them durable together, or not at all when one of them fails.
+pub fn prepare_package_import<'s>(store: &'s Store, path: &Path, demand: &PackageDemand) -> Result<PreparedImport<'s>> {
+    prepare_import(store, path, demand).map_err(|e| in_package(path, e))
 }
 
 /// Names the package file in an error that does not already.
@@ -176,7 +199,7 @@ fn mismatch(what: &str, actual: &dyn std::fmt::Display, expected: &dyn std::fmt:
     ))
 }
 
-fn import_package_inner(store: &Store, path: &Path, demand: &PackageDemand) -> Result<PackageImport> {
+fn prepare_import<'s>(store: &'s Store, path: &Path, demand: &PackageDemand) -> Result<PreparedImport<'s>> {
     let file = crate::source::open_regular_file(path).at(path)?;
     let mut file_sha = Sha256::new();
     let mut reader = HashingReader { inner: BufReader::with_capacity(256 * 1024, file), hasher: &mut file_sha };
@@ -199,7 +222,7 @@ fn import_package_inner(store: &Store, path: &Path, demand: &PackageDemand) -> R
     };
     if demand.objects.is_empty() && store.reader()?.package(&package.header_sha256)?.is_some() {
         import.skipped = true;
-        return Ok(import);
+        return Ok(PreparedImport { import, batch: None });
     }
     let batch = store.batch()?;
     let mut blobs: Vec<Option<BlobId>> = vec![None; package.files.files.len()];
@@ -283,11 +306,8 @@ fn import_package_inner(store: &Store, path: &Path, demand: &PackageDemand) -> R
         files: files.iter().zip(&blobs).map(|(f, b)| manifest_file(f, *b)).collect::<Result<_>>()?,
     };
     batch.add_package(&manifest)?;
-    let written = batch.commit()?;
-    import.raw_bytes = written.raw_bytes;
-    import.pack_bytes = written.pack_bytes;
     import.objects = objects;
-    Ok(import)
+    Ok(PreparedImport { import, batch: Some(batch) })
 }
 
 /// Feeds every byte read to several object hashers: one payload pass gives every metadata

@@ -34,5 +34,5 @@ pub use index::{IndexReader, IndexStats};
 pub use pack::cache::{raise_soft_limit, soft_limit};
 pub use pack::reader::BlobReader;
 pub use pack::BlobLocation;
-pub use progress::{NoProgress, Progress};
+pub use progress::{NoProgress, Progress, WarningsOnly};
 pub use store::{Batch, BatchSummary, OpenMode, Store};

@@ -22,3 +22,16 @@ impl Progress for NoProgress {
     fn advance(&self, _: u64) {}
     fn finish(&self) {}
 }
+
+/// Progress that passes on only warnings: for work that runs beside a phase whose bar and
+/// log line it must not replace (a jigdo export fetches packages while it imports others).
+pub struct WarningsOnly<'a>(pub &'a dyn Progress);
+
+impl Progress for WarningsOnly<'_> {
+    fn start(&self, _: &str, _: u64) {}
+    fn advance(&self, _: u64) {}
+    fn finish(&self) {}
+    fn warn(&self, message: &str) {
+        self.0.warn(message);
+    }
+}

@@ -15,7 +15,7 @@ use crate::journal::Journal;
 use crate::lock::StoreLock;
 use crate::pack::cache::PackCache;
 use crate::pack::reader::BlobReader;
-use crate::pack::writer::{compress, PackWriter};
+use crate::pack::writer::{compress, FinishedPack, PackWriter};
 use crate::pack::BlobLocation;
 use rejig_format::id::{BlobId, ObjectId, ObjectKey, ObjectType, PackId};
 use rejig_format::object::metadata_checksum;
@@ -525,32 +525,69 @@ impl Batch<'_> {
     /// that adds nothing but roots the store already holds writes no pack; it only records
     /// their use in the index.
     pub fn commit(self) -> Result<BatchSummary> {
+        let store = self.store;
+        Ok(store.commit_batches(vec![self])?.pop().unwrap_or_default())
+    }
+
+    /// Finishes the pack (fsync, rename). Returns it, or the roots to touch when the batch
+    /// wrote nothing else.
+    fn finish(self) -> Result<(Option<FinishedPack>, Vec<ObjectKey>)> {
         let mut pack = self.pack.into_inner().map_err(poisoned)?;
         let roots = self.roots.into_inner().map_err(poisoned)?;
         if pack.is_empty() {
-            self.store.index.touch_roots(&roots)?;
-            return Ok(BatchSummary::default());
+            return Ok((None, roots));
         }
         for root in roots {
             pack.add_root(root);
         }
-        let Some(finished) = pack.finish()? else {
-            return Ok(BatchSummary::default());
-        };
-        // A pack of this name may have replaced a damaged one: no cached handle may keep
-        // reading the old file.
-        self.store.forget_pack(&finished.id)?;
-        // On object storage the pack is in the bucket before anything refers to it.
-        if let Some(remote) = &self.store.remote {
-            remote.upload(&finished)?;
+        Ok((pack.finish()?, Vec::new()))
+    }
+}
+
+impl Store {
+    /// Makes several batches durable together, as [`Batch::commit`] does one: their packs
+    /// are finished in parallel, uploaded first when the store is on object storage, and
+    /// recorded in one index transaction. Until that transaction none of them is in the
+    /// store: a failure before it leaves only packs nothing refers to. A jigdo export
+    /// imports each package into its own batch and commits them all once every package has
+    /// been fetched and checked.
+    pub fn commit_batches(&self, batches: Vec<Batch<'_>>) -> Result<Vec<BatchSummary>> {
+        use rayon::prelude::*;
+        let finished: Vec<(Option<FinishedPack>, Vec<ObjectKey>)> =
+            batches.into_par_iter().map(Batch::finish).collect::<Result<_>>()?;
+        let mut packs = Vec::new();
+        let mut touched = Vec::new();
+        let mut summaries = Vec::with_capacity(finished.len());
+        for (pack, roots) in finished {
+            touched.extend(roots);
+            let Some(pack) = pack else {
+                summaries.push(BatchSummary::default());
+                continue;
+            };
+            summaries.push(BatchSummary {
+                pack: Some(pack.id),
+                blobs: pack.trailer.blobs.len() as u64,
+                raw_bytes: pack.trailer.blobs.iter().map(|b| b.raw_len).sum(),
+                pack_bytes: pack.size,
+                objects: pack.trailer.objects.len() as u64,
+            });
+            packs.push(pack);
         }
-        self.store.index.commit_pack(&finished)?;
-        Ok(BatchSummary {
-            pack: Some(finished.id),
-            blobs: finished.trailer.blobs.len() as u64,
-            raw_bytes: finished.trailer.blobs.iter().map(|b| b.raw_len).sum(),
-            pack_bytes: finished.size,
-            objects: finished.trailer.objects.len() as u64,
-        })
+        if !touched.is_empty() {
+            self.index.touch_roots(&touched)?;
+        }
+        for pack in &packs {
+            // A pack of this name may have replaced a damaged one: no cached handle may keep
+            // reading the old file.
+            self.forget_pack(&pack.id)?;
+            // On object storage the pack is in the bucket before anything refers to it.
+            if let Some(remote) = &self.remote {
+                remote.upload(pack)?;
+            }
+        }
+        if !packs.is_empty() {
+            self.index.commit_packs(&packs)?;
+        }
+        Ok(summaries)
     }
 }
