@@ -4,8 +4,9 @@
 //!
 //! Order: read the jigdo's head (downloading it first when given as a URL); fetch the parts
 //! the store lacks, check each against the head and store them all or none; assemble the
-//! description from the stored parts; plan; fetch the needed packages; import each in one
-//! payload pass that also produces the objects the jigdo names from it; complete the commit
+//! description from the stored parts; plan; fetch the needed packages and import each in one
+//! payload pass that also produces the objects the jigdo names from it (the imports overlap
+//! the downloads, and commit together once all succeeded: [`fetch_and_import`]); complete the commit
 //! (objects from stored content, symlinks, metadata, and the list of parts kept with it),
 //! which checks that every object is present and verified; only then export. A failure
 //! before the export leaves the repository untouched.
