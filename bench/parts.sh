@@ -8,7 +8,9 @@
 # Environment: REJIG=/path/to/rejig skips `cargo build --release`; JIGDO_DATA (default
 # /work/bench-data/jigdo) is where the workload lives (bench/jigdo-workload.sh makes it when
 # missing; never in git); DELTA (default `parent`) is what v2 to v5 are built with
-# `--delta-from`, `none` for no delta parts.
+# `--delta-from`, `none` for no delta parts; LINK (e.g. `400mbit`) shapes loopback to that rate
+# during the runs (`tc qdisc ... tbf` on `lo`, root and iproute2 needed; it slows every loopback
+# user on the machine while it lasts), to compare the tools over a link rather than memory.
 #
 # Once, before the runs (timed, one sample each):
 #   publish-vN   for v1, v2, v3: the packages of repo-vN hardlinked into the published directory
@@ -121,6 +123,7 @@ NGINX_PID=$!
 URL=http://127.0.0.1:$PORT
 cleanup() {
     kill "$NGINX_PID" 2>/dev/null || true
+    [[ -z ${LINK:-} ]] || tc qdisc del dev lo root 2>/dev/null || true
     rm -rf "$SCRATCH"
 }
 trap cleanup EXIT
@@ -266,6 +269,10 @@ echo "== publishing v1, v2, v3"
 for v in v1 v2 v3; do publish "$v"; done
 
 # ---------------------------------------------------------------------------------------------
+if [[ -n ${LINK:-} ]]; then
+    tc qdisc replace dev lo root tbf rate "$LINK" burst 512kb latency 100ms
+    echo "# link: loopback shaped to $LINK during the runs ($(tc qdisc show dev lo | head -1))" | tee -a "$RAW"
+fi
 for run in $(seq 1 "$RUNS"); do
     rm -rf "$SCRATCH"; mkdir -p "$SCRATCH"
     S=$SCRATCH
