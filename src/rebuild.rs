@@ -27,9 +27,9 @@ use rejig_importer::jigdo::{
     complete_commit, delta_applies, missing_parts, obtain_parts_with, package_demand, part_blobs, plan_jigdo,
     read_jigdo, read_part, Expect, JigdoFile, JigdoPlan, PartsFetched,
 };
-use rejig_importer::package::{prepare_package_import, PreparedImport};
+use rejig_importer::package::prepare_package_import;
 use rejig_importer::source::{fetch, fetch_url, Catalog, Fetched, Location, PackageSource, RepoLocation};
-use rejig_store::{Progress, Store, WarningsOnly};
+use rejig_store::{Batch, FinishedBatch, Progress, Store, WarningsOnly};
 use serde::Serialize;
 
 use crate::export::{export_commit, ExportCommitOptions, ExportCommitReport};
@@ -478,9 +478,10 @@ fn obtain(
 
 /// Fetches the needed packages and imports them, the imports overlapping the downloads: a
 /// thread fetches the packages in groups (4, 8, 16, then 32 at a time) while the packages of
-/// the groups already fetched are imported. Every import is committed at the end, together
-/// ([`Store::commit_batches`]), so a package that cannot be fetched or is refused leaves the
-/// store as it was. Returns the bytes fetched and, of those, downloaded.
+/// the groups already fetched are imported. Each package's pack is made durable as soon as it
+/// is imported, but all are recorded in the index at the end, together
+/// ([`Store::commit_finished`]), so a package that cannot be fetched or is refused leaves the
+/// store as it was (the packs already written are deleted). Returns the bytes fetched and, of those, downloaded.
 fn fetch_and_import<'a>(
     store: &Store,
     jigdo: &Jigdo,
@@ -527,15 +528,18 @@ fn fetch_and_import<'a>(
                 }
                 // More threads than cores: the cores keep importing while some threads wait
                 // for the disk.
-                let group: Vec<(PreparedImport<'_>, Fetched)> = rejig_store::threads::with_io_threads(|| {
+                let group: Vec<(Option<FinishedBatch<'_>>, Fetched)> = rejig_store::threads::with_io_threads(|| {
                     ready
                         .into_par_iter()
                         .map(|(index, want, got)| {
                             let demand = package_demand(jigdo, plan, index)?;
                             let import = prepare_package_import(store, &got.path, &demand)
                                 .with_context(|| format!("package {} (from {})", want.nevra, got.path.display()))?;
+                            // Its pack is made durable now, while other packages are imported;
+                            // only recording it in the index waits for the others.
+                            let finished = import.batch.map(Batch::finish_pack).transpose()?;
                             progress.advance(1);
-                            Ok((import, got))
+                            Ok((finished, got))
                         })
                         .collect::<Result<_>>()
                 })?;
@@ -551,9 +555,8 @@ fn fetch_and_import<'a>(
     });
     getter.progress = loud;
     let (prepared, fetched, downloaded) = outcome?;
-    let (batches, downloads): (Vec<_>, Vec<Fetched>) =
-        prepared.into_iter().map(|(import, got)| (import.batch, got)).unzip();
-    store.commit_batches(batches.into_iter().flatten().collect()).context("storing the imported packages")?;
+    let (finished, downloads): (Vec<_>, Vec<Fetched>) = prepared.into_iter().unzip();
+    store.commit_finished(finished.into_iter().flatten().collect()).context("storing the imported packages")?;
     for got in downloads.iter().filter(|got| got.temporary) {
         // The store has its content now; an edge host's disk is not a package cache.
         let _ = std::fs::remove_file(&got.path);
@@ -740,6 +743,8 @@ mod tests {
         let no_package_stored = |what: &str| {
             let reader = client.reader().unwrap();
             assert!(reader.packages().unwrap().is_empty(), "{what}: a package was stored");
+            let files = std::fs::read_dir(client.packs_dir()).unwrap().count();
+            assert_eq!(files, reader.packs().unwrap().len(), "{what}: a pack nothing refers to was left");
             drop(reader);
             assert!(!dir.path().join("repo").exists(), "{what}: the repository was created");
             let left: Vec<_> = std::fs::read_dir(client.root().join("tmp")).unwrap().collect();

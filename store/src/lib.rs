@@ -35,4 +35,4 @@ pub use pack::cache::{raise_soft_limit, soft_limit};
 pub use pack::reader::BlobReader;
 pub use pack::BlobLocation;
 pub use progress::{NoProgress, Progress, WarningsOnly};
-pub use store::{Batch, BatchSummary, OpenMode, Store};
+pub use store::{Batch, BatchSummary, FinishedBatch, OpenMode, Store};

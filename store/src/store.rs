@@ -453,7 +453,7 @@ pub struct BatchSummary {
     pub objects: u64,
 }
 
-impl Batch<'_> {
+impl<'s> Batch<'s> {
     fn pack(&self) -> Result<MutexGuard<'_, PackWriter>> {
         self.pack.lock().map_err(poisoned)
     }
@@ -529,38 +529,66 @@ impl Batch<'_> {
         Ok(store.commit_batches(vec![self])?.pop().unwrap_or_default())
     }
 
-    /// Finishes the pack (fsync, rename). Returns it, or the roots to touch when the batch
-    /// wrote nothing else.
-    fn finish(self) -> Result<(Option<FinishedPack>, Vec<ObjectKey>)> {
+    /// Writes the batch's pack and makes it durable (fsync, rename) without recording it in
+    /// the index: until [`Store::commit_finished`] records it, nothing in the store refers to
+    /// it. A caller importing many packages finishes each as soon as it is imported, so the
+    /// disk works while the cores go on, and records them all at the end.
+    pub fn finish_pack(self) -> Result<FinishedBatch<'s>> {
+        let store = self.store;
         let mut pack = self.pack.into_inner().map_err(poisoned)?;
         let roots = self.roots.into_inner().map_err(poisoned)?;
         if pack.is_empty() {
-            return Ok((None, roots));
+            return Ok(FinishedBatch { store, pack: None, roots });
         }
         for root in roots {
             pack.add_root(root);
         }
-        Ok((pack.finish()?, Vec::new()))
+        Ok(FinishedBatch { store, pack: pack.finish()?, roots: Vec::new() })
+    }
+}
+
+/// A batch whose pack is durable but not yet in the index ([`Batch::finish_pack`]). Dropped
+/// unrecorded, its pack file is deleted, unless the index already lists a pack of that name
+/// (the same entries, written again over a damaged copy).
+pub struct FinishedBatch<'s> {
+    store: &'s Store,
+    pack: Option<FinishedPack>,
+    /// The roots to touch when the batch wrote no pack.
+    roots: Vec<ObjectKey>,
+}
+
+impl Drop for FinishedBatch<'_> {
+    fn drop(&mut self) {
+        let Some(pack) = self.pack.take() else { return };
+        let indexed =
+            self.store.reader().and_then(|r| r.packs()).map_or(true, |p| p.iter().any(|(id, _)| *id == pack.id));
+        if !indexed {
+            let _ = std::fs::remove_file(crate::pack::writer::pack_path(&self.store.packs_dir(), &pack.id));
+        }
     }
 }
 
 impl Store {
     /// Makes several batches durable together, as [`Batch::commit`] does one: their packs
-    /// are finished in parallel, uploaded first when the store is on object storage, and
-    /// recorded in one index transaction. Until that transaction none of them is in the
-    /// store: a failure before it leaves only packs nothing refers to. A jigdo export
-    /// imports each package into its own batch and commits them all once every package has
-    /// been fetched and checked.
+    /// are finished in parallel, then recorded by [`Store::commit_finished`].
     pub fn commit_batches(&self, batches: Vec<Batch<'_>>) -> Result<Vec<BatchSummary>> {
         use rayon::prelude::*;
-        let finished: Vec<(Option<FinishedPack>, Vec<ObjectKey>)> =
-            batches.into_par_iter().map(Batch::finish).collect::<Result<_>>()?;
+        let finished: Vec<FinishedBatch<'_>> =
+            batches.into_par_iter().map(Batch::finish_pack).collect::<Result<_>>()?;
+        self.commit_finished(finished)
+    }
+
+    /// Records finished batches ([`Batch::finish_pack`]) in one index transaction, after
+    /// uploading their packs when the store is on object storage. Until that transaction
+    /// none of them is in the store. A jigdo export finishes each package's batch as it is
+    /// imported and records them all once every package has been fetched and checked.
+    pub fn commit_finished(&self, finished: Vec<FinishedBatch<'_>>) -> Result<Vec<BatchSummary>> {
         let mut packs = Vec::new();
         let mut touched = Vec::new();
         let mut summaries = Vec::with_capacity(finished.len());
-        for (pack, roots) in finished {
-            touched.extend(roots);
-            let Some(pack) = pack else {
+        for mut batch in finished {
+            touched.append(&mut batch.roots);
+            let Some(pack) = batch.pack.take() else {
                 summaries.push(BatchSummary::default());
                 continue;
             };
