@@ -477,8 +477,8 @@ fn obtain(
 }
 
 /// Fetches the needed packages and imports them, the imports overlapping the downloads: a
-/// thread fetches the packages in groups (4, 8, 16, then 32 at a time) while the packages of
-/// the groups already fetched are imported. Each package's pack is made durable as soon as it
+/// thread fetches the packages in groups (4, 8, 16, then 32 at a time) and each package is
+/// imported as soon as it has arrived. Each package's pack is made durable as soon as it
 /// is imported, but all are recorded in the index at the end, together
 /// ([`Store::commit_finished`]), so a package that cannot be fetched or is refused leaves the
 /// store as it was (the packs already written are deleted). Returns the bytes fetched and, of those, downloaded.
@@ -503,60 +503,52 @@ fn fetch_and_import<'a>(
     progress.start("fetching and importing packages", files.len() as u64);
     // The fetching thread reports only warnings: the bar counts imported packages.
     let loud = std::mem::replace(&mut getter.progress, quiet);
-    let (sender, receiver) = std::sync::mpsc::sync_channel(1);
+    // Fetched packages wait here for an import thread; the fetcher may run this far ahead.
+    let (sender, receiver) = std::sync::mpsc::sync_channel(64);
     let outcome = std::thread::scope(|scope| -> Result<_> {
         let fetcher = scope.spawn(|| -> Result<()> {
+            // Owned here, so that the channel closes when the fetching ends, however it ends.
+            let sender = sender;
             for group in groups {
                 let got = getter.get(files.get(group.clone()).unwrap_or_default(), true)?;
-                if sender.send((group, got)).is_err() {
-                    break; // the imports stopped
+                for (&(index, want), result) in needed.get(group).unwrap_or_default().iter().zip(got) {
+                    if sender.send((index, want, result)).is_err() {
+                        return Ok(()); // the imports stopped
+                    }
                 }
             }
-            drop(sender);
             Ok(())
         });
-        let mut prepared = Vec::with_capacity(files.len());
-        let (mut fetched, mut downloaded) = (0, 0);
-        let imported = (|| -> Result<()> {
-            for (group, got) in receiver.iter() {
-                let mut ready = Vec::with_capacity(got.len());
-                for (&(index, want), result) in needed.get(group).unwrap_or_default().iter().zip(got) {
+        // Each package is imported as soon as it is fetched, by whichever thread is free:
+        // more threads than cores, so that the cores keep importing while some threads wait
+        // for the disk.
+        let imported: Result<Vec<(Option<FinishedBatch<'_>>, Fetched)>> = rejig_store::threads::with_io_threads(|| {
+            receiver
+                .into_iter()
+                .par_bridge()
+                .map(|(index, want, result)| {
                     let got = result.with_context(|| format!("fetching {}", want.nevra))?;
-                    fetched += got.size;
-                    downloaded += got.bytes_downloaded;
-                    ready.push((index, want, got));
-                }
-                // More threads than cores: the cores keep importing while some threads wait
-                // for the disk.
-                let group: Vec<(Option<FinishedBatch<'_>>, Fetched)> = rejig_store::threads::with_io_threads(|| {
-                    ready
-                        .into_par_iter()
-                        .map(|(index, want, got)| {
-                            let demand = package_demand(jigdo, plan, index)?;
-                            let import = prepare_package_import(store, &got.path, &demand)
-                                .with_context(|| format!("package {} (from {})", want.nevra, got.path.display()))?;
-                            // Its pack is made durable now, while other packages are imported;
-                            // only recording it in the index waits for the others.
-                            let finished = import.batch.map(Batch::finish_pack).transpose()?;
-                            progress.advance(1);
-                            Ok((finished, got))
-                        })
-                        .collect::<Result<_>>()
-                })?;
-                prepared.extend(group);
-            }
-            Ok(())
-        })();
-        drop(receiver);
+                    let demand = package_demand(jigdo, plan, index)?;
+                    let import = prepare_package_import(store, &got.path, &demand)
+                        .with_context(|| format!("package {} (from {})", want.nevra, got.path.display()))?;
+                    // Its pack is made durable now, while other packages are imported;
+                    // only recording it in the index waits for the others.
+                    let finished = import.batch.map(Batch::finish_pack).transpose()?;
+                    progress.advance(1);
+                    Ok((finished, got))
+                })
+                .collect()
+        });
         let fetcher = fetcher.join().map_err(|_| anyhow::anyhow!("internal error: the package fetcher panicked"))?;
-        imported?;
+        let imported = imported?;
         fetcher?;
-        Ok((prepared, fetched, downloaded))
+        Ok(imported)
     });
     getter.progress = loud;
-    let (prepared, fetched, downloaded) = outcome?;
-    let (finished, downloads): (Vec<_>, Vec<Fetched>) = prepared.into_iter().unzip();
+    let (finished, downloads): (Vec<_>, Vec<Fetched>) = outcome?.into_iter().unzip();
     store.commit_finished(finished.into_iter().flatten().collect()).context("storing the imported packages")?;
+    let fetched = downloads.iter().map(|got| got.size).sum();
+    let downloaded = downloads.iter().map(|got| got.bytes_downloaded).sum();
     for got in downloads.iter().filter(|got| got.temporary) {
         // The store has its content now; an edge host's disk is not a package cache.
         let _ = std::fs::remove_file(&got.path);
