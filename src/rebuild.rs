@@ -639,16 +639,22 @@ mod tests {
         Sources { list, options: FetchOptions::default() }
     }
 
-    #[test]
-    fn plan_then_export_then_nothing_left_to_fetch() {
-        let dir = tempfile::tempdir().unwrap();
-        let built = testing::build_demo_jigdo(dir.path());
-        let packages = dir.path().join("packages");
-        let client = testing::store(&dir.path().join("client"));
-
+    /// The demo's jigdo built in `dir`, its packages' directory, a new client store, and that
+    /// client's plan for the jigdo.
+    fn demo_client(dir: &Path) -> (crate::build::BuildReport, PathBuf, Store, PlanReport) {
+        let built = testing::build_demo_jigdo(dir);
+        let packages = dir.join("packages");
+        let client = testing::store(&dir.join("client"));
         let planned =
             plan(&client, &PlanOptions { jigdo: built.output.clone(), sources: sources(&[&packages]) }, &NoProgress)
                 .unwrap();
+        (built, packages, client, planned)
+    }
+
+    #[test]
+    fn plan_then_export_then_nothing_left_to_fetch() {
+        let dir = tempfile::tempdir().unwrap();
+        let (built, packages, client, planned) = demo_client(dir.path());
         assert_eq!(planned.commit, built.commit);
         assert_eq!((planned.packages_needed, planned.packages_total), (12, 12));
         assert_eq!(planned.objects_present, 0);
@@ -711,18 +717,14 @@ mod tests {
         assert!(!dir.path().join("repo/objects").exists(), "nothing is exported");
     }
 
-    /// The imports overlap the downloads, group by group: a package of a late group that
-    /// cannot be fetched, or is refused, must still leave the store without any package,
-    /// though the packages of the first group were imported before it was reached.
+    /// The imports overlap the downloads: a package of a late group of requests that cannot
+    /// be fetched, or is refused, must still leave the store without any package (and without
+    /// a pack nothing refers to), though the packages of the first group were imported before
+    /// it was reached.
     #[test]
     fn a_failure_in_a_late_group_of_packages_stores_none_of_them() {
         let dir = tempfile::tempdir().unwrap();
-        let built = testing::build_demo_jigdo(dir.path());
-        let packages = dir.path().join("packages");
-        let client = testing::store(&dir.path().join("client"));
-        let planned =
-            plan(&client, &PlanOptions { jigdo: built.output.clone(), sources: sources(&[&packages]) }, &NoProgress)
-                .unwrap();
+        let (built, packages, client, planned) = demo_client(dir.path());
         assert!(planned.needed.len() > 4, "more packages than the first group holds: {}", planned.needed.len());
         let last = PathBuf::from(planned.needed.last().and_then(|p| p.location.clone()).unwrap());
         let original = std::fs::read(&last).unwrap();
