@@ -6,7 +6,8 @@
 //! the store lacks, check each against the head and store them all or none; assemble the
 //! description from the stored parts; plan; fetch the needed packages and import each in one
 //! payload pass that also produces the objects the jigdo names from it (the imports overlap
-//! the downloads, and commit together once all succeeded: [`fetch_and_import`]); complete the commit
+//! the downloads, and are recorded together once all succeeded: [`fetch_and_import`]);
+//! complete the commit
 //! (objects from stored content, symlinks, metadata, and the list of parts kept with it),
 //! which checks that every object is present and verified; only then export. A failure
 //! before the export leaves the repository untouched.
@@ -481,7 +482,9 @@ fn obtain(
 /// imported as soon as it has arrived. Each package's pack is made durable as soon as it
 /// is imported, but all are recorded in the index at the end, together
 /// ([`Store::commit_finished`]), so a package that cannot be fetched or is refused leaves the
-/// store as it was (the packs already written are deleted). Returns the bytes fetched and, of those, downloaded.
+/// store as it was (the packs already written are deleted). After a failed import, the group
+/// being downloaded is finished before the error is returned. Returns the bytes fetched and,
+/// of those, downloaded.
 fn fetch_and_import<'a>(
     store: &Store,
     jigdo: &Jigdo,
