@@ -7,10 +7,9 @@
 //! description from the stored parts; plan; fetch the needed packages and import each in one
 //! payload pass that also produces the objects the jigdo names from it (the imports overlap
 //! the downloads, and are recorded together once all succeeded: [`fetch_and_import`]);
-//! complete the commit
-//! (objects from stored content, symlinks, metadata, and the list of parts kept with it),
-//! which checks that every object is present and verified; only then export. A failure
-//! before the export leaves the repository untouched.
+//! complete the commit (objects from stored content, symlinks, metadata, and the list of
+//! parts kept with it), which checks that every object is present and verified; only then
+//! export. A failure before the export leaves the repository untouched.
 //!
 //! Parts come from the same sources as packages, and first from the jigdo's own directory
 //! when the jigdo is a local file (`build` writes them beside it).
