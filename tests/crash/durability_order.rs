@@ -1,11 +1,14 @@
 //! The durability order itself, read from the syscalls `rejig` makes (`strace -f -y`), as
 //! FORMAT.md §5 states it.
 //!
-//! Store, for every pack a run writes (checked per thread, since a batch is committed on the
-//! thread that wrote it, and packages import side by side): the pack's bytes are written only
-//! under `tmp/` and fsynced after the last of them; then renamed into `packs/`; then `packs/`
-//! is fsynced; only after that does the thread write `index.redb`, and the write is followed by
-//! a sync of `index.redb` (redb's commit). Nothing is ever written to a file in `packs/`.
+//! Store, for every pack a run writes: the pack's bytes are written only under `tmp/` and
+//! fsynced after the last of them; then renamed into `packs/`; then `packs/` is fsynced by the
+//! same thread; only after that is `index.redb` written, and the write is followed by a sync of
+//! `index.redb` (redb's commit). The index write looked at is the renaming thread's next one
+//! (a batch committed where it was written, with packages importing side by side), or, when
+//! that thread never writes the index, the next one of any thread (`export JIGDO` records
+//! every package's pack in one transaction after all are imported). Nothing is ever written to
+//! a file in `packs/`.
 //!
 //! Repository: the `commitpartial` marker is created and fsynced (with `state/`) before the
 //! first object is published; objects get their names only by `linkat` of an `O_TMPFILE` (or a
@@ -263,10 +266,29 @@ fn check_store_order(trace: &Trace, store: &Path) -> usize {
             .iter()
             .find(|c| c.start > rename.end && c.is_sync() && c.fd_path() == Some(packs_dir.as_str()))
             .unwrap_or_else(|| panic!("{}:\n{}", ctx("packs/ was not fsynced after a pack's rename"), show(&[rename])));
-        let index_write =
-            thread.iter().find(|c| c.start > rename.end && c.is_write() && c.fd_path() == Some(index.as_str()));
+        let writes_index = |c: &Call| c.start > rename.end && c.is_write() && c.fd_path() == Some(index.as_str());
+        let index_write = match thread.iter().copied().find(|c| writes_index(c)) {
+            Some(write) => Some(write),
+            None => {
+                // Another thread records this pack, later: no index write of any thread may
+                // fall between the pack's first byte and its packs/ fsync.
+                let first_write = writes.iter().map(|c| c.start).min().unwrap_or(rename.start);
+                let early: Vec<&Call> = calls
+                    .iter()
+                    .filter(|c| c.is_write() && c.fd_path() == Some(index.as_str()))
+                    .filter(|c| c.start > first_write && c.start < dir_sync.end)
+                    .collect();
+                assert!(
+                    early.is_empty(),
+                    "{}:\n{}",
+                    ctx("the index was written while a pack another thread records was not yet durable"),
+                    show(&early.iter().copied().chain([*rename]).collect::<Vec<_>>())
+                );
+                calls.iter().find(|c| writes_index(c))
+            }
+        };
         let index_write = index_write.unwrap_or_else(|| {
-            panic!("{}:\n{}", ctx("the thread that renamed a pack never wrote the index after it"), show(&[rename]))
+            panic!("{}:\n{}", ctx("the index was never written after a pack's rename"), show(&[rename]))
         });
         assert!(
             index_write.start > dir_sync.end,
@@ -274,7 +296,9 @@ fn check_store_order(trace: &Trace, store: &Path) -> usize {
             ctx("the index was written before packs/ was fsynced after the pack's rename"),
             show(&[rename, index_write, dir_sync])
         );
-        let committed = thread.iter().any(|c| c.start > index_write.end && c.is_sync() && c.fd_path() == Some(&index));
+        let committed = calls.iter().any(|c| {
+            c.tid == index_write.tid && c.start > index_write.end && c.is_sync() && c.fd_path() == Some(&index)
+        });
         assert!(committed, "{}:\n{}", ctx("the index write after a pack was never synced"), show(&[index_write]));
     }
     renames.len()
@@ -550,6 +574,22 @@ fn the_checks_refuse_a_wrong_order() {
                     })
                     .unwrap();
             move_before(lines, index_write, rename + 1);
+        }),
+        store_check,
+    );
+
+    refused(
+        "the index is written while a package's pack, recorded later by another thread, is not durable",
+        "the index was written while a pack another thread records was not yet durable",
+        &edited(&trace, |lines| {
+            let tid = |l: &str| l.split(' ').next().unwrap_or_default().to_string();
+            let writes_index = |l: &str| l.contains("pwrite64(") && l.contains("index.redb>");
+            let index_tids: Vec<String> = lines.iter().filter(|l| writes_index(l)).map(|l| tid(l)).collect();
+            let rename = position(lines, "a pack rename by a thread that never writes the index", |l| {
+                first_pack_rename(l) && !index_tids.contains(&tid(l))
+            });
+            let next_write = rename + position(&lines[rename..], "an index write after it", writes_index);
+            move_before(lines, next_write, rename + 1);
         }),
         store_check,
     );
