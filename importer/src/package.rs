@@ -168,9 +168,9 @@ pub fn import_package_for(store: &Store, path: &Path, demand: &PackageDemand) ->
     Ok(import)
 }
 
-/// A package read, checked and packed, but not yet in the store: commit its batch (with
-/// others, [`Store::commit_batches`]) to make it durable, or drop it to leave the store as it
-/// was. `import` has no pack figures yet.
+/// A package read, checked and packed, but not yet in the store: commit its batch, or finish
+/// it and record it with others ([`Batch::finish_pack`], [`Store::commit_finished`]), to make
+/// it durable; drop it to leave the store as it was. `import` has no pack figures yet.
 pub struct PreparedImport<'s> {
     /// What the import found.
     pub import: PackageImport,

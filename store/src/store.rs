@@ -526,7 +526,7 @@ impl<'s> Batch<'s> {
     /// their use in the index.
     pub fn commit(self) -> Result<BatchSummary> {
         let store = self.store;
-        Ok(store.commit_batches(vec![self])?.pop().unwrap_or_default())
+        Ok(store.commit_finished(vec![self.finish_pack()?])?.pop().unwrap_or_default())
     }
 
     /// Writes the batch's pack and makes it durable (fsync, rename) without recording it in
@@ -569,15 +569,6 @@ impl Drop for FinishedBatch<'_> {
 }
 
 impl Store {
-    /// Makes several batches durable together, as [`Batch::commit`] does one: their packs
-    /// are finished in parallel, then recorded by [`Store::commit_finished`].
-    pub fn commit_batches(&self, batches: Vec<Batch<'_>>) -> Result<Vec<BatchSummary>> {
-        use rayon::prelude::*;
-        let finished: Vec<FinishedBatch<'_>> =
-            batches.into_par_iter().map(Batch::finish_pack).collect::<Result<_>>()?;
-        self.commit_finished(finished)
-    }
-
     /// Records finished batches ([`Batch::finish_pack`]) in one index transaction, after
     /// uploading their packs when the store is on object storage. Until that transaction
     /// none of them is in the store. A jigdo export finishes each package's batch as it is
