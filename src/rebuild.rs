@@ -18,7 +18,6 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use rayon::prelude::*;
 use rejig_exporter::{check_target, ExportOptions};
 use rejig_format::jigdo::{assemble, part_file_name, Jigdo, JigdoHead, PartRef};
 use rejig_format::manifest::Nevra;
@@ -28,8 +27,10 @@ use rejig_importer::jigdo::{
     read_jigdo, read_part, Expect, JigdoFile, JigdoPlan, PartsFetched,
 };
 use rejig_importer::package::prepare_package_import;
-use rejig_importer::source::{fetch, fetch_url, Catalog, Fetched, Location, PackageSource, RepoLocation};
-use rejig_store::{Batch, FinishedBatch, Progress, Store, WarningsOnly};
+use rejig_importer::source::{
+    fetch, fetch_and_work, fetch_url, Catalog, Fetched, Location, PackageSource, RepoLocation,
+};
+use rejig_store::{Batch, Progress, Store, WarningsOnly};
 use serde::Serialize;
 
 use crate::export::{export_commit, ExportCommitOptions, ExportCommitReport};
@@ -458,13 +459,16 @@ fn package_file_name(nevra: &Nevra) -> String {
 }
 
 /// Fetches the parts the store lacks and assembles the description; see [`obtain_parts_with`].
-fn obtain(
+fn obtain<'a>(
     store: &Store,
     file: &JigdoFile,
-    getter: &mut Getter<'_>,
+    getter: &mut Getter<'a>,
+    quiet: &'a dyn Progress,
     progress: &dyn Progress,
 ) -> Result<(rejig_format::jigdo::Assembled, PartsFetched)> {
     let head = &file.head;
+    // The fetching thread reports only warnings: the bar counts checked parts.
+    let loud = std::mem::replace(&mut getter.progress, quiet);
     let mut get = |missing: &[&PartRef]| -> rejig_importer::Result<Vec<rejig_importer::Result<Fetched>>> {
         let wanted: Vec<(PackageBinding, String, Option<u64>)> =
             missing.iter().map(|p| (p.binding(), part_file_name(&p.content), Some(p.file_size))).collect();
@@ -472,18 +476,17 @@ fn obtain(
             .get(&wanted, false)
             .map_err(|e| rejig_importer::Error::Fetch { package: "parts".to_owned(), detail: format!("{e:#}") })
     };
-    obtain_parts_with(store, head, &mut get, progress)
-        .with_context(|| format!("getting the parts of {}", file.path.display()))
+    let obtained = obtain_parts_with(store, head, &mut get, progress)
+        .with_context(|| format!("getting the parts of {}", file.path.display()));
+    getter.progress = loud;
+    obtained
 }
 
-/// Fetches the needed packages and imports them, the imports overlapping the downloads: a
-/// thread fetches the packages in groups (4, 8, 16, then 32 at a time) and each package is
-/// imported as soon as it has arrived. Each package's pack is made durable as soon as it
-/// is imported, but all are recorded in the index at the end, together
-/// ([`Store::commit_finished`]), so a package that cannot be fetched or is refused leaves the
-/// store as it was (the packs already written are deleted). After a failed import, the group
-/// being downloaded is finished before the error is returned. Returns the bytes fetched and,
-/// of those, downloaded.
+/// Fetches the needed packages and imports them, the imports overlapping the downloads
+/// ([`fetch_and_work`]). Each package's pack is made durable as soon as it is imported, but
+/// all are recorded in the index at the end, together ([`Store::commit_finished`]), so a
+/// package that cannot be fetched or is refused leaves the store as it was (the packs
+/// already written are deleted). Returns the bytes fetched and, of those, downloaded.
 fn fetch_and_import<'a>(
     store: &Store,
     jigdo: &Jigdo,
@@ -495,57 +498,29 @@ fn fetch_and_import<'a>(
 ) -> Result<(u64, u64)> {
     let files: Vec<(PackageBinding, String, Option<u64>)> =
         needed.iter().map(|(_, w)| ((*w).clone(), package_file_name(&w.nevra), None)).collect();
-    let mut groups = Vec::new();
-    let mut start = 0;
-    while start < files.len() {
-        let end = files.len().min(start + (4 << groups.len().min(3)));
-        groups.push(start..end);
-        start = end;
-    }
     progress.start("fetching and importing packages", files.len() as u64);
     // The fetching thread reports only warnings: the bar counts imported packages.
     let loud = std::mem::replace(&mut getter.progress, quiet);
-    // Fetched packages wait here for an import thread; the fetcher may run this far ahead.
-    let (sender, receiver) = std::sync::mpsc::sync_channel(64);
-    let outcome = std::thread::scope(|scope| -> Result<_> {
-        let fetcher = scope.spawn(|| -> Result<()> {
-            // Owned here, so that the channel closes when the fetching ends, however it ends.
-            let sender = sender;
-            for group in groups {
-                let got = getter.get(files.get(group.clone()).unwrap_or_default(), true)?;
-                for (&(index, want), result) in needed.get(group).unwrap_or_default().iter().zip(got) {
-                    if sender.send((index, want, result)).is_err() {
-                        return Ok(()); // the imports stopped
-                    }
-                }
-            }
-            Ok(())
-        });
-        // Each package is imported as soon as it is fetched, by whichever thread is free:
-        // more threads than cores, so that the cores keep importing while some threads wait
-        // for the disk.
-        let imported: Result<Vec<(Option<FinishedBatch<'_>>, Fetched)>> = rejig_store::threads::with_io_threads(|| {
-            receiver
-                .into_iter()
-                .par_bridge()
-                .map(|(index, want, result)| {
-                    let got = result.with_context(|| format!("fetching {}", want.nevra))?;
-                    let demand = package_demand(jigdo, plan, index)?;
-                    let import = prepare_package_import(store, &got.path, &demand)
-                        .with_context(|| format!("package {} (from {})", want.nevra, got.path.display()))?;
-                    // Its pack is made durable now, while other packages are imported;
-                    // only recording it in the index waits for the others.
-                    let finished = import.batch.map(Batch::finish_pack).transpose()?;
-                    progress.advance(1);
-                    Ok((finished, got))
-                })
-                .collect()
-        });
-        let fetcher = fetcher.join().map_err(|_| anyhow::anyhow!("internal error: the package fetcher panicked"))?;
-        let imported = imported?;
-        fetcher?;
-        Ok(imported)
-    });
+    // Each package is imported as soon as it is fetched, by whichever worker is free: more
+    // workers than cores, so that the cores keep importing while some wait for the disk.
+    let workers = rejig_store::threads::io_worker_count();
+    let outcome = fetch_and_work(
+        &files,
+        workers,
+        |group| getter.get(group, true),
+        |position, _, result| {
+            let &(index, want) = needed.get(position).context("internal error: no such package")?;
+            let got = result.with_context(|| format!("fetching {}", want.nevra))?;
+            let demand = package_demand(jigdo, plan, index)?;
+            let import = prepare_package_import(store, &got.path, &demand)
+                .with_context(|| format!("package {} (from {})", want.nevra, got.path.display()))?;
+            // Its pack is made durable now, while other packages are imported; only recording
+            // it in the index waits for the others.
+            let finished = import.batch.map(Batch::finish_pack).transpose()?;
+            progress.advance(1);
+            Ok((finished, got))
+        },
+    );
     getter.progress = loud;
     let (finished, downloads): (Vec<_>, Vec<Fetched>) = outcome?.into_iter().unzip();
     store.commit_finished(finished.into_iter().flatten().collect()).context("storing the imported packages")?;
@@ -575,7 +550,7 @@ fn rebuild(store: &Store, options: &ExportJigdoOptions, progress: &dyn Progress)
     let file = read_jigdo(&path)?;
     let quiet = WarningsOnly(progress);
     let mut getter = Getter::new(store, &path, jigdo_path, local, sources, progress);
-    let (assembled, parts) = obtain(store, &file, &mut getter, progress)?;
+    let (assembled, parts) = obtain(store, &file, &mut getter, &quiet, progress)?;
     let jigdo = &assembled.jigdo;
     let plan = plan_jigdo(store, jigdo)?;
     let (indexes, wanted): (Vec<u32>, Vec<PackageBinding>) = wanted(jigdo, &plan).into_iter().unzip();

@@ -21,15 +21,23 @@ pub fn with_io_threads<R: Send>(work: impl FnOnce() -> R + Send) -> R {
     if std::env::var_os("RAYON_NUM_THREADS").is_some() {
         return work();
     }
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     match rayon::ThreadPoolBuilder::new()
-        .num_threads(io_threads(cores))
+        .num_threads(io_worker_count())
         .thread_name(|i| format!("rejig-io-{i}"))
         .build()
     {
         Ok(pool) => pool.install(work),
         Err(_) => work(),
     }
+}
+
+/// How many threads [`with_io_threads`] runs work on: [`io_threads`] for this machine's
+/// cores, or rayon's global pool's size when `RAYON_NUM_THREADS` sets it.
+pub fn io_worker_count() -> usize {
+    if std::env::var_os("RAYON_NUM_THREADS").is_some() {
+        return rayon::current_num_threads();
+    }
+    io_threads(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2))
 }
 
 #[cfg(test)]

@@ -17,12 +17,11 @@ use rejig_format::jigdo::{
     assemble, check_delta_content, decode_delta_records, Assembled, JigdoHead, PartKind, PartRef,
 };
 use rejig_format::{BlobId, ObjectId, ObjectKey, ObjectType, PackageBinding};
-use rejig_store::{Progress, Store};
+use rejig_store::{Progress, Store, WarningsOnly};
 
 use crate::error::{Error, Result};
-use crate::jigdo::part::{read_part, Expect, PartFile};
-use crate::source::{fetch, Catalog, FetchOptions, Fetched};
-use rayon::prelude::*;
+use crate::jigdo::part::{read_part, Expect};
+use crate::source::{fetch, fetch_and_work, Catalog, FetchOptions, Fetched};
 
 /// What fetching parts did.
 #[derive(Clone, Debug, Default, serde::Serialize)]
@@ -97,13 +96,15 @@ pub fn obtain_parts(
             });
         };
         let wanted: Vec<PackageBinding> = missing.iter().map(|p| p.binding()).collect();
-        Ok(fetch(catalog, &wanted, download_dir, options, progress))
+        Ok(fetch(catalog, &wanted, download_dir, options, &WarningsOnly(progress)))
     };
     obtain_parts_with(store, head, &mut get, progress)
 }
 
-/// Fetches the given parts: one result per part, in order.
-pub type GetParts<'a> = dyn FnMut(&[&PartRef]) -> Result<Vec<Result<Fetched>>> + 'a;
+/// Fetches the given parts: one result per part, in order. It is called on a thread of its
+/// own, once per group of parts ([`fetch_and_work`]), and should report only warnings: the
+/// progress counts checked parts.
+pub type GetParts<'a> = dyn FnMut(&[&PartRef]) -> Result<Vec<Result<Fetched>>> + Send + 'a;
 
 /// [`obtain_parts`] with the fetching left to `get`, which is given the missing parts (only
 /// when some are) and returns one result per part, in order.
@@ -121,30 +122,23 @@ pub fn obtain_parts_with(
     let mut pieces: HashMap<BlobId, Vec<u8>> = HashMap::new();
     let mut temporary = Vec::new();
     if !missing.is_empty() {
-        let fetched = get(&missing)?;
-        if fetched.len() != missing.len() {
-            return Err(Error::Fetch {
-                package: "parts".to_owned(),
-                detail: format!("internal error: {} results for {} parts", fetched.len(), missing.len()),
-            });
-        }
-        progress.start("checking parts", missing.len() as u64);
-        // Parts are checked in parallel (each decompresses and hashes its own file); the
-        // first failure in list order is the one reported.
-        let checked: Vec<Result<(PartFile, Fetched)>> = missing
-            .par_iter()
-            .zip(fetched)
-            .map(|(part, result)| {
+        progress.start("fetching and checking parts", missing.len() as u64);
+        // Each part is checked (decompressed and hashed) as soon as it has arrived, while
+        // later ones are still being fetched; the first failure stops the fetching.
+        let checked = fetch_and_work(
+            &missing,
+            rayon::current_num_threads(),
+            |group| get(group),
+            |_, part, result| {
                 let got = result.map_err(|e| part_error(part, rejig_format::chain(&e)))?;
                 // A delta records part is unpacked below, not kept.
                 let keep = (part.kind != PartKind::DeltaRecords).then_some(&batch);
                 let file = read_part(&got.path, Expect::Bound(part), keep)?;
                 progress.advance(1);
-                Ok((file, got))
-            })
-            .collect();
-        for (part, result) in missing.iter().zip(checked) {
-            let (file, got) = result?;
+                Ok::<_, Error>((file, got))
+            },
+        )?;
+        for (part, (file, got)) in missing.iter().zip(checked) {
             if matches!(part.kind, PartKind::Records | PartKind::DeltaRecords) {
                 pieces.insert(part.content, file.records);
             }

@@ -18,6 +18,7 @@
 mod directory;
 mod fetch;
 mod http;
+mod pipeline;
 mod repomd;
 mod url;
 
@@ -33,6 +34,7 @@ use rejig_store::Progress;
 use crate::error::{Error, Result};
 
 pub use fetch::fetch;
+pub use pipeline::{fetch_and_work, fetch_groups};
 pub use url::fetch_url;
 
 /// Why a source, one of its files, one of its packages or one offer cannot be used. The
@@ -561,7 +563,7 @@ pub(super) mod tests {
         }
     }
 
-    fn offer(file: Option<[u8; 32]>, header: Option<[u8; 32]>, source: usize) -> Offer {
+    pub(super) fn offer(file: Option<[u8; 32]>, header: Option<[u8; 32]>, source: usize) -> Offer {
         Offer {
             provides: Vec::new(),
             nevra: wanted(None).nevra,
