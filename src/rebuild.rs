@@ -15,6 +15,8 @@
 //! when the jigdo is a local file (`build` writes them beside it).
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
@@ -28,7 +30,7 @@ use rejig_importer::jigdo::{
 };
 use rejig_importer::package::prepare_package_import;
 use rejig_importer::source::{
-    fetch, fetch_and_work, fetch_url, Catalog, Fetched, Location, PackageSource, RepoLocation,
+    fetch, fetch_and_work, fetch_each, fetch_url, Catalog, Deliver, Fetched, Location, PackageSource, RepoLocation,
 };
 use rejig_store::{Batch, Progress, Store, WarningsOnly};
 use serde::Serialize;
@@ -385,71 +387,79 @@ impl<'a> Getter<'a> {
         self.catalog.as_ref().context("internal error: no catalog")
     }
 
-    /// One result per file of `wanted` (binding, file name beside the jigdo, size when known).
+    /// Fetches every file of `wanted` (binding, file name beside the jigdo, size when known),
+    /// handing each result to `deliver` with its position in `wanted` as soon as it is known.
     /// Beside the URL, one file is tried first; only when it is there are the others tried, so
     /// a jigdo published apart from its packages costs one failed request, not one per file.
+    /// What is not beside the URL comes from the catalog.
     fn get(
         &mut self,
         wanted: &[(PackageBinding, String, Option<u64>)],
         packages: bool,
-    ) -> Result<Vec<rejig_importer::Result<Fetched>>> {
+        deliver: &Deliver<'_>,
+    ) -> Result<()> {
         let download_dir = self.store.downloads_dir()?;
-        let sources = self.sources;
-        let options = &sources.options;
-        let mut results: Vec<Option<rejig_importer::Result<Fetched>>> = wanted.iter().map(|_| None).collect();
+        let options = &self.sources.options;
+        // Positions in `wanted` still to come from the catalog.
+        let mut rest: Vec<usize> = (0..wanted.len()).collect();
         if let (Some(url), false, Some(first)) = (&self.url, self.beside_missing, wanted.first()) {
             let probe = Catalog::beside(url, std::slice::from_ref(first))?;
             let got = fetch(&probe, std::slice::from_ref(&first.0), &download_dir, options, self.progress).pop();
             match got {
                 Some(Ok(got)) => {
                     self.beside += 1;
-                    if let Some(slot) = results.first_mut() {
-                        *slot = Some(Ok(got));
+                    if !deliver(0, Ok(got)) {
+                        return Ok(());
                     }
-                    if let Some(rest) = wanted.get(1..).filter(|r| !r.is_empty()) {
-                        let beside = Catalog::beside(url, rest)?;
-                        let bindings: Vec<PackageBinding> = rest.iter().map(|w| w.0.clone()).collect();
-                        let fetched = fetch(&beside, &bindings, &download_dir, options, self.progress);
-                        for (slot, got) in results.iter_mut().skip(1).zip(fetched) {
-                            if let Ok(got) = got {
-                                self.beside += 1;
-                                *slot = Some(Ok(got));
+                    let others = wanted.get(1..).unwrap_or_default();
+                    let beside = Catalog::beside(url, others)?;
+                    let bindings: Vec<PackageBinding> = others.iter().map(|w| w.0.clone()).collect();
+                    let missing = Mutex::new(Vec::new());
+                    let found = AtomicUsize::new(0);
+                    let stopped = AtomicBool::new(false);
+                    fetch_each(
+                        &beside,
+                        &bindings,
+                        &download_dir,
+                        options,
+                        self.progress,
+                        &|index, result| match result {
+                            Ok(got) => {
+                                found.fetch_add(1, Ordering::Relaxed);
+                                let going = deliver(index + 1, Ok(got));
+                                stopped.fetch_or(!going, Ordering::Relaxed);
+                                going
                             }
-                        }
+                            Err(_) => {
+                                missing.lock().unwrap_or_else(PoisonError::into_inner).push(index + 1);
+                                true
+                            }
+                        },
+                    );
+                    self.beside += found.into_inner();
+                    if stopped.into_inner() {
+                        return Ok(());
                     }
+                    rest = missing.into_inner().unwrap_or_else(PoisonError::into_inner);
+                    rest.sort_unstable();
                 }
                 _ => self.beside_missing = true,
             }
         }
-        let rest: Vec<usize> = (0..wanted.len()).filter(|&i| results.get(i).is_some_and(Option::is_none)).collect();
-        if !rest.is_empty() {
-            let bindings: Vec<PackageBinding> =
-                rest.iter().filter_map(|&i| wanted.get(i)).map(|w| w.0.clone()).collect();
-            let jigdo_dir = self.jigdo_dir;
-            let progress = self.progress;
-            let catalog = self.catalog()?;
-            let fetched = if packages && jigdo_dir {
-                fetch(&catalog.without_source(0), &bindings, &download_dir, options, progress)
-            } else {
-                fetch(catalog, &bindings, &download_dir, options, progress)
-            };
-            for (&i, got) in rest.iter().zip(fetched) {
-                if let Some(slot) = results.get_mut(i) {
-                    *slot = Some(got);
-                }
-            }
+        if rest.is_empty() {
+            return Ok(());
         }
-        Ok(results
-            .into_iter()
-            .map(|r| {
-                r.unwrap_or_else(|| {
-                    Err(rejig_importer::Error::Fetch {
-                        package: String::new(),
-                        detail: "internal error: no result".to_owned(),
-                    })
-                })
-            })
-            .collect())
+        let bindings: Vec<PackageBinding> = rest.iter().filter_map(|&i| wanted.get(i)).map(|w| w.0.clone()).collect();
+        let jigdo_dir = self.jigdo_dir;
+        let progress = self.progress;
+        let catalog = self.catalog()?;
+        let deliver_rest = |index: usize, result| rest.get(index).is_some_and(|&position| deliver(position, result));
+        if packages && jigdo_dir {
+            fetch_each(&catalog.without_source(0), &bindings, &download_dir, options, progress, &deliver_rest);
+        } else {
+            fetch_each(catalog, &bindings, &download_dir, options, progress, &deliver_rest);
+        }
+        Ok(())
     }
 }
 
@@ -469,11 +479,11 @@ fn obtain<'a>(
     let head = &file.head;
     // The fetching thread reports only warnings: the bar counts checked parts.
     let loud = std::mem::replace(&mut getter.progress, quiet);
-    let mut get = |missing: &[&PartRef]| -> rejig_importer::Result<Vec<rejig_importer::Result<Fetched>>> {
+    let mut get = |missing: &[&PartRef], deliver: &Deliver<'_>| -> rejig_importer::Result<()> {
         let wanted: Vec<(PackageBinding, String, Option<u64>)> =
             missing.iter().map(|p| (p.binding(), part_file_name(&p.content), Some(p.file_size))).collect();
         getter
-            .get(&wanted, false)
+            .get(&wanted, false, deliver)
             .map_err(|e| rejig_importer::Error::Fetch { package: "parts".to_owned(), detail: format!("{e:#}") })
     };
     let obtained = obtain_parts_with(store, head, &mut get, progress)
@@ -507,7 +517,7 @@ fn fetch_and_import<'a>(
     let outcome = fetch_and_work(
         &files,
         workers,
-        |group| getter.get(group, true),
+        |files, deliver| getter.get(files, true, deliver),
         |position, _, result| {
             let &(index, want) = needed.get(position).context("internal error: no such package")?;
             let got = result.with_context(|| format!("fetching {}", want.nevra))?;
@@ -694,15 +704,14 @@ mod tests {
         assert!(!dir.path().join("repo/objects").exists(), "nothing is exported");
     }
 
-    /// The imports overlap the downloads: a package of a late group of requests that cannot
-    /// be fetched, or is refused, must still leave the store without any package (and without
-    /// a pack nothing refers to), though the packages of the first group were imported before
-    /// it was reached.
+    /// The imports overlap the downloads: the last package, when it cannot be fetched or is
+    /// refused, must still leave the store without any package (and without a pack nothing
+    /// refers to), though packages before it were imported, their packs made durable, by then.
     #[test]
-    fn a_failure_in_a_late_group_of_packages_stores_none_of_them() {
+    fn a_failure_in_the_last_package_stores_none_of_them() {
         let dir = tempfile::tempdir().unwrap();
         let (built, packages, client, planned) = demo_client(dir.path());
-        assert!(planned.needed.len() > 4, "more packages than the first group holds: {}", planned.needed.len());
+        assert!(planned.needed.len() > 4, "more packages than import workers: {}", planned.needed.len());
         let last = PathBuf::from(planned.needed.last().and_then(|p| p.location.clone()).unwrap());
         let original = std::fs::read(&last).unwrap();
         let options = ExportJigdoOptions {

@@ -21,7 +21,7 @@ use rejig_store::{Progress, Store, WarningsOnly};
 
 use crate::error::{Error, Result};
 use crate::jigdo::part::{read_part, Expect};
-use crate::source::{fetch, fetch_and_work, Catalog, FetchOptions, Fetched};
+use crate::source::{fetch_and_work, fetch_each, Catalog, Deliver, FetchOptions};
 
 /// What fetching parts did.
 #[derive(Clone, Debug, Default, serde::Serialize)]
@@ -87,7 +87,7 @@ pub fn obtain_parts(
     options: &FetchOptions,
     progress: &dyn Progress,
 ) -> Result<(Assembled, PartsFetched)> {
-    let mut get = |missing: &[&PartRef]| -> Result<Vec<Result<Fetched>>> {
+    let mut get = |missing: &[&PartRef], deliver: &Deliver<'_>| -> Result<()> {
         let Some(catalog) = catalog else {
             let first = missing.first().map(|p| p.nevra().to_string()).unwrap_or_default();
             return Err(Error::Fetch {
@@ -96,18 +96,19 @@ pub fn obtain_parts(
             });
         };
         let wanted: Vec<PackageBinding> = missing.iter().map(|p| p.binding()).collect();
-        Ok(fetch(catalog, &wanted, download_dir, options, &WarningsOnly(progress)))
+        fetch_each(catalog, &wanted, download_dir, options, &WarningsOnly(progress), deliver);
+        Ok(())
     };
     obtain_parts_with(store, head, &mut get, progress)
 }
 
-/// Fetches the given parts: one result per part, in order. It is called on a thread of its
-/// own, once per group of parts ([`fetch_and_work`]), and should report only warnings: the
-/// progress counts checked parts.
-pub type GetParts<'a> = dyn FnMut(&[&PartRef]) -> Result<Vec<Result<Fetched>>> + Send + 'a;
+/// Fetches the given parts, handing each part's result to the [`Deliver`] given, with its
+/// position in the list, as soon as it is known. It runs on a thread of its own
+/// ([`fetch_and_work`]) and should report only warnings: the progress counts checked parts.
+pub type GetParts<'a> = dyn FnMut(&[&PartRef], &Deliver<'_>) -> Result<()> + Send + 'a;
 
 /// [`obtain_parts`] with the fetching left to `get`, which is given the missing parts (only
-/// when some are) and returns one result per part, in order.
+/// when some are).
 pub fn obtain_parts_with(
     store: &Store,
     head: &JigdoHead,
@@ -128,7 +129,7 @@ pub fn obtain_parts_with(
         let checked = fetch_and_work(
             &missing,
             rayon::current_num_threads(),
-            |group| get(group),
+            |missing, deliver| get(missing, deliver),
             |_, part, result| {
                 let got = result.map_err(|e| part_error(part, rejig_format::chain(&e)))?;
                 // A delta records part is unpacked below, not kept.

@@ -28,6 +28,7 @@ use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use rayon::prelude::*;
@@ -56,54 +57,88 @@ pub fn fetch(
     options: &FetchOptions,
     progress: &dyn Progress,
 ) -> Vec<Result<Fetched>> {
-    let client = Client::new(options);
-    let names = Names::default();
-    // The same package wanted twice is fetched once.
-    let mut first: HashMap<(Nevra, HeaderSha256), usize> = HashMap::new();
-    let mut unique = Vec::new();
-    let slots: Vec<usize> = wanted
-        .iter()
-        .enumerate()
-        .map(|(index, w)| {
-            *first.entry((key(&w.nevra), w.header)).or_insert_with(|| {
-                unique.push(index);
-                index
+    let slots: Vec<Mutex<Option<Result<Fetched>>>> = wanted.iter().map(|_| Mutex::new(None)).collect();
+    fetch_each(catalog, wanted, download_dir, options, progress, &|index, result| {
+        if let Some(slot) = slots.get(index) {
+            *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
+        }
+        true
+    });
+    slots
+        .into_iter()
+        .zip(wanted)
+        .map(|(slot, w)| {
+            slot.into_inner().unwrap_or_else(PoisonError::into_inner).unwrap_or_else(|| {
+                Err(Error::Fetch { package: w.nevra.to_string(), detail: "internal error: no result".to_owned() })
             })
         })
-        .collect();
-    progress.start("fetching packages", unique.len() as u64);
-    let work = |&index: &usize| {
-        let result = wanted.get(index).map(|w| fetch_one(catalog, w, download_dir, &client, &names));
-        progress.advance(1);
-        (index, result)
-    };
-    let done: Vec<(usize, Option<Result<Fetched>>)> =
-        match rayon::ThreadPoolBuilder::new().num_threads(options.jobs.max(1)).build() {
-            Ok(pool) => pool.install(|| unique.par_iter().map(work).collect()),
-            Err(_) => unique.iter().map(work).collect(),
-        };
-    progress.finish();
-    let mut results: HashMap<usize, Result<Fetched>> =
-        done.into_iter().filter_map(|(index, result)| Some((index, result?))).collect();
-    let mut out = Vec::with_capacity(wanted.len());
-    for (index, (w, &slot)) in wanted.iter().zip(&slots).enumerate() {
-        let result = if slot == index {
-            results.remove(&index)
-        } else {
-            // A repeat: copy what its first occurrence got (already placed in `out`).
-            out.get(slot).map(|first: &Result<Fetched>| match first {
-                Ok(fetched) => Ok(fetched.clone()),
-                Err(Error::Fetch { detail, .. }) => {
-                    Err(Error::Fetch { package: w.nevra.to_string(), detail: detail.clone() })
-                }
-                Err(e) => Err(Error::Fetch { package: w.nevra.to_string(), detail: rejig_format::chain(e) }),
-            })
-        };
-        out.push(result.unwrap_or_else(|| {
-            Err(Error::Fetch { package: w.nevra.to_string(), detail: "internal error: no result".to_owned() })
-        }));
+        .collect()
+}
+
+/// [`fetch`], handing each result to `deliver` (with its index in `wanted`) as soon as it is
+/// known, from the download threads, so that the caller can use a file while others are
+/// still coming. `deliver` returns false to stop: no download starts after that, and the
+/// packages not started are not delivered.
+pub fn fetch_each(
+    catalog: &Catalog,
+    wanted: &[PackageBinding],
+    download_dir: &Path,
+    options: &FetchOptions,
+    progress: &dyn Progress,
+    deliver: &(dyn Fn(usize, Result<Fetched>) -> bool + Sync),
+) {
+    let client = Client::new(options);
+    let names = Names::default();
+    // The same package wanted twice is fetched once; its repeats get a copy of its result.
+    let mut first: HashMap<(Nevra, HeaderSha256), usize> = HashMap::new();
+    let mut repeats: HashMap<usize, Vec<usize>> = HashMap::new();
+    let mut unique = Vec::new();
+    for (index, w) in wanted.iter().enumerate() {
+        match first.get(&(key(&w.nevra), w.header)) {
+            Some(&slot) => repeats.entry(slot).or_default().push(index),
+            None => {
+                first.insert((key(&w.nevra), w.header), index);
+                unique.push(index);
+            }
+        }
     }
-    out
+    progress.start("fetching packages", unique.len() as u64);
+    let stopped = AtomicBool::new(false);
+    let work = |&index: &usize| {
+        let Some(w) = wanted.get(index) else { return };
+        if stopped.load(Ordering::Relaxed) {
+            return;
+        }
+        let result = fetch_one(catalog, w, download_dir, &client, &names);
+        progress.advance(1);
+        let copies: Vec<(usize, Result<Fetched>)> = repeats
+            .get(&index)
+            .into_iter()
+            .flatten()
+            .filter_map(|&repeat| Some((repeat, copy_result(&result, wanted.get(repeat)?))))
+            .collect();
+        for (index, result) in std::iter::once((index, result)).chain(copies) {
+            if !deliver(index, result) {
+                stopped.store(true, Ordering::Relaxed);
+            }
+        }
+    };
+    match rayon::ThreadPoolBuilder::new().num_threads(options.jobs.max(1)).build() {
+        Ok(pool) => pool.install(|| unique.par_iter().for_each(work)),
+        Err(_) => unique.iter().for_each(work),
+    }
+    progress.finish();
+}
+
+/// What a repeat of a wanted package gets: the same file, or the same failure under its name.
+fn copy_result(first: &Result<Fetched>, repeat: &PackageBinding) -> Result<Fetched> {
+    match first {
+        Ok(fetched) => Ok(fetched.clone()),
+        Err(Error::Fetch { detail, .. }) => {
+            Err(Error::Fetch { package: repeat.nevra.to_string(), detail: detail.clone() })
+        }
+        Err(e) => Err(Error::Fetch { package: repeat.nevra.to_string(), detail: rejig_format::chain(e) }),
+    }
 }
 
 /// Serialises work on one download file name.

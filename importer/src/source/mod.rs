@@ -33,8 +33,8 @@ use rejig_store::Progress;
 
 use crate::error::{Error, Result};
 
-pub use fetch::fetch;
-pub use pipeline::{fetch_and_work, fetch_groups};
+pub use fetch::{fetch, fetch_each};
+pub use pipeline::{fetch_and_work, Deliver};
 pub use url::fetch_url;
 
 /// Why a source, one of its files, one of its packages or one offer cannot be used. The

@@ -1,14 +1,12 @@
-//! Fetching and using files at the same time: one thread fetches the files in growing
-//! groups, and each file is handed to the next free worker as soon as its group has arrived.
+//! Fetching and using files at the same time: one thread fetches the files, and each file is
+//! handed to the next free worker as soon as it has arrived.
 //!
 //! A jigdo client fetches parts, then packages, and checks or imports each one. Done one after
 //! the other, the cores idle while the link works and the link idles while the cores work; on
-//! a slow link the checking hides behind the transfer. The first groups are small, so the
-//! work starts soon, and later ones large, so many downloads stay in flight (4, 8, 16, then
-//! 32 files). After a failure no new group is started; the group being fetched is finished.
-//! Each worker holds one file's work at a time, and at most [`QUEUE`] fetched files wait.
+//! a slow link the checking hides behind the transfer. After a failure no new download starts;
+//! those under way are finished. Each worker holds one file's work at a time, and at most
+//! [`QUEUE`] fetched files wait for a worker.
 
-use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::sync_channel;
 use std::sync::{Mutex, PoisonError};
@@ -19,31 +17,23 @@ use crate::error::{Error, Result};
 /// Files fetched but not yet taken by a worker; the fetching thread waits beyond this.
 const QUEUE: usize = 64;
 
-/// The groups `count` files are fetched in, in order: 4, 8, 16, then 32 at a time.
-pub fn fetch_groups(count: usize) -> Vec<Range<usize>> {
-    let mut groups = Vec::new();
-    let mut start = 0;
-    while start < count {
-        let end = count.min(start + (4 << groups.len().min(3)));
-        groups.push(start..end);
-        start = end;
-    }
-    groups
-}
+/// Takes one fetched file: its position and result. Returns false once the work has
+/// stopped, and the fetching should too.
+pub type Deliver<'a> = dyn Fn(usize, Result<Fetched>) -> bool + Sync + 'a;
 
-/// Fetches `items` with `fetch_group` (one result per item of the group it is given, in
-/// order) on a thread of its own, and runs `work` (given the item's position in `items`, the
-/// item and its result) on each result as soon as it has arrived, on `workers` threads of
-/// their own. Returns `work`'s outputs in the order of
-/// `items`, or the first error met (of `fetch_group` or of `work`); an error stops the
-/// fetching at the end of the group being fetched.
+/// Fetches `items` with `fetch_all` on a thread of its own, and runs `work` (given the item's
+/// position in `items`, the item and its result) on each result as soon as it has arrived,
+/// on `workers` threads of their own. `fetch_all` must hand every item's result, with its
+/// position, to the function it is given, which returns false once the work has stopped.
+/// Returns `work`'s outputs in the order of `items`, or the first error met (of `fetch_all`
+/// or of `work`).
 ///
 /// The workers are plain threads, not rayon's: one waiting for the next file must not hold a
-/// rayon thread that `fetch_group` (reading a catalog) or `work` itself may need.
+/// rayon thread that `fetch_all` (reading a catalog) or `work` itself may need.
 pub fn fetch_and_work<T, R, E>(
     items: &[T],
     workers: usize,
-    fetch_group: impl FnMut(&[T]) -> std::result::Result<Vec<Result<Fetched>>, E> + Send,
+    fetch_all: impl FnOnce(&[T], &Deliver<'_>) -> std::result::Result<(), E> + Send,
     work: impl Fn(usize, &T, Result<Fetched>) -> std::result::Result<R, E> + Sync,
 ) -> std::result::Result<Vec<R>, E>
 where
@@ -51,32 +41,18 @@ where
     R: Send,
     E: Send + From<Error>,
 {
-    let mut fetch_group = fetch_group;
     let (sender, receiver) = sync_channel::<(usize, Result<Fetched>)>(QUEUE);
     // Taken away (closing the channel) by the first failed work.
     let receiver = Mutex::new(Some(receiver));
-    // Set by the first failed work, so that no further group is fetched.
+    // Set by the first failed work, so that no further download starts.
     let stop = AtomicBool::new(false);
     let workers = workers.clamp(1, items.len().max(1));
     std::thread::scope(|scope| {
-        let fetcher = scope.spawn(|| -> std::result::Result<(), E> {
+        let fetcher = scope.spawn(|| {
             // Owned here, so that the channel closes when the fetching ends, however it ends.
             let sender = sender;
-            for group in fetch_groups(items.len()) {
-                if stop.load(Ordering::Relaxed) {
-                    return Ok(());
-                }
-                let got = fetch_group(items.get(group.clone()).unwrap_or_default())?;
-                if got.len() != group.len() {
-                    return Err(E::from(internal(format!("{} results for {} files", got.len(), group.len()))));
-                }
-                for (index, result) in group.zip(got) {
-                    if sender.send((index, result)).is_err() {
-                        return Ok(()); // the work stopped
-                    }
-                }
-            }
-            Ok(())
+            let deliver = |index: usize, result| !stop.load(Ordering::Relaxed) && sender.send((index, result)).is_ok();
+            fetch_all(items, &deliver)
         });
         let worker = || -> std::result::Result<Vec<(usize, R)>, E> {
             let mut done = Vec::new();
@@ -119,6 +95,9 @@ where
             return Err(error);
         }
         fetched?;
+        if done.len() != items.len() {
+            return Err(E::from(internal(format!("{} of {} files were fetched", done.len(), items.len()))));
+        }
         done.sort_unstable_by_key(|(index, _)| *index);
         Ok(done.into_iter().map(|(_, output)| output).collect())
     })
@@ -135,13 +114,6 @@ mod tests {
 
     use super::*;
 
-    #[test]
-    fn groups_grow_to_32_and_cover_every_file_once() {
-        assert!(fetch_groups(0).is_empty());
-        assert_eq!(fetch_groups(3), vec![0..3]);
-        assert_eq!(fetch_groups(100), vec![0..4, 4..12, 12..28, 28..60, 60..92, 92..100]);
-    }
-
     fn fetched(index: usize) -> Fetched {
         Fetched {
             path: PathBuf::from(format!("file-{index}")),
@@ -152,47 +124,52 @@ mod tests {
         }
     }
 
+    /// Delivers every item, last first.
+    fn backwards(items: &[usize], deliver: &Deliver<'_>) -> Result<()> {
+        for &i in items.iter().rev() {
+            deliver(i, Ok(fetched(i)));
+        }
+        Ok(())
+    }
+
     #[test]
-    fn outputs_come_in_item_order_whatever_order_the_work_ends_in() {
+    fn outputs_come_in_item_order_whatever_order_the_files_arrive_in() {
         let items: Vec<usize> = (0..70).collect();
-        let out = fetch_and_work(
-            &items,
-            4,
-            |group: &[usize]| -> Result<_> { Ok(group.iter().map(|&i| Ok(fetched(i))).collect()) },
-            |_, &item, got| -> Result<usize> {
-                // Later items finish first.
-                std::thread::sleep(std::time::Duration::from_micros(((70 - item) * 20) as u64));
-                Ok(got?.size as usize * 10)
-            },
-        )
+        let out = fetch_and_work(&items, 4, backwards, |position, &item, got| -> Result<usize> {
+            assert_eq!(position, item);
+            Ok(got?.size as usize * 10)
+        })
         .unwrap();
         assert_eq!(out, items.iter().map(|i| i * 10).collect::<Vec<_>>());
     }
 
     #[test]
-    fn a_failed_file_stops_the_fetching_after_its_group() {
+    fn a_failed_file_stops_the_fetching() {
         let items: Vec<usize> = (0..100).collect();
-        let groups_fetched = AtomicUsize::new(0);
+        let delivered = AtomicUsize::new(0);
         let failed = AtomicBool::new(false);
         let out = fetch_and_work(
             &items,
             4,
-            |group: &[usize]| -> Result<_> {
-                groups_fetched.fetch_add(1, Ordering::SeqCst);
-                // The next group is not ready before the work on the first has failed.
-                for _ in 0..1000 {
-                    if group.first() == Some(&0) || failed.load(Ordering::SeqCst) {
-                        break;
+            |items: &[usize], deliver: &Deliver<'_>| -> Result<()> {
+                for &i in items {
+                    // Later files are not ready before the work on file 2 has failed.
+                    for _ in 0..1000 {
+                        if i <= 2 || failed.load(Ordering::SeqCst) {
+                            break;
+                        }
+                        std::thread::sleep(std::time::Duration::from_millis(10));
                     }
-                    std::thread::sleep(std::time::Duration::from_millis(10));
-                }
-                Ok(group
-                    .iter()
-                    .map(|&i| match i {
+                    let result = match i {
                         2 => Err(Error::Fetch { package: "file-2".to_owned(), detail: "gone".to_owned() }),
                         _ => Ok(fetched(i)),
-                    })
-                    .collect())
+                    };
+                    if !deliver(i, result) {
+                        break;
+                    }
+                    delivered.fetch_add(1, Ordering::SeqCst);
+                }
+                Ok(())
             },
             |_, _, got| -> Result<u64> {
                 let got = got.inspect_err(|_| failed.store(true, Ordering::SeqCst))?;
@@ -201,24 +178,36 @@ mod tests {
         );
         let error = out.unwrap_err().to_string();
         assert!(error.contains("file-2"), "{error}");
-        let fetched = groups_fetched.load(Ordering::SeqCst);
-        assert!(fetched < fetch_groups(items.len()).len(), "{fetched} groups fetched");
+        let delivered = delivered.load(Ordering::SeqCst);
+        assert!(delivered < items.len() / 2, "{delivered} files delivered");
     }
 
     #[test]
-    fn a_failed_group_is_the_error() {
+    fn a_failed_fetch_is_the_error() {
         let items: Vec<usize> = (0..10).collect();
         let out = fetch_and_work(
             &items,
-            4,
-            |group: &[usize]| -> Result<Vec<Result<Fetched>>> {
-                match group.first() {
-                    Some(0) => Ok(group.iter().map(|&i| Ok(fetched(i))).collect()),
-                    _ => Err(Error::Fetch { package: "catalog".to_owned(), detail: "unreadable".to_owned() }),
-                }
+            2,
+            |items: &[usize], deliver: &Deliver<'_>| -> Result<()> {
+                deliver(0, Ok(fetched(0)));
+                let _ = items;
+                Err(Error::Fetch { package: "catalog".to_owned(), detail: "unreadable".to_owned() })
             },
             |_, _, got| -> Result<u64> { Ok(got?.size) },
         );
         assert!(out.unwrap_err().to_string().contains("catalog"));
+    }
+
+    #[test]
+    fn a_file_never_delivered_is_an_error_not_a_short_list() {
+        let items: Vec<usize> = (0..10).collect();
+        let out = fetch_and_work(
+            &items,
+            2,
+            |items: &[usize], deliver: &Deliver<'_>| -> Result<()> { backwards(&items[1..], deliver) },
+            |_, _, got| -> Result<u64> { Ok(got?.size) },
+        );
+        let error = out.unwrap_err().to_string();
+        assert!(error.contains("9 of 10 files"), "{error}");
     }
 }
