@@ -300,10 +300,9 @@ fn plan_records(
     let mut pieces = std::collections::HashMap::new();
     let mut wanted = Vec::new();
     let read = |kind: PartKind| kind == PartKind::Records || (delta && kind == PartKind::DeltaRecords);
+    let mut seen = std::collections::HashSet::new();
     for part in head.parts.iter().filter(|p| read(p.kind)) {
-        if pieces.contains_key(&part.content)
-            || wanted.iter().any(|w: &&rejig_format::jigdo::PartRef| w.content == part.content)
-        {
+        if !seen.insert(part.content) {
             continue;
         }
         if reader.has_blob(&part.content)? {
