@@ -188,9 +188,8 @@ mod tests {
         let out = fetch_and_work(
             &items,
             2,
-            |items: &[usize], deliver: &Deliver<'_>| -> Result<()> {
+            |_: &[usize], deliver: &Deliver<'_>| -> Result<()> {
                 deliver(0, Ok(fetched(0)));
-                let _ = items;
                 Err(Error::Fetch { package: "catalog".to_owned(), detail: "unreadable".to_owned() })
             },
             |_, _, got| -> Result<u64> { Ok(got?.size) },
