@@ -433,3 +433,46 @@ fn a_url_jigdo_gets_its_files_beside_it_and_reads_repodata_only_for_what_is_not_
     assert!(from_repo.iter().all(|a| !a.starts_with("rejig-part-")), "parts came from beside the jigdo: {from_repo:?}");
     verify_exported_repo(&repo2, &commit2);
 }
+
+/// Fetch results reach the imports one by one, from two rounds: beside the jigdo, then the
+/// sources' catalog for what was not there. A package missing beside the jigdo must come
+/// from the sources and land in its own place among the others.
+#[test]
+fn a_package_missing_beside_the_jigdo_comes_from_the_sources_and_the_rest_from_beside() {
+    let fixture = Fixture::new();
+    let dir = fixture.dir.path();
+    let published = published_with_packages(&fixture);
+    let (_, jigdo) = build(&Rejig::new(), &dir.join("compose"), &fixture.packages, &published);
+    createrepo(&published);
+    // The same directory without its last package file, and without repodata.
+    let partial = dir.join("partial");
+    fs::create_dir_all(&partial).unwrap();
+    let mut packages: Vec<String> = fs::read_dir(&fixture.packages)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    packages.sort();
+    assert!(packages.len() > 2, "{packages:?}");
+    let gone = packages.last().unwrap().clone();
+    for entry in fs::read_dir(&published).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() && entry.file_name().to_string_lossy() != gone {
+            fs::copy(entry.path(), partial.join(entry.file_name())).unwrap();
+        }
+    }
+    let beside = Server::start(&partial);
+    let sources = Server::start(&published);
+    let client = Rejig::new();
+    let repo = dir.join("client-repo");
+    let got = export_by_url(&client, &beside.url(), &jigdo, &sources.url(), &repo);
+    assert_eq!(text(&got, "commit"), fixture.commit);
+    let fetched = num(&got, "packages_fetched");
+    assert_eq!(fetched, packages.len() as u64, "{got}");
+    let parts = part_names(&head(&jigdo)).len() as u64;
+    assert_eq!(num(&got, "files_fetched_beside_jigdo"), parts + fetched - 1, "{got}");
+    assert_eq!(got["sources_read"], true, "{got}");
+    let from_sources: Vec<String> =
+        asked_since(&sources, 0).into_iter().filter(|a| !a.starts_with("repodata/")).collect();
+    assert_eq!(from_sources, vec![gone], "only the missing package came from the sources");
+    verify_exported_repo(&repo, &fixture.commit);
+}
