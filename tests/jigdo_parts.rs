@@ -68,6 +68,14 @@ fn published_with_packages(fixture: &Fixture) -> PathBuf {
     published
 }
 
+/// [`published_with_packages`], with the fixture's jigdo and parts built into it and its repodata.
+fn published_with_jigdo(fixture: &Fixture) -> (PathBuf, PathBuf) {
+    let published = published_with_packages(fixture);
+    let (_, jigdo) = build(&Rejig::new(), &fixture.dir.path().join("compose"), &fixture.packages, &published);
+    createrepo(&published);
+    (published, jigdo)
+}
+
 /// `export URL/JIGDO --packages SOURCE --repo REPO --ref os` with `--json`, the jigdo named
 /// by its file name under `base` (a server's URL).
 fn export_by_url(client: &Rejig, base: &str, jigdo: &Path, source: &str, repo: &Path) -> Value {
@@ -314,9 +322,7 @@ fn gc_keeps_the_parts_of_kept_roots_and_mirror_prune_keeps_what_kept_jigdos_need
 fn sigkill_during_a_part_fetch_leaves_the_store_sound_and_the_rerun_completes() {
     let fixture = Fixture::new();
     let dir = fixture.dir.path();
-    let published = published_with_packages(&fixture);
-    let (_, jigdo) = build(&Rejig::new(), &dir.join("compose"), &fixture.packages, &published);
-    createrepo(&published);
+    let (published, jigdo) = published_with_jigdo(&fixture);
     let h = head(&jigdo);
     // The largest part stalls after a few bytes: the client is killed while it waits.
     let victim = h.unique_parts().into_iter().max_by_key(|p| p.file_size).unwrap().clone();
@@ -441,9 +447,7 @@ fn a_url_jigdo_gets_its_files_beside_it_and_reads_repodata_only_for_what_is_not_
 fn a_package_missing_beside_the_jigdo_comes_from_the_sources_and_the_rest_from_beside() {
     let fixture = Fixture::new();
     let dir = fixture.dir.path();
-    let published = published_with_packages(&fixture);
-    let (_, jigdo) = build(&Rejig::new(), &dir.join("compose"), &fixture.packages, &published);
-    createrepo(&published);
+    let (published, jigdo) = published_with_jigdo(&fixture);
     // The same directory without its last package file, and without repodata.
     let partial = dir.join("partial");
     fs::create_dir_all(&partial).unwrap();
