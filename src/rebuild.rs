@@ -15,7 +15,7 @@
 //! when the jigdo is a local file (`build` writes them beside it).
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
@@ -352,7 +352,9 @@ struct Getter<'a> {
     /// True when `list[0]` is the jigdo's own directory, which packages are not looked for in.
     jigdo_dir: bool,
     sources: &'a Sources,
-    progress: &'a dyn Progress,
+    /// It runs beside a phase whose bar counts checked parts or imported packages, so it
+    /// passes on only warnings.
+    progress: WarningsOnly<'a>,
     catalog: Option<Catalog>,
     /// Files fetched beside the jigdo's URL.
     beside: usize,
@@ -376,12 +378,13 @@ impl<'a> Getter<'a> {
         // again from beside the jigdo.
         let remote = |source: &PackageSource| matches!(source, PackageSource::Repository(RepoLocation::Remote(_)));
         let url = (!local && sources.list.iter().all(remote)).then(|| given.to_string_lossy().into_owned());
+        let progress = WarningsOnly(progress);
         Getter { store, url, list, jigdo_dir, sources, progress, catalog: None, beside: 0, beside_missing: false }
     }
 
     fn catalog(&mut self) -> Result<&Catalog> {
         if self.catalog.is_none() {
-            self.catalog = Some(load_catalog(&self.list, self.sources, self.progress)?);
+            self.catalog = Some(load_catalog(&self.list, self.sources, &self.progress)?);
         }
         self.catalog.as_ref().context("internal error: no catalog")
     }
@@ -403,7 +406,7 @@ impl<'a> Getter<'a> {
         let mut rest: Vec<usize> = (0..wanted.len()).collect();
         if let (Some(url), false, Some(first)) = (&self.url, self.beside_missing, wanted.first()) {
             let probe = Catalog::beside(url, std::slice::from_ref(first))?;
-            let got = fetch(&probe, std::slice::from_ref(&first.0), &download_dir, options, self.progress).pop();
+            let got = fetch(&probe, std::slice::from_ref(&first.0), &download_dir, options, &self.progress).pop();
             match got {
                 Some(Ok(got)) => {
                     self.beside += 1;
@@ -414,17 +417,15 @@ impl<'a> Getter<'a> {
                     let beside = Catalog::beside(url, others)?;
                     let bindings: Vec<PackageBinding> = others.iter().map(|w| w.0.clone()).collect();
                     let missing = Mutex::new(Vec::new());
-                    let found = AtomicUsize::new(0);
                     let stopped = AtomicBool::new(false);
                     fetch_each(
                         &beside,
                         &bindings,
                         &download_dir,
                         options,
-                        self.progress,
+                        &self.progress,
                         &|index, result| match result {
                             Ok(got) => {
-                                found.fetch_add(1, Ordering::Relaxed);
                                 let going = deliver(index + 1, Ok(got));
                                 stopped.fetch_or(!going, Ordering::Relaxed);
                                 going
@@ -435,12 +436,12 @@ impl<'a> Getter<'a> {
                             }
                         },
                     );
-                    self.beside += found.into_inner();
                     if stopped.into_inner() {
                         return Ok(());
                     }
                     rest = missing.into_inner().unwrap_or_else(PoisonError::into_inner);
                     rest.sort_unstable();
+                    self.beside += others.len() - rest.len();
                 }
                 _ => self.beside_missing = true,
             }
@@ -454,9 +455,9 @@ impl<'a> Getter<'a> {
         let catalog = self.catalog()?;
         let deliver_rest = |index: usize, result| rest.get(index).is_some_and(|&position| deliver(position, result));
         if packages && jigdo_dir {
-            fetch_each(&catalog.without_source(0), &bindings, &download_dir, options, progress, &deliver_rest);
+            fetch_each(&catalog.without_source(0), &bindings, &download_dir, options, &progress, &deliver_rest);
         } else {
-            fetch_each(catalog, &bindings, &download_dir, options, progress, &deliver_rest);
+            fetch_each(catalog, &bindings, &download_dir, options, &progress, &deliver_rest);
         }
         Ok(())
     }
@@ -468,16 +469,13 @@ fn package_file_name(nevra: &Nevra) -> String {
 }
 
 /// Fetches the parts the store lacks and assembles the description; see [`obtain_parts_with`].
-fn obtain<'a>(
+fn obtain(
     store: &Store,
     file: &JigdoFile,
-    getter: &mut Getter<'a>,
-    quiet: &'a dyn Progress,
+    getter: &mut Getter<'_>,
     progress: &dyn Progress,
 ) -> Result<(rejig_format::jigdo::Assembled, PartsFetched)> {
     let head = &file.head;
-    // The fetching thread reports only warnings: the bar counts checked parts.
-    let loud = std::mem::replace(&mut getter.progress, quiet);
     let mut get = |missing: &[&PartRef], deliver: &Deliver<'_>| -> rejig_importer::Result<()> {
         let wanted: Vec<(PackageBinding, String, Option<u64>)> =
             missing.iter().map(|p| (p.binding(), part_file_name(&p.content), Some(p.file_size))).collect();
@@ -485,10 +483,8 @@ fn obtain<'a>(
             .get(&wanted, false, deliver)
             .map_err(|e| rejig_importer::Error::Fetch { package: "parts".to_owned(), detail: format!("{e:#}") })
     };
-    let obtained = obtain_parts_with(store, head, &mut get, progress)
-        .with_context(|| format!("getting the parts of {}", file.path.display()));
-    getter.progress = loud;
-    obtained
+    obtain_parts_with(store, head, &mut get, progress)
+        .with_context(|| format!("getting the parts of {}", file.path.display()))
 }
 
 /// Fetches the needed packages and imports them, the imports overlapping the downloads
@@ -496,20 +492,17 @@ fn obtain<'a>(
 /// all are recorded in the index at the end, together ([`Store::commit_finished`]), so a
 /// package that cannot be fetched or is refused leaves the store as it was (the packs
 /// already written are deleted). Returns the bytes fetched and, of those, downloaded.
-fn fetch_and_import<'a>(
+fn fetch_and_import(
     store: &Store,
     jigdo: &Jigdo,
     plan: &JigdoPlan,
     needed: &[(u32, &PackageBinding)],
-    getter: &mut Getter<'a>,
-    quiet: &'a dyn Progress,
+    getter: &mut Getter<'_>,
     progress: &dyn Progress,
 ) -> Result<(u64, u64)> {
     let files: Vec<(PackageBinding, String, Option<u64>)> =
         needed.iter().map(|(_, w)| ((*w).clone(), package_file_name(&w.nevra), None)).collect();
     progress.start("fetching and importing packages", files.len() as u64);
-    // The fetching thread reports only warnings: the bar counts imported packages.
-    let loud = std::mem::replace(&mut getter.progress, quiet);
     // Each package is imported as soon as it is fetched, by whichever worker is free: more
     // workers than cores, so that the cores keep importing while some wait for the disk.
     let workers = rejig_store::threads::io_worker_count();
@@ -530,7 +523,6 @@ fn fetch_and_import<'a>(
             Ok((finished, got))
         },
     );
-    getter.progress = loud;
     let (finished, downloads): (Vec<_>, Vec<Fetched>) = outcome?.into_iter().unzip();
     store.commit_finished(finished.into_iter().flatten().collect()).context("storing the imported packages")?;
     let fetched = downloads.iter().map(|got| got.size).sum();
@@ -557,9 +549,8 @@ fn rebuild(store: &Store, options: &ExportJigdoOptions, progress: &dyn Progress)
     check_target(repo, options).with_context(|| format!("exporting into {}", repo.display()))?;
     let (path, local) = local_jigdo(store, jigdo_path, sources, progress)?;
     let file = read_jigdo(&path)?;
-    let quiet = WarningsOnly(progress);
     let mut getter = Getter::new(store, &path, jigdo_path, local, sources, progress);
-    let (assembled, parts) = obtain(store, &file, &mut getter, &quiet, progress)?;
+    let (assembled, parts) = obtain(store, &file, &mut getter, progress)?;
     let jigdo = &assembled.jigdo;
     let plan = plan_jigdo(store, jigdo)?;
     let (indexes, wanted): (Vec<u32>, Vec<PackageBinding>) = wanted(jigdo, &plan).into_iter().unzip();
@@ -573,8 +564,7 @@ fn rebuild(store: &Store, options: &ExportJigdoOptions, progress: &dyn Progress)
             );
         }
         let needed: Vec<(u32, &PackageBinding)> = indexes.iter().copied().zip(&wanted).collect();
-        (bytes_fetched, bytes_downloaded) =
-            fetch_and_import(store, jigdo, &plan, &needed, &mut getter, &quiet, progress)?;
+        (bytes_fetched, bytes_downloaded) = fetch_and_import(store, jigdo, &plan, &needed, &mut getter, progress)?;
     }
     complete_commit(store, jigdo, &plan, &part_blobs(&file.head), progress)
         .context("completing the commit in the store")?;

@@ -25,6 +25,7 @@ impl Progress for NoProgress {
 
 /// Progress that passes on only warnings: for work that runs beside a phase whose bar and
 /// log line it must not replace (a jigdo export fetches packages while it imports others).
+#[derive(Clone, Copy)]
 pub struct WarningsOnly<'a>(pub &'a dyn Progress);
 
 impl Progress for WarningsOnly<'_> {
