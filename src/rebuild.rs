@@ -28,7 +28,7 @@ use rejig_importer::jigdo::{
     complete_commit, delta_applies, missing_parts, obtain_parts_with, package_demand, part_blobs, plan_jigdo,
     read_jigdo, read_part, Expect, JigdoFile, JigdoPlan, PartsFetched,
 };
-use rejig_importer::package::prepare_package_import;
+use rejig_importer::package::{prepare_package_import, PackageDemand};
 use rejig_importer::source::{
     fetch, fetch_and_work, fetch_each, fetch_url, Catalog, Deliver, Fetched, Location, PackageSource, RepoLocation,
 };
@@ -95,6 +95,9 @@ pub struct RebuildReport {
     pub objects_visited: u64,
     /// Objects written into the repository.
     pub objects_written: u64,
+    /// Of those, content objects the import wrote straight into the repository backing the
+    /// store (FORMAT.md §3b, direct import).
+    pub objects_written_at_import: u64,
     /// Objects the repository already had.
     pub objects_reused: u64,
     /// Wall time of the whole flow.
@@ -491,15 +494,17 @@ fn obtain(
 /// ([`fetch_and_work`]). Each package's pack is made durable as soon as it is imported, but
 /// all are recorded in the index at the end, together ([`Store::commit_finished`]), so a
 /// package that cannot be fetched or is refused leaves the store as it was (the packs
-/// already written are deleted). Returns the bytes fetched and, of those, downloaded.
+/// already written are deleted; objects written `into_backing` stay in the repository,
+/// unreferenced).
 fn fetch_and_import(
     store: &Store,
     jigdo: &Jigdo,
     plan: &JigdoPlan,
     needed: &[(u32, &PackageBinding)],
+    into_backing: bool,
     getter: &mut Getter<'_>,
     progress: &dyn Progress,
-) -> Result<(u64, u64)> {
+) -> Result<Imported> {
     let files: Vec<(PackageBinding, String, Option<u64>)> =
         needed.iter().map(|(_, w)| ((*w).clone(), package_file_name(&w.nevra), None)).collect();
     progress.start("fetching and importing packages", files.len() as u64);
@@ -513,26 +518,41 @@ fn fetch_and_import(
         |position, _, result| {
             let &(index, want) = needed.get(position).context("internal error: no such package")?;
             let got = result.with_context(|| format!("fetching {}", want.nevra))?;
-            let demand = package_demand(jigdo, plan, index)?;
+            let demand = PackageDemand { into_backing, ..package_demand(jigdo, plan, index)? };
             let import = prepare_package_import(store, &got.path, &demand)
                 .with_context(|| format!("package {} (from {})", want.nevra, got.path.display()))?;
             // Its pack is made durable now, while other packages are imported; only recording
             // it in the index waits for the others.
             let finished = import.batch.map(Batch::finish_pack).transpose()?;
             progress.advance(1);
-            Ok((finished, got))
+            Ok(((finished, import.import.objects_into_repo), got))
         },
     );
     let (finished, downloads): (Vec<_>, Vec<Fetched>) = outcome?.into_iter().unzip();
+    let (finished, into_repo): (Vec<_>, Vec<u64>) = finished.into_iter().unzip();
     store.commit_finished(finished.into_iter().flatten().collect()).context("storing the imported packages")?;
-    let fetched = downloads.iter().map(|got| got.size).sum();
-    let downloaded = downloads.iter().map(|got| got.bytes_downloaded).sum();
+    let imported = Imported {
+        bytes_fetched: downloads.iter().map(|got| got.size).sum(),
+        bytes_downloaded: downloads.iter().map(|got| got.bytes_downloaded).sum(),
+        objects_into_repo: into_repo.iter().sum(),
+    };
     for got in downloads.iter().filter(|got| got.temporary) {
         // The store has its content now; an edge host's disk is not a package cache.
         let _ = std::fs::remove_file(&got.path);
     }
     progress.finish();
-    Ok((fetched, downloaded))
+    Ok(imported)
+}
+
+/// What [`fetch_and_import`] did.
+#[derive(Default)]
+struct Imported {
+    /// Bytes of the package files fetched.
+    bytes_fetched: u64,
+    /// Of those, bytes that crossed the network.
+    bytes_downloaded: u64,
+    /// Content objects written straight into the repository backing the store.
+    objects_into_repo: u64,
 }
 
 /// Rebuilds the commit a jigdo describes in the store, fetching only the parts and packages
@@ -554,7 +574,7 @@ fn rebuild(store: &Store, options: &ExportJigdoOptions, progress: &dyn Progress)
     let jigdo = &assembled.jigdo;
     let plan = plan_jigdo(store, jigdo)?;
     let (indexes, wanted): (Vec<u32>, Vec<PackageBinding>) = wanted(jigdo, &plan).into_iter().unzip();
-    let (mut bytes_fetched, mut bytes_downloaded) = (0, 0);
+    let mut imported = Imported::default();
     if !wanted.is_empty() {
         if sources.is_empty() {
             bail!(
@@ -564,7 +584,10 @@ fn rebuild(store: &Store, options: &ExportJigdoOptions, progress: &dyn Progress)
             );
         }
         let needed: Vec<(u32, &PackageBinding)> = indexes.iter().copied().zip(&wanted).collect();
-        (bytes_fetched, bytes_downloaded) = fetch_and_import(store, jigdo, &plan, &needed, &mut getter, progress)?;
+        // An edge host's store backed by this repository imports the content straight into it.
+        let into_backing = rejig_exporter::backing::prepare_direct_import(store, repo, options)
+            .with_context(|| format!("exporting into {}", repo.display()))?;
+        imported = fetch_and_import(store, jigdo, &plan, &needed, into_backing, &mut getter, progress)?;
     }
     complete_commit(store, jigdo, &plan, &part_blobs(&file.head), progress)
         .context("completing the commit in the store")?;
@@ -575,16 +598,18 @@ fn rebuild(store: &Store, options: &ExportJigdoOptions, progress: &dyn Progress)
         repo: export.repo.clone(),
         mode: export.mode,
         objects_total: export.objects_total,
-        objects_written: export.objects_written,
-        objects_reused: export.objects_reused,
+        objects_written: export.objects_written + imported.objects_into_repo,
+        objects_written_at_import: imported.objects_into_repo,
+        // What the import wrote, the export found there.
+        objects_reused: export.objects_reused.saturating_sub(imported.objects_into_repo),
         objects_visited: export.objects_visited,
         jigdo_commit: jigdo.commit,
         parts,
         packages_total: jigdo.packages.len(),
         packages_needed: wanted.len(),
         packages_fetched: wanted.len(),
-        bytes_fetched,
-        bytes_downloaded,
+        bytes_fetched: imported.bytes_fetched,
+        bytes_downloaded: imported.bytes_downloaded,
         content_objects: plan.objects_total,
         objects_present: plan.objects_present,
         content_objects_checked: plan.visited.len(),

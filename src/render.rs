@@ -276,8 +276,11 @@ pub fn rebuild(report: &RebuildReport) -> String {
         report.content_objects,
         report.objects_present,
         export.objects_total,
-        export.objects_written,
-        export.objects_reused,
+        match report.objects_written_at_import {
+            0 => report.objects_written.to_string(),
+            at_import => format!("{} ({at_import} straight from the packages)", report.objects_written),
+        },
+        report.objects_reused,
         report.seconds
     )
 }

@@ -16,7 +16,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use rayon::prelude::*;
-use rejig_format::{BlobId, ObjectKey, ObjectRecord, ObjectType, RepoMode};
+use rejig_format::object::FileHeader;
+use rejig_format::{BlobId, ObjectId, ObjectKey, ObjectRecord, ObjectType, RepoMode};
 use rejig_store::backing::{Adopted, Presence};
 use rejig_store::walk::CommitClosure;
 use rejig_store::{BackedRef, RepoObjects, Store};
@@ -35,12 +36,14 @@ pub struct RepoBacking {
     path: PathBuf,
     mode: OnceLock<RepoMode>,
     lock: Mutex<Option<RepoLock>>,
+    /// The repository opened for writing, on a direct import's first object.
+    writer: OnceLock<OstreeRepo>,
 }
 
 impl RepoBacking {
     /// A reader of the repository at `path` (which may not exist yet).
     pub fn new(path: &Path) -> Self {
-        Self { path: path.to_path_buf(), mode: OnceLock::new(), lock: Mutex::new(None) }
+        Self { path: path.to_path_buf(), mode: OnceLock::new(), lock: Mutex::new(None), writer: OnceLock::new() }
     }
 
     /// The repository's mode and the lock, once the repository exists; None before.
@@ -61,6 +64,18 @@ impl RepoBacking {
 
     fn object_path(&self, mode: RepoMode, key: &ObjectKey) -> PathBuf {
         self.path.join(mode.loose_path(key))
+    }
+
+    /// The repository, opened for writing once it exists (and locked, by [`Self::ready`]).
+    fn writer(&self) -> std::io::Result<&OstreeRepo> {
+        if let Some(repo) = self.writer.get() {
+            return Ok(repo);
+        }
+        let Some(mode) = self.ready()? else {
+            return Err(std::io::Error::new(std::io::ErrorKind::NotFound, "the repository does not exist yet"));
+        };
+        let repo = OstreeRepo::open_or_create(&self.path, Some(mode)).map_err(std::io::Error::other)?;
+        Ok(self.writer.get_or_init(|| repo))
     }
 }
 
@@ -100,6 +115,24 @@ impl RepoObjects for RepoBacking {
         }
         Ok(Some(Box::new(file)))
     }
+
+    fn write_file(
+        &self,
+        expected: ObjectId,
+        header: &FileHeader,
+        content: &mut dyn Read,
+        size: u64,
+    ) -> std::io::Result<bool> {
+        match self.writer()?.write_content_through(Some(expected), header, Some((content, size))) {
+            Ok(_) => Ok(true),
+            Err(Error::Checksum { .. }) => Ok(false),
+            Err(e) => Err(std::io::Error::other(e)),
+        }
+    }
+
+    fn sync(&self) -> std::io::Result<()> {
+        self.writer()?.sync().map_err(std::io::Error::other)
+    }
 }
 
 /// The content of an archive `.filez`: the framed header is skipped, the rest inflated.
@@ -131,6 +164,23 @@ pub fn backs(store: &Store, repo: &Path) -> Result<bool> {
         _ => a == b,
     };
     Ok(same(&backing, repo))
+}
+
+/// Prepares a direct import (FORMAT.md §3b) ahead of an export into `repo_path`: true when
+/// the import may write the commit's content objects straight into that repository, that is
+/// when it backs `store`, the export keeps the commit as it is (no `--canonicalize`), and the
+/// mode holds every object as it is (not bare-user-only, whose export first checks that the
+/// whole commit fits it). The repository is then created if missing, before the import.
+pub fn prepare_direct_import(store: &Store, repo_path: &Path, options: &crate::ExportOptions) -> Result<bool> {
+    if options.canonicalize || !backs(store, repo_path)? {
+        return Ok(false);
+    }
+    let mode = crate::check_target(repo_path, options)?;
+    if mode == RepoMode::BareUserOnly {
+        return Ok(false);
+    }
+    OstreeRepo::open_or_create(repo_path, Some(mode))?;
+    Ok(true)
 }
 
 /// Hashes what the repository object holds; None when it is missing or unreadable.

@@ -14,7 +14,7 @@ use rejig_format::manifest::{ManifestFile, ManifestFileKind, Nevra, PackageManif
 use rejig_format::object::{ContentHasher, FileHeader};
 use rejig_format::{BlobId, FileSha256, HeaderSha256, ObjectId, ObjectKey, ObjectRecord, ObjectType, PackageBinding};
 use rejig_store::store::IN_MEMORY_BLOB_LIMIT;
-use rejig_store::{Batch, Progress, Store};
+use rejig_store::{BackedWrite, Batch, Progress, Store};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, IoContext, Result};
@@ -46,6 +46,9 @@ pub struct PackageImport {
     /// Content objects recorded for a [`PackageDemand`].
     #[serde(skip)]
     pub objects: u64,
+    /// Of those, objects written straight into the backing repository.
+    #[serde(skip)]
+    pub objects_into_repo: u64,
 }
 
 /// What an import of several packages did. In JSON, a failure is `{"path", "error"}`.
@@ -148,6 +151,10 @@ pub struct PackageDemand {
     /// File index (header order) → the content objects made of that file's bytes, each with
     /// the header it takes and the checksum it must hash to.
     pub objects: HashMap<u32, Vec<(FileHeader, ObjectId)>>,
+    /// Write those objects straight into the repository backing the store, instead of
+    /// packing their content (FORMAT.md §3b, direct import): the caller exports the commit
+    /// into that repository next.
+    pub into_backing: bool,
 }
 
 /// Imports one package.
@@ -219,6 +226,7 @@ fn prepare_import<'s>(store: &'s Store, path: &Path, demand: &PackageDemand) -> 
         raw_bytes: 0,
         pack_bytes: 0,
         objects: 0,
+        objects_into_repo: 0,
     };
     if demand.objects.is_empty() && store.reader()?.package(&package.header_sha256)?.is_some() {
         import.skipped = true;
@@ -228,6 +236,7 @@ fn prepare_import<'s>(store: &'s Store, path: &Path, demand: &PackageDemand) -> 
     let mut blobs: Vec<Option<BlobId>> = vec![None; package.files.files.len()];
     let files = &package.files.files;
     let mut objects = 0u64;
+    let mut objects_into_repo = 0u64;
     // With the whole file's SHA-256 bound (checked below, before anything is committed), the
     // package's own payload and file digests cover nothing more: they are not computed again.
     let digests = match demand.binding.as_ref().and_then(|b| b.file.as_ref()) {
@@ -242,24 +251,50 @@ fn prepare_import<'s>(store: &'s Store, path: &Path, demand: &PackageDemand) -> 
             .flatten()
             .collect();
         let mut hashers: Vec<_> = wanted.iter().map(|(header, _)| header.hasher()).collect();
+        // The first object made of this content goes straight into the backing repository.
+        let direct = wanted.first().filter(|_| demand.into_backing && size > 0);
+        let mut written = BackedWrite::Declined;
         let blob = if size <= IN_MEMORY_BLOB_LIMIT {
             let mut data = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
             content.read_to_end(&mut data).map_err(|e| Error::Io { path: path.to_path_buf(), error: e })?;
             hashers.iter_mut().for_each(|h| h.update(&data));
-            batch.add_blob(&data)?
+            if let Some((header, id)) = direct {
+                let key = ObjectKey::new(*id, ObjectType::File);
+                written = batch.add_backed_file(key, header, &mut data.as_slice(), data.len() as u64)?;
+            }
+            match written {
+                BackedWrite::Written(blob) => {
+                    objects_into_repo += 1;
+                    blob
+                }
+                _ => batch.add_blob(&data)?,
+            }
         } else {
-            batch.add_blob_stream(&mut TeeHashers { inner: content, hashers: &mut hashers })?.0
+            let mut tee = TeeHashers { inner: content, hashers: &mut hashers };
+            if let Some((header, id)) = direct {
+                written = batch.add_backed_file(ObjectKey::new(*id, ObjectType::File), header, &mut tee, size)?;
+            }
+            match written {
+                BackedWrite::Written(blob) => {
+                    objects_into_repo += 1;
+                    blob
+                }
+                BackedWrite::Refused => BlobId::of(&[]),
+                BackedWrite::Declined => batch.add_blob_stream(&mut tee)?.0,
+            }
         };
         for ((header, expected), hasher) in wanted.into_iter().zip(hashers) {
             let actual = hasher.finish();
-            if actual != *expected {
+            // The repository refuses only a mismatch, which the first object finds here.
+            if actual != *expected || written == BackedWrite::Refused {
                 let name = members.first().and_then(|&m| files.get(m)).map(|f| f.path.as_slice()).unwrap_or_default();
+                let why = match actual == *expected {
+                    false => format!("with the jigdo's metadata it hashes to {actual}"),
+                    true => "the repository refused to write it".to_owned(),
+                };
                 return Err(Error::Rpm(crate::rpm::error::RpmError::new(
                     "payload",
-                    format!(
-                        "object {expected} does not rebuild from {}: with the jigdo's metadata it hashes to {actual}",
-                        String::from_utf8_lossy(name)
-                    ),
+                    format!("object {expected} does not rebuild from {}: {why}", String::from_utf8_lossy(name)),
                 )));
             }
             batch.add_object(ObjectKey::new(actual, ObjectType::File), &ObjectRecord::content(header.clone(), blob))?;
@@ -307,6 +342,7 @@ fn prepare_import<'s>(store: &'s Store, path: &Path, demand: &PackageDemand) -> 
     };
     batch.add_package(&manifest)?;
     import.objects = objects;
+    import.objects_into_repo = objects_into_repo;
     Ok(PreparedImport { import, batch: Some(batch) })
 }
 

@@ -27,8 +27,9 @@ use crate::index::GcChanges;
 use crate::pack::reader::{read_trailer, BlobReader};
 use crate::pack::writer::pack_path;
 use crate::pack::BlobLocation;
-use crate::store::Store;
-use rejig_format::id::{BlobId, ObjectKey, PackId};
+use crate::store::{Batch, Store};
+use rejig_format::id::{BlobId, ObjectId, ObjectKey, PackId};
+use rejig_format::object::FileHeader;
 
 /// The file in the store that names the repository backing it (absolute path, one line).
 pub const FILE: &str = "backing";
@@ -128,6 +129,80 @@ pub trait RepoObjects: Send + Sync {
     /// The bytes the object holds (a content object's file content; a metadata object's
     /// bytes), unverified; None when the object is not there.
     fn open(&self, key: &ObjectKey) -> std::io::Result<Option<Box<dyn Read + Send>>>;
+    /// Writes a regular file's content object, reading `content` (`size` bytes) to its end
+    /// even when the object is already there. It is published only if header and content
+    /// hash to `expected`; Ok(false) when they do not (nothing is published).
+    fn write_file(
+        &self,
+        expected: ObjectId,
+        header: &FileHeader,
+        content: &mut dyn Read,
+        size: u64,
+    ) -> std::io::Result<bool>;
+    /// Makes every object written so far durable.
+    fn sync(&self) -> std::io::Result<()>;
+}
+
+/// What [`Batch::add_backed_file`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackedWrite {
+    /// The object is in the repository and the blob will be recorded as backed by it.
+    Written(BlobId),
+    /// Nothing was read: the store is not backed, or the repository has the object already
+    /// (its bytes are checked when an export adopts it). The caller packs the content.
+    Declined,
+    /// The content was read but does not hash to the object: nothing was published or
+    /// recorded. The caller's own check names the mismatch.
+    Refused,
+}
+
+impl Batch<'_> {
+    /// Direct import (FORMAT.md §3b): writes a regular file's content object straight into
+    /// the backing repository instead of packing its content, and records the blob as backed
+    /// by it when the batch is recorded. Recording first makes the repository durable
+    /// ([`Store::commit_finished`]), so an entry never names an object a power cut could lose.
+    pub fn add_backed_file(
+        &self,
+        key: ObjectKey,
+        header: &FileHeader,
+        content: &mut dyn Read,
+        size: u64,
+    ) -> Result<BackedWrite> {
+        let Some(objects) = self.store().backing() else { return Ok(BackedWrite::Declined) };
+        let in_repo = |detail: String| Error::RepoObject { key, repo: objects.path().into(), detail };
+        match objects.probe(&key) {
+            Ok(Presence::Missing) => {}
+            Ok(Presence::Present(_)) => return Ok(BackedWrite::Declined),
+            Err(e) => return Err(in_repo(format!("cannot look for the object: {e}"))),
+        }
+        let mut hashing = Blake3Reader { inner: content, hasher: blake3::Hasher::new(), read: 0 };
+        let published = objects
+            .write_file(key.id, header, &mut hashing, size)
+            .map_err(|e| in_repo(format!("cannot write the object: {e}")))?;
+        if !published {
+            return Ok(BackedWrite::Refused);
+        }
+        let blob = BlobId::from_bytes(*hashing.hasher.finalize().as_bytes());
+        self.add_backed(blob, BackedRef { key, raw_len: hashing.read })?;
+        Ok(BackedWrite::Written(blob))
+    }
+}
+
+/// Hashes and counts what passes through.
+struct Blake3Reader<'a> {
+    inner: &'a mut dyn Read,
+    hasher: blake3::Hasher,
+    read: u64,
+}
+
+impl Read for Blake3Reader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let data = buf.get(..n).unwrap_or_default();
+        self.hasher.update(data);
+        self.read += n as u64;
+        Ok(n)
+    }
 }
 
 /// What [`Store::check_backing`] found and did.

@@ -58,6 +58,16 @@ pub enum Error {
         /// What happened.
         detail: String,
     },
+    /// A direct import could not write an object into the backing repository.
+    #[error("object {key} in the repository {repo}: {detail}")]
+    RepoObject {
+        /// The object.
+        key: ObjectKey,
+        /// The repository.
+        repo: PathBuf,
+        /// What happened.
+        detail: String,
+    },
     /// An object the store does not hold.
     #[error("the store has no object {0}")]
     MissingObject(ObjectKey),

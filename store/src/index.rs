@@ -306,8 +306,25 @@ impl Index {
     /// a sync that learns of many packs at once. Each pack's roots get their own use stamp,
     /// in the order given.
     pub fn commit_packs(&self, packs: &[FinishedPack]) -> Result<()> {
+        self.commit_packs_and_backed(packs, &[])
+    }
+
+    /// [`Index::commit_packs`], recording in the same transaction blobs that a direct import
+    /// wrote into the backing repository (FORMAT.md §3b). The caller has made those
+    /// repository objects durable first.
+    pub fn commit_packs_and_backed(
+        &self,
+        packs: &[FinishedPack],
+        backed: &[(BlobId, crate::backing::BackedRef)],
+    ) -> Result<()> {
         let db = self.db()?;
         let txn = db.begin_write().map_err(|e| self.err(e))?;
+        if !backed.is_empty() {
+            let mut table = txn.open_table(BACKED).map_err(|e| self.err(e))?;
+            for (id, backed_ref) in backed {
+                table.insert(id.as_bytes(), backed_ref.to_bytes()).map_err(|e| self.err(e))?;
+            }
+        }
         for pack in packs {
             let mut blobs = txn.open_table(BLOBS).map_err(|e| self.err(e))?;
             for entry in &pack.trailer.blobs {

@@ -8,6 +8,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::backing::BackedRef;
 use crate::error::{Error, IoContext, Result};
 use crate::identity::StoreId;
 use crate::index::{Index, IndexReader, Opened, Probed};
@@ -423,6 +424,7 @@ impl Store {
             pack: Mutex::new(PackWriter::create(&self.root.join("tmp"), &self.packs_dir())?),
             added: Mutex::new(HashSet::new()),
             roots: Mutex::new(Vec::new()),
+            backed: Mutex::new(Vec::new()),
         })
     }
 }
@@ -436,6 +438,8 @@ pub struct Batch<'s> {
     pack: Mutex<PackWriter>,
     added: Mutex<HashSet<ObjectKey>>,
     roots: Mutex<Vec<ObjectKey>>,
+    /// Blobs written into the backing repository by a direct import (`backing.rs`).
+    backed: Mutex<Vec<(BlobId, BackedRef)>>,
 }
 
 /// What a committed batch wrote.
@@ -515,6 +519,12 @@ impl<'s> Batch<'s> {
         Ok(())
     }
 
+    /// Records, with the batch, that a repository object holds a blob ([`Batch::add_backed_file`]).
+    pub(crate) fn add_backed(&self, blob: BlobId, backed: BackedRef) -> Result<()> {
+        self.backed.lock().map_err(poisoned)?.push((blob, backed));
+        Ok(())
+    }
+
     /// Marks a commit as a root to keep (and as used now).
     pub fn add_root(&self, key: ObjectKey) -> Result<()> {
         self.roots.lock().map_err(poisoned)?.push(key);
@@ -537,13 +547,14 @@ impl<'s> Batch<'s> {
         let store = self.store;
         let mut pack = self.pack.into_inner().map_err(poisoned)?;
         let roots = self.roots.into_inner().map_err(poisoned)?;
+        let backed = self.backed.into_inner().map_err(poisoned)?;
         if pack.is_empty() {
-            return Ok(FinishedBatch { store, pack: None, roots });
+            return Ok(FinishedBatch { store, pack: None, roots, backed });
         }
         for root in roots {
             pack.add_root(root);
         }
-        Ok(FinishedBatch { store, pack: pack.finish()?, roots: Vec::new() })
+        Ok(FinishedBatch { store, pack: pack.finish()?, roots: Vec::new(), backed })
     }
 }
 
@@ -555,6 +566,8 @@ pub struct FinishedBatch<'s> {
     pack: Option<FinishedPack>,
     /// The roots to touch when the batch wrote no pack.
     roots: Vec<ObjectKey>,
+    /// Blobs a direct import wrote into the backing repository.
+    backed: Vec<(BlobId, BackedRef)>,
 }
 
 impl Drop for FinishedBatch<'_> {
@@ -576,9 +589,11 @@ impl Store {
     pub fn commit_finished(&self, finished: Vec<FinishedBatch<'_>>) -> Result<Vec<BatchSummary>> {
         let mut packs = Vec::new();
         let mut touched = Vec::new();
+        let mut backed = Vec::new();
         let mut summaries = Vec::with_capacity(finished.len());
         for mut batch in finished {
             touched.append(&mut batch.roots);
+            backed.append(&mut batch.backed);
             let Some(pack) = batch.pack.take() else {
                 summaries.push(BatchSummary::default());
                 continue;
@@ -604,8 +619,18 @@ impl Store {
                 remote.upload(pack)?;
             }
         }
-        if !packs.is_empty() {
-            self.index.commit_packs(&packs)?;
+        if let Some((_, first)) = backed.first() {
+            // A backed entry promises its object: the repository is durable before the index
+            // names anything in it (FORMAT.md §3b, direct import).
+            let objects = self.backing().ok_or_else(|| Error::invalid("store", "a direct import without a backing"))?;
+            objects.sync().map_err(|e| Error::RepoObject {
+                key: first.key,
+                repo: objects.path().into(),
+                detail: format!("cannot make the repository durable: {e}"),
+            })?;
+        }
+        if !packs.is_empty() || !backed.is_empty() {
+            self.index.commit_packs_and_backed(&packs, &backed)?;
         }
         Ok(summaries)
     }

@@ -679,6 +679,73 @@ fn hostile_jigdo_file_index_missing_or_a_directory() {
     }
 }
 
+/// An edge host's store backed by its repository imports content straight into it (FORMAT.md
+/// §3b, direct import). A jigdo that gives a package's file another file's metadata names an
+/// object the file's bytes do not make: the export is refused, that object never appears in
+/// the repository, the store is as it was, and what the other files wrote is unreferenced
+/// data: after `ostree prune --refs-only` the repository is exactly what it was. The honest
+/// jigdo then exports into it.
+#[test]
+fn hostile_jigdo_metadata_a_package_file_does_not_take_leaves_a_backed_repository_as_it_was() {
+    let fixture = Fixture::new();
+    let (jigdo, new) = fixture.parts();
+    let files = new_files(&new);
+    let empty = rejig_format::BlobId::of(&[]);
+    let entry = jigdo
+        .content
+        .iter()
+        .position(|e| matches!(e.source, ContentSource::Package { .. }) && e.content != empty)
+        .expect("some non-empty content comes from a package");
+    let ContentSource::Package { package: victim, .. } = jigdo.content[entry].source else { unreachable!() };
+    let nevra = jigdo.packages[victim as usize].nevra.to_string();
+    let mut hostile = jigdo.clone();
+    let meta = (0..hostile.metadata.len() as u32)
+        .find(|&m| m != hostile.content[entry].meta)
+        .expect("the fixture's files have more than one owner and mode");
+    hostile.content[entry].meta = meta;
+    let object = hostile.content[entry].object.to_hex();
+    let head = fixture.head_of(&hostile, &new);
+    let wrapped = fixture.wrap("other-metadata", &head.encode().unwrap(), &files, &fixture.provides());
+
+    let dir = fixture.dir.path().join(format!("backed-{}", rand_suffix()));
+    let repo = golden_repo(&dir, "repo", "bare-user");
+    let repo_before = repo_state(&repo);
+    let rejig = Rejig::new();
+    rejig.json(&["init", "--backed-by", p(&repo)]);
+    let store_before = store_state(&rejig);
+    let packages = p(&fixture.packages).to_owned();
+    let out = rejig.fails(&export_jigdo_args(&wrapped, &packages, &repo));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for needle in [nevra.as_str(), &object, "does not rebuild from"] {
+        assert!(stderr.contains(needle), "stderr should mention {needle:?}:\n{stderr}");
+    }
+    eprintln!("[matrix] other metadata, backed store: {}", stderr.trim());
+    let path = repo.join("objects").join(&object[..2]).join(format!("{}.file", &object[2..]));
+    assert!(!path.exists(), "the object the file does not make was published: {}", path.display());
+    let allow = Allow::JigdoNewContent { blobs: Fixture::stored_blobs(&head, &new) };
+    assert_store_unchanged(&store_before, &store_state(&rejig), allow, "refused backed export");
+    assert_eq!(ostree_rev_parse(&repo, "test/fixture"), GOLDEN_COMMIT, "the ref moved");
+    let written = repo_state(&repo).map_or(0, |after| after.len()) - repo_before.as_ref().map_or(0, |b| b.len());
+    eprintln!("[matrix] other metadata, backed store: {written} unreferenced files left in the repository");
+    ostree(&["prune", &format!("--repo={}", p(&repo)), "--refs-only"]);
+    // Object directories stay, empty, as after any export.
+    let without_object_dirs = |state: RepoState| -> RepoState {
+        state.map(|files| files.into_iter().filter(|(k, v)| !(k.starts_with("objects/") && v == "directory")).collect())
+    };
+    assert_eq!(
+        without_object_dirs(repo_state(&repo)),
+        without_object_dirs(repo_before),
+        "after ostree prune --refs-only, the repository is not what it was before the refused export"
+    );
+
+    let v = rejig.json(&export_jigdo_args(&fixture.jigdo, &packages, &repo));
+    assert_eq!(text(&v, "commit"), fixture.commit, "{v}");
+    assert!(num(&v, "objects_written_at_import") > 0, "the honest export imports into the repository: {v}");
+    rejig.fsck_clean();
+    let fsck = ostree(&["fsck", &format!("--repo={}", p(&repo))]);
+    assert!(fsck.contains("no errors"), "{fsck}");
+}
+
 #[test]
 fn hostile_jigdo_huge_declared_counts() {
     let fixture = Fixture::new();

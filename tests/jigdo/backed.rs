@@ -112,6 +112,11 @@ fn a_backed_store_keeps_each_file_once_and_fetches_what_a_copying_store_fetches(
         edge_reports[1]
     );
     assert_eq!(num(&edge_reports[2], "packages_fetched"), 0, "a relabel fetches nothing: {}", edge_reports[2]);
+    // The edge host's import writes the content straight into its repository (direct import);
+    // the copying store's export writes it all.
+    let at_import = |v: &Value| num(v, "objects_written_at_import");
+    assert!(at_import(&edge_reports[0]) > 0, "a cold backed install imports into the repository: {}", edge_reports[0]);
+    assert!(copy_reports.iter().all(|v| at_import(v) == 0), "a copying store's import writes no repository");
 
     let (copied, backed) = (store_bytes(copying.store()), store_bytes(edge.store()));
     let packs = |store: &Path| store_bytes(&store.join("packs"));
@@ -362,6 +367,37 @@ fn sigkill_inside_adoption_leaves_every_blob_readable() {
         let v = export(&edge, j.rpm(3), &[p(f.pkgs(2))], &repo, "bare-user", f.commit(3));
         assert_eq!(num(&v, "packages_fetched"), 0, "after {inject}, a relabel fetches nothing: {v}");
     }
+}
+
+/// SIGKILL between a direct import's writes and its record (the first `syncfs`, which makes
+/// the repository durable before the index names anything in it; strace injection): the
+/// objects are in the repository, unreferenced, and the store has recorded nothing. `fsck`
+/// is clean, and the next export completes, fetching every package again.
+#[test]
+fn sigkill_before_a_direct_import_is_recorded_leaves_unreferenced_objects_only() {
+    let (f, j, tmp) = (&*FIXTURE, &*JIGDOS, tempdir());
+    let repo = tmp.path().join("edge");
+    let edge = backed_client(&repo);
+    let args =
+        ["export", p(j.rpm(1)), "--packages", p(f.pkgs(1)), "--repo", p(&repo), "--mode", "bare-user", "--ref", REF];
+    let mut cmd = Command::new("strace");
+    cmd.args(["-f", "-qq", "-o", "/dev/null", "-e", "inject=syncfs:signal=KILL:when=1", "--"]);
+    cmd.arg(rejig_bin()).arg("--store").arg(edge.store()).args(args);
+    cmd.env_remove("REJIG_STORE");
+    let out = run(&mut cmd);
+    assert!(!out.status.success(), "the first syncfs did not kill the export:\n{}", report("strace", &out));
+    let objects = fs::read_dir(repo.join("objects")).map_or(0, |dirs| dirs.count());
+    assert!(objects > 0, "the import wrote no object before it was killed");
+    assert!(!repo.join("refs/heads").join(REF).exists(), "the ref moved");
+    let checked = edge.fsck_clean();
+    assert_eq!(num(&checked, "packages"), 0, "a package was recorded: {checked}");
+    let v = export(&edge, j.rpm(1), &[p(f.pkgs(1))], &repo, "bare-user", f.commit(1));
+    assert_eq!(num(&v, "packages_fetched"), num(&v, "packages_total"), "{v}");
+    assert_exported(&repo, f.commit(1), tmp.path());
+    edge.fsck_clean();
+    let v = export(&edge, j.rpm(2), &[p(f.pkgs(2))], &repo, "bare-user", f.commit(2));
+    assert_eq!(num(&v, "packages_fetched"), 2, "{v}");
+    assert_exported(&repo, f.commit(2), tmp.path());
 }
 
 /// An archive repository backs a store too: its `.filez` objects are inflated and checked on

@@ -483,6 +483,18 @@ impl OstreeRepo {
                 return Ok(Written { id, new: false, bytes: 0 });
             }
         }
+        self.write_content_through(expected, header, content)
+    }
+
+    /// [`OstreeRepo::write_content`] without the look for the object first: the content is
+    /// always read to its end and hashed (a direct import needs every byte of it), and an
+    /// object that is already there is left as it is.
+    pub fn write_content_through(
+        &self,
+        expected: Option<ObjectId>,
+        header: &FileHeader,
+        content: Option<(&mut dyn Read, u64)>,
+    ) -> Result<Written> {
         let mut hasher = header.hasher();
         let meta = header.meta();
         let (size, mut reader) = match content {

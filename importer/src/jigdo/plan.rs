@@ -112,7 +112,7 @@ pub fn plan_jigdo(store: &Store, jigdo: &Jigdo) -> Result<JigdoPlan> {
 /// objects of its entries.
 pub fn package_demand(jigdo: &Jigdo, plan: &JigdoPlan, package: u32) -> Result<PackageDemand> {
     let bound = jigdo.packages.get(package as usize);
-    let mut demand = PackageDemand { binding: bound.cloned(), objects: Default::default() };
+    let mut demand = PackageDemand { binding: bound.cloned(), ..Default::default() };
     for &index in plan.needed.get(&package).map(Vec::as_slice).unwrap_or_default() {
         let Some(entry) = jigdo.content.get(index) else { continue };
         if let ContentSource::Package { file, .. } = entry.source {
