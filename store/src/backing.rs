@@ -14,6 +14,9 @@
 //!   what supplies them again;
 //! - [`Store::adopt_backed`] records entries after an export and rewrites the packs that
 //!   held those blobs, in gc's crash-safe order (FORMAT.md §5.2, §5.4).
+//! - [`Batch::add_backed_file`] writes a content object straight into the repository while a
+//!   package is imported for it (direct import), and the entry is recorded with the batch
+//!   once the repository is durable.
 
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
