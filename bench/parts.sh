@@ -23,6 +23,8 @@
 #                bare-user repo and a new store (a cold client)
 #   rejig-v2     the same client: export of the v2 jigdo URL (two packages rebuilt)
 #   rejig-v3     the same client: export of the v3 jigdo URL (one file changed)
+#   edge-vN      the same three exports by a client whose store is backed by its repository
+#                (`rejig init --backed-by`, an edge host's one copy of the OS)
 #   pull-v1      ostree pull --disable-static-deltas bench/v1 into a new bare-user repo
 #   pull-v2      the same repo: pull of bench/v2
 #   pull-v3      the same repo: pull of bench/v3
@@ -296,6 +298,23 @@ for run in $(seq 1 "$RUNS"); do
     fi
     rm -rf "$S/exp" "$S/st"
 
+    # rejig on an edge host: the same client with a store backed by its repository (one copy)
+    "$REJIG" --store "$S/edge-st" init --backed-by "$S/edge" >/dev/null
+    for v in v1 v2 v3; do
+        measure "$run" "edge-$v" "$REJIG" --store "$S/edge-st" --json export "$URL/pub/${JIGDO[$v]}" \
+            --packages "$URL/pub/" --repo "$S/edge" --mode bare-user --ref bench
+        json_metrics "$run" "edge-$v"
+        check_eq "edge $v ref" "$(ostree rev-parse --repo="$S/edge" bench)" "${COMMIT[$v]}"
+    done
+    if [[ $run == 1 ]]; then
+        if ostree fsck --repo="$S/edge" >"$S/fsck.log" 2>&1 && "$REJIG" --store "$S/edge-st" fsck >>"$S/fsck.log" 2>&1; then
+            echo "# ostree fsck of the edge repo and rejig fsck of its backed store after v3: ok" >> "$RAW"
+        else
+            echo "CHECK FAILED: fsck of the edge client" | tee -a "$RAW" >&2; cat "$S/fsck.log" >&2; exit 1
+        fi
+    fi
+    rm -rf "$S/edge" "$S/edge-st"
+
     # ostree: the same commits from the compose repo, same server, same mode
     ostree init --repo="$S/pull" --mode=bare-user
     ostree remote add --repo="$S/pull" --no-gpg-verify mirror "$URL/compose"
@@ -387,13 +406,26 @@ row("v1 → v2: bytes", m("rejig-v2", "http_bytes"), m("pull-v2", "http_bytes"),
 row("v1 → v2: time", wall("rejig-v2"), wall("pull-v2"), 1.0, "s")
 row("cold install v1: bytes", m("rejig-v1", "http_bytes"), m("pull-v1", "http_bytes"), 0.8, "B")
 row("cold install v1: time", wall("rejig-v1"), wall("pull-v1"), 0.5, "s")
+if rows.get("edge-v1"):
+    print()
+    print("The same against a store backed by its repository (`init --backed-by`: one copy of the OS, as ostree keeps):")
+    print()
+    print("| measure | rejig, backed store | ostree pull | ratio | target | |")
+    print("|---|---|---|---|---|---|")
+    row("one-file update v2 → v3: bytes", m("edge-v3", "http_bytes"), m("pull-v3", "http_bytes"), None, "B", 128 * 1024)
+    row("one-file update v2 → v3: time", wall("edge-v3"), wall("pull-v3"), 1.0, "s")
+    row("v1 → v2: bytes", m("edge-v2", "http_bytes"), m("pull-v2", "http_bytes"), 1.0, "B")
+    row("v1 → v2: time", wall("edge-v2"), wall("pull-v2"), 1.0, "s")
+    row("cold install v1: bytes", m("edge-v1", "http_bytes"), m("pull-v1", "http_bytes"), 0.8, "B")
+    row("cold install v1: time", wall("edge-v1"), wall("pull-v1"), 0.5, "s")
 
 print()
 print("### Bytes by kind (medians)")
 print()
 print("| step | repodata | jigdo | parts | packages | ostree objects and refs |")
 print("|---|---|---|---|---|---|")
-for op in ("rejig-v1", "rejig-v2", "rejig-v3", "pull-v1", "pull-v2", "pull-v3", "rejig-v5-after-prune"):
+for op in ("rejig-v1", "rejig-v2", "rejig-v3", "edge-v1", "edge-v2", "edge-v3", "pull-v1", "pull-v2", "pull-v3",
+           "rejig-v5-after-prune"):
     cells = []
     for c in ("repodata", "jigdo", "parts", "packages", "ostree"):
         b, r = m(op, f"http_bytes_{c}"), m(op, f"http_requests_{c}")
@@ -419,7 +451,7 @@ if b is not None:
     print(f"- after `rejig mirror prune --keep 2` and `createrepo_c --update`: {m('mirror', 'after_prune_rpms'):.0f} RPMs, "
           f"{a:,.0f} bytes; packages alone {m('mirror', 'packages_bytes'):,.0f} bytes; "
           f"jigdos + parts + repodata {a - m('mirror', 'packages_bytes'):,.0f} bytes")
-for op in ("rejig-v1", "rejig-v2", "rejig-v3"):
+for op in ("rejig-v1", "rejig-v2", "rejig-v3", "edge-v1", "edge-v2", "edge-v3"):
     keys = sorted(k for (o, k) in metrics if o == op and not k.startswith("http_"))
     if keys:
         print(f"- {op} (rejig --json): " + ", ".join(f"{k} {m(op, k):,.0f}" for k in keys))
