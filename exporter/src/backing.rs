@@ -21,6 +21,7 @@ use rejig_format::{BlobId, ObjectId, ObjectKey, ObjectRecord, ObjectType, RepoMo
 use rejig_store::backing::{Adopted, Presence};
 use rejig_store::walk::CommitClosure;
 use rejig_store::{BackedRef, RepoObjects, Store};
+use rustix::fs::{AtFlags, FileType};
 
 use crate::error::{Error, IoContext, Result};
 use crate::ostree::lock::RepoLock;
@@ -35,6 +36,9 @@ const MAX_ARCHIVE_HEADER: usize = 1 << 20;
 pub struct RepoBacking {
     path: PathBuf,
     mode: OnceLock<RepoMode>,
+    /// The repository's directory, once it exists: objects are looked at relative to it,
+    /// without walking the repository's own path every time.
+    dir: OnceLock<File>,
     lock: Mutex<Option<RepoLock>>,
     /// The repository opened for writing, on a direct import's first object.
     writer: OnceLock<OstreeRepo>,
@@ -43,7 +47,13 @@ pub struct RepoBacking {
 impl RepoBacking {
     /// A reader of the repository at `path` (which may not exist yet).
     pub fn new(path: &Path) -> Self {
-        Self { path: path.to_path_buf(), mode: OnceLock::new(), lock: Mutex::new(None), writer: OnceLock::new() }
+        Self {
+            path: path.to_path_buf(),
+            mode: OnceLock::new(),
+            dir: OnceLock::new(),
+            lock: Mutex::new(None),
+            writer: OnceLock::new(),
+        }
     }
 
     /// The repository's mode and the lock, once the repository exists; None before.
@@ -59,6 +69,9 @@ impl RepoBacking {
             *lock = Some(RepoLock::shared_after_cleanup(&self.path).map_err(std::io::Error::other)?);
         }
         let mode = OstreeRepo::planned_mode(&self.path, None).map_err(std::io::Error::other)?;
+        if self.dir.get().is_none() {
+            let _ = self.dir.set(File::open(&self.path)?);
+        }
         Ok(Some(*self.mode.get_or_init(|| mode)))
     }
 
@@ -85,15 +98,14 @@ impl RepoObjects for RepoBacking {
     }
 
     fn probe(&self, key: &ObjectKey) -> std::io::Result<Presence> {
-        let Some(mode) = self.ready()? else { return Ok(Presence::Missing) };
-        match std::fs::symlink_metadata(self.object_path(mode, key)) {
-            Ok(m) if m.is_file() => {
+        let (Some(mode), Some(dir)) = (self.ready()?, self.dir.get()) else { return Ok(Presence::Missing) };
+        match rustix::fs::statat(dir, mode.loose_path(key), AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(stat) if FileType::from_raw_mode(stat.st_mode) == FileType::RegularFile => {
                 let compressed = mode == RepoMode::Archive && key.kind == ObjectType::File;
-                Ok(Presence::Present((!compressed).then_some(m.len())))
+                Ok(Presence::Present((!compressed).then_some(u64::try_from(stat.st_size).unwrap_or(0))))
             }
-            Ok(_) => Ok(Presence::Missing),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Presence::Missing),
-            Err(e) => Err(e),
+            Ok(_) | Err(rustix::io::Errno::NOENT) => Ok(Presence::Missing),
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -220,25 +232,27 @@ pub fn adopt(store: &Store, repo: &OstreeRepo, closure: &CommitClosure) -> Resul
         None => Arc::new(RepoBacking::new(repo.path())),
     };
     let reader = store.reader()?;
+    // Only what a pack holds needs adopting; an empty blob costs nothing in a pack. A backed
+    // store's packs hold little (manifests, parts, what is not exported yet), so one scan of
+    // them is cheaper than a lookup per object of the commit.
+    let mut packed: std::collections::HashSet<BlobId> =
+        reader.blobs()?.into_iter().filter(|(_, l)| l.raw_len > 0).map(|(blob, _)| blob).collect();
     let mut candidates = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    let mut push = |blob: BlobId, key: ObjectKey, record: ObjectRecord| -> Result<()> {
-        // Only what a pack holds needs adopting; an empty blob costs nothing in a pack.
-        if reader.blob(&blob)?.is_some_and(|l| l.raw_len > 0) && seen.insert(blob) {
+    let mut push = |blob: BlobId, key: ObjectKey, record: ObjectRecord| {
+        if packed.remove(&blob) {
             candidates.push(Candidate { blob, key, record });
         }
-        Ok(())
     };
     for (id, record) in &closure.content {
         if let ObjectRecord::Regular { blob, .. } = record {
-            push(*blob, ObjectKey::new(*id, ObjectType::File), record.clone())?;
+            push(*blob, ObjectKey::new(*id, ObjectType::File), record.clone());
         }
     }
     let commit_key = ObjectKey::new(closure.id, ObjectType::Commit);
     let metadata = closure.metadata.iter().map(|(key, _)| *key).chain(std::iter::once(commit_key));
     for key in metadata {
         if let Some(record @ ObjectRecord::Metadata { blob }) = reader.object(&key)? {
-            push(blob, key, record)?;
+            push(blob, key, record);
         }
     }
     let refs: Vec<(BlobId, BackedRef)> = candidates

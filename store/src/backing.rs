@@ -24,6 +24,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use rayon::prelude::*;
+
 use crate::durable::sync_dir;
 use crate::error::{Error, IoContext, Result};
 use crate::index::GcChanges;
@@ -292,20 +294,25 @@ impl Store {
         let Some(objects) = self.backing() else { return Ok(check) };
         let backed = self.reader()?.backed_all()?;
         check.checked = backed.len() as u64;
+        // A look is a path walk and a stat: on every core, since every open pays for it.
+        let looked: Vec<(BlobId, String)> = backed
+            .par_iter()
+            .filter_map(|(blob, backed)| {
+                let why = match objects.probe(&backed.key) {
+                    Ok(Presence::Missing) => Some("is gone (pruned or deleted)".to_owned()),
+                    Ok(Presence::Present(Some(len))) if len != backed.raw_len => {
+                        Some(format!("holds {len} bytes instead of {}", backed.raw_len))
+                    }
+                    Ok(Presence::Present(_)) => None,
+                    Err(e) => Some(format!("cannot be examined: {e}")),
+                };
+                why.map(|why| (*blob, format!("{} in {} {why}", backed.key, objects.path().display())))
+            })
+            .collect();
         let mut dead = Vec::new();
-        for (blob, backed) in backed {
-            let why = match objects.probe(&backed.key) {
-                Ok(Presence::Missing) => Some("is gone (pruned or deleted)".to_owned()),
-                Ok(Presence::Present(Some(len))) if len != backed.raw_len => {
-                    Some(format!("holds {len} bytes instead of {}", backed.raw_len))
-                }
-                Ok(Presence::Present(_)) => None,
-                Err(e) => Some(format!("cannot be examined: {e}")),
-            };
-            if let Some(why) = why {
-                check.dropped.push(format!("{} in {} {why}", backed.key, objects.path().display()));
-                dead.push(blob);
-            }
+        for (blob, why) in looked {
+            check.dropped.push(why);
+            dead.push(blob);
         }
         if !dead.is_empty() {
             check.entries_dropped = self.drop_backed(&dead)?;
@@ -337,17 +344,18 @@ impl Store {
             adopted.bytes = refs.iter().map(|(_, r)| r.raw_len).sum();
         }
         let reader = self.reader()?;
-        // Pack copies of backed blobs, by pack.
+        // Pack copies of backed blobs, by pack. A backed store's packs hold few blobs, its
+        // repository many: the packs are the list to go through.
+        let locations: HashMap<BlobId, BlobLocation> = reader.blobs()?.into_iter().collect();
         let mut by_pack: HashMap<PackId, HashSet<BlobId>> = HashMap::new();
-        for (blob, _) in reader.backed_all()? {
-            if let Some(location) = reader.blob(&blob)? {
-                by_pack.entry(location.pack).or_default().insert(blob);
+        for (blob, location) in &locations {
+            if reader.backed(blob)?.is_some() {
+                by_pack.entry(location.pack).or_default().insert(*blob);
             }
         }
         if by_pack.is_empty() {
             return Ok(adopted);
         }
-        let locations: HashMap<BlobId, BlobLocation> = reader.blobs()?.into_iter().collect();
         let roots: HashSet<ObjectKey> = reader.roots()?.into_iter().map(|(k, _)| k).collect();
         let mut packs: Vec<PackId> = by_pack.keys().copied().collect();
         packs.sort();
