@@ -9,6 +9,7 @@
 //! every mode. Nothing read here is trusted: the store checks every stream against the
 //! blob's BLAKE3 as it ends.
 
+use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
 use std::io::{BufReader, Read};
 use std::os::unix::fs::OpenOptionsExt;
@@ -225,8 +226,9 @@ struct Candidate {
 /// hashed against the blob's BLAKE3) and recorded as backed, and the packs that held them are
 /// rewritten without them. A repository object whose bytes are wrong (changed in place
 /// while the store held a good copy) is replaced from the store's copy first, so the
-/// repository is sound again.
-pub fn adopt(store: &Store, repo: &OstreeRepo, closure: &CommitClosure) -> Result<Adopted> {
+/// repository is sound again. Objects in `fresh` are not read back: the export wrote them
+/// from the store's verified blobs, checked their checksums as it wrote, and synced them.
+pub fn adopt(store: &Store, repo: &OstreeRepo, closure: &CommitClosure, fresh: &HashSet<ObjectKey>) -> Result<Adopted> {
     let objects: Arc<dyn RepoObjects> = match store.backing() {
         Some(objects) => objects,
         None => Arc::new(RepoBacking::new(repo.path())),
@@ -235,7 +237,7 @@ pub fn adopt(store: &Store, repo: &OstreeRepo, closure: &CommitClosure) -> Resul
     // Only what a pack holds needs adopting; an empty blob costs nothing in a pack. A backed
     // store's packs hold little (manifests, parts, what is not exported yet), so one scan of
     // them is cheaper than a lookup per object of the commit.
-    let mut packed: std::collections::HashSet<BlobId> =
+    let mut packed: HashSet<BlobId> =
         reader.blobs()?.into_iter().filter(|(_, l)| l.raw_len > 0).map(|(blob, _)| blob).collect();
     let mut candidates = Vec::new();
     let mut push = |blob: BlobId, key: ObjectKey, record: ObjectRecord| {
@@ -259,6 +261,9 @@ pub fn adopt(store: &Store, repo: &OstreeRepo, closure: &CommitClosure) -> Resul
         .par_iter()
         .map(|c| -> Result<Option<(BlobId, BackedRef)>> {
             let location = reader.blob(&c.blob)?.ok_or(rejig_store::Error::MissingBlob(c.blob))?;
+            if fresh.contains(&c.key) {
+                return Ok(Some((c.blob, BackedRef { key: c.key, raw_len: location.raw_len })));
+            }
             let found = repo_blob(objects.as_ref(), &c.key);
             if found != Some((c.blob, location.raw_len)) {
                 // Wrong or missing bytes under the object's name: write the store's copy.

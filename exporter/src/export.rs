@@ -226,6 +226,8 @@ pub fn export_commit(
         report.bytes_written += written.iter().map(|w| w.bytes).sum::<u64>();
     };
 
+    // Objects this export wrote (each hashed as written) and synced below.
+    let mut fresh: HashSet<ObjectKey> = HashSet::new();
     if options.canonicalize {
         let final_commit = write_canonical(store, &repo, &closure, &tasks, progress, &mut |w| count(&mut report, w))?;
         report.commit = final_commit;
@@ -247,12 +249,15 @@ pub fn export_commit(
         })?;
         progress.finish();
         count(&mut report, &written);
-        let written: Vec<Written> = closure
+        fresh.extend(written.iter().filter(|w| w.new).map(|w| ObjectKey::new(w.id, ObjectType::File)));
+        let written: Vec<(ObjectKey, Written)> = closure
             .metadata
             .par_iter()
             .filter(|(key, _)| changed.as_ref().is_none_or(|c| c.metadata.contains(key)))
-            .map(|(key, bytes)| Ok(Written { id: key.id, new: repo.write_metadata(key, bytes)?, bytes: 0 }))
+            .map(|(key, bytes)| Ok((*key, Written { id: key.id, new: repo.write_metadata(key, bytes)?, bytes: 0 })))
             .collect::<Result<_>>()?;
+        fresh.extend(written.iter().filter(|(_, w)| w.new).map(|(key, _)| *key));
+        let written: Vec<Written> = written.into_iter().map(|(_, w)| w).collect();
         count(&mut report, &written);
         // Objects of the subtrees the previous commit shares: known present without a look.
         let unvisited = (closure.content.len() - tasks.len()) + (closure.metadata.len() - written.len());
@@ -276,7 +281,7 @@ pub fn export_commit(
     // Adoption is crash-safe and optional: if it fails, the commit is exported and the store
     // simply keeps its own copies until the next export adopts them.
     if !options.canonicalize && crate::backing::backs(store, repo_path)? {
-        if let Err(e) = crate::backing::adopt(store, &repo, &closure) {
+        if let Err(e) = crate::backing::adopt(store, &repo, &closure, &fresh) {
             progress.warn(&format!(
                 "exported {commit}, but the store keeps its own copy of the content: reading it back from {} failed: {}",
                 repo_path.display(),
