@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use rayon::prelude::*;
 use rejig_format::object::FileHeader;
 use rejig_format::{BlobId, ObjectId, ObjectKey, ObjectRecord, ObjectType, RepoMode};
-use rejig_store::backing::{Adopted, Presence};
+use rejig_store::backing::{Adopted, FileWrite, Presence};
 use rejig_store::walk::CommitClosure;
 use rejig_store::{BackedRef, RepoObjects, Store};
 use rustix::fs::{AtFlags, FileType};
@@ -135,10 +135,10 @@ impl RepoObjects for RepoBacking {
         header: &FileHeader,
         content: &mut dyn Read,
         size: u64,
-    ) -> std::io::Result<bool> {
+    ) -> std::io::Result<FileWrite> {
         match self.writer()?.write_content_through(Some(expected), header, Some((content, size))) {
-            Ok(_) => Ok(true),
-            Err(Error::Checksum { .. }) => Ok(false),
+            Ok(_) => Ok(FileWrite::Written),
+            Err(Error::Checksum { actual, .. }) => Ok(FileWrite::Mismatch(actual)),
             Err(e) => Err(std::io::Error::other(e)),
         }
     }

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use rejig_format::ObjectKey;
+use rejig_format::{ObjectId, ObjectKey};
 
 /// Shorthand for results in this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -72,7 +72,7 @@ pub enum Error {
         /// The object.
         key: ObjectKey,
         /// What the bytes hash to.
-        actual: String,
+        actual: ObjectId,
     },
 }
 

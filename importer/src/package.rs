@@ -250,51 +250,75 @@ fn prepare_import<'s>(store: &'s Store, path: &Path, demand: &PackageDemand) -> 
             .filter_map(|&m| u32::try_from(m).ok().and_then(|m| demand.objects.get(&m)))
             .flatten()
             .collect();
-        let mut hashers: Vec<_> = wanted.iter().map(|(header, _)| header.hasher()).collect();
-        // The first object made of this content goes straight into the backing repository.
-        let direct = wanted.first().filter(|_| demand.into_backing && size > 0);
-        let mut written = BackedWrite::Declined;
-        let blob = if size <= IN_MEMORY_BLOB_LIMIT {
+        // The first object made of this content goes straight into the backing repository,
+        // which checks its checksum as it writes it; the others are hashed here.
+        let direct = wanted.first().copied().filter(|_| demand.into_backing && size > 0);
+        let mut hashers: Vec<ContentHasher> =
+            wanted.iter().skip(usize::from(direct.is_some())).map(|(header, _)| header.hasher()).collect();
+        let mut into_repo = |written: BackedWrite| -> Option<(BlobId, ObjectId)> {
+            let (_, expected) = direct?;
+            match written {
+                BackedWrite::Written(blob) => {
+                    objects_into_repo += 1;
+                    Some((blob, *expected))
+                }
+                // The check below refuses the package.
+                BackedWrite::Refused(actual) => Some((BlobId::of(&[]), actual)),
+                BackedWrite::Declined => None,
+            }
+        };
+        // The blob, and the checksum the repository found for the first object.
+        let (blob, first) = if size <= IN_MEMORY_BLOB_LIMIT {
             let mut data = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
             content.read_to_end(&mut data).map_err(|e| Error::Io { path: path.to_path_buf(), error: e })?;
             hashers.iter_mut().for_each(|h| h.update(&data));
-            if let Some((header, id)) = direct {
-                let key = ObjectKey::new(*id, ObjectType::File);
-                written = batch.add_backed_file(key, header, &mut data.as_slice(), data.len() as u64)?;
-            }
-            match written {
-                BackedWrite::Written(blob) => {
-                    objects_into_repo += 1;
-                    blob
+            let written = match direct {
+                Some((header, id)) => {
+                    let key = ObjectKey::new(*id, ObjectType::File);
+                    batch.add_backed_file(key, header, &mut data.as_slice(), data.len() as u64)?
                 }
-                _ => batch.add_blob(&data)?,
+                None => BackedWrite::Declined,
+            };
+            match into_repo(written) {
+                Some((blob, first)) => (blob, Some(first)),
+                None => {
+                    if let Some((header, _)) = direct {
+                        let mut hasher = header.hasher();
+                        hasher.update(&data);
+                        hashers.insert(0, hasher);
+                    }
+                    (batch.add_blob(&data)?, None)
+                }
             }
         } else {
-            let mut tee = TeeHashers { inner: content, hashers: &mut hashers };
-            if let Some((header, id)) = direct {
-                written = batch.add_backed_file(ObjectKey::new(*id, ObjectType::File), header, &mut tee, size)?;
-            }
-            match written {
-                BackedWrite::Written(blob) => {
-                    objects_into_repo += 1;
-                    blob
+            let written = match direct {
+                Some((header, id)) => {
+                    let mut tee = TeeHashers { inner: content, hashers: &mut hashers };
+                    batch.add_backed_file(ObjectKey::new(*id, ObjectType::File), header, &mut tee, size)?
                 }
-                BackedWrite::Refused => BlobId::of(&[]),
-                BackedWrite::Declined => batch.add_blob_stream(&mut tee)?.0,
+                None => BackedWrite::Declined,
+            };
+            match into_repo(written) {
+                Some((blob, first)) => (blob, Some(first)),
+                None => {
+                    // Declined before reading anything: the first object is hashed here too.
+                    if let Some((header, _)) = direct {
+                        hashers.insert(0, header.hasher());
+                    }
+                    (batch.add_blob_stream(&mut TeeHashers { inner: content, hashers: &mut hashers })?.0, None)
+                }
             }
         };
-        for ((header, expected), hasher) in wanted.into_iter().zip(hashers) {
-            let actual = hasher.finish();
-            // The repository refuses only a mismatch, which the first object finds here.
-            if actual != *expected || written == BackedWrite::Refused {
+        let actuals = first.into_iter().chain(hashers.into_iter().map(ContentHasher::finish));
+        for ((header, expected), actual) in wanted.into_iter().zip(actuals) {
+            if actual != *expected {
                 let name = members.first().and_then(|&m| files.get(m)).map(|f| f.path.as_slice()).unwrap_or_default();
-                let why = match actual == *expected {
-                    false => format!("with the jigdo's metadata it hashes to {actual}"),
-                    true => "the repository refused to write it".to_owned(),
-                };
                 return Err(Error::Rpm(crate::rpm::error::RpmError::new(
                     "payload",
-                    format!("object {expected} does not rebuild from {}: {why}", String::from_utf8_lossy(name)),
+                    format!(
+                        "object {expected} does not rebuild from {}: with the jigdo's metadata it hashes to {actual}",
+                        String::from_utf8_lossy(name)
+                    ),
                 )));
             }
             batch.add_object(ObjectKey::new(actual, ObjectType::File), &ObjectRecord::content(header.clone(), blob))?;

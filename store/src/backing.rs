@@ -136,16 +136,25 @@ pub trait RepoObjects: Send + Sync {
     fn open(&self, key: &ObjectKey) -> std::io::Result<Option<Box<dyn Read + Send>>>;
     /// Writes a regular file's content object, reading `content` (`size` bytes) to its end
     /// even when the object is already there. It is published only if header and content
-    /// hash to `expected`; Ok(false) when they do not (nothing is published).
+    /// hash to `expected`.
     fn write_file(
         &self,
         expected: ObjectId,
         header: &FileHeader,
         content: &mut dyn Read,
         size: u64,
-    ) -> std::io::Result<bool>;
+    ) -> std::io::Result<FileWrite>;
     /// Makes every object written so far durable.
     fn sync(&self) -> std::io::Result<()>;
+}
+
+/// What [`RepoObjects::write_file`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileWrite {
+    /// The object is in the repository (written now, or by another writer meanwhile).
+    Written,
+    /// Header and content hash to this other checksum: nothing was published.
+    Mismatch(ObjectId),
 }
 
 /// What [`Batch::add_backed_file`] did.
@@ -156,15 +165,15 @@ pub enum BackedWrite {
     /// Nothing was read: the store is not backed, or the repository has the object already
     /// (its bytes are checked when an export adopts it). The caller packs the content.
     Declined,
-    /// The content was read but does not hash to the object: nothing was published or
-    /// recorded. The caller's own check names the mismatch.
-    Refused,
+    /// The content was read, but with the header it hashes to this other checksum: nothing
+    /// was published or recorded.
+    Refused(ObjectId),
 }
 
 impl Batch<'_> {
     /// Direct import (FORMAT.md §3b): writes a regular file's content object straight into
-    /// the backing repository instead of packing its content, and records the blob as backed
-    /// by it when the batch is recorded. Recording first makes the repository durable
+    /// the backing repository instead of packing its content, checking its checksum as it
+    /// writes, and records the blob as backed by it when the batch is recorded. Recording first makes the repository durable
     /// ([`Store::commit_finished`]), so an entry never names an object a power cut could lose.
     pub fn add_backed_file(
         &self,
@@ -181,11 +190,11 @@ impl Batch<'_> {
             Err(e) => return Err(in_repo(format!("cannot look for the object: {e}"))),
         }
         let mut hashing = Blake3Reader { inner: content, hasher: blake3::Hasher::new(), read: 0 };
-        let published = objects
+        let written = objects
             .write_file(key.id, header, &mut hashing, size)
             .map_err(|e| in_repo(format!("cannot write the object: {e}")))?;
-        if !published {
-            return Ok(BackedWrite::Refused);
+        if let FileWrite::Mismatch(actual) = written {
+            return Ok(BackedWrite::Refused(actual));
         }
         let blob = BlobId::from_bytes(*hashing.hasher.finalize().as_bytes());
         self.add_backed(blob, BackedRef { key, raw_len: hashing.read })?;

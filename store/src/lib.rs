@@ -28,7 +28,7 @@ pub mod sync;
 pub mod threads;
 pub mod walk;
 
-pub use backing::{BackedRef, BackedWrite, BlobSource, RepoObjects};
+pub use backing::{BackedRef, BackedWrite, BlobSource, FileWrite, RepoObjects};
 pub use error::{Error, Result};
 pub use index::{IndexReader, IndexStats};
 pub use pack::cache::{raise_soft_limit, soft_limit};

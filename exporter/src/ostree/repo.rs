@@ -509,7 +509,7 @@ impl OstreeRepo {
             let id = hasher.finish();
             match expected {
                 Some(expected) if expected != id => {
-                    Err(Error::Checksum { key: ObjectKey::new(expected, ObjectType::File), actual: id.to_hex() })
+                    Err(Error::Checksum { key: ObjectKey::new(expected, ObjectType::File), actual: id })
                 }
                 _ => Ok(ObjectKey::new(id, ObjectType::File)),
             }
