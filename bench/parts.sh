@@ -28,6 +28,7 @@
 #   pull-v1      ostree pull --disable-static-deltas bench/v1 into a new bare-user repo
 #   pull-v2      the same repo: pull of bench/v2
 #   pull-v3      the same repo: pull of bench/v3
+# Every timed step starts after a `sync`, so that it pays for its own writeback only.
 # Wire bytes are nginx's $body_bytes_sent summed over the requests each step made (repodata,
 # jigdos, parts, packages; ostree objects and refs), from its access log.
 # After the runs, the mirror: v4 and v5 (one file changed each) published the same way, the
@@ -168,6 +169,8 @@ measure() {
     shift 2
     local tf=$SCRATCH/$op.time t0 t1 mark
     mark=$(log_mark)
+    # No step pays for the writeback of the one before it: both tools sync what they write.
+    sync
     t0=$(date +%s.%N)
     if ! /usr/bin/time -v -o "$tf" "$@" >"$SCRATCH/$op.out" 2>"$SCRATCH/$op.err"; then
         echo "FAILED: $op: $*" | tee -a "$RAW" >&2
