@@ -28,7 +28,9 @@
 #   pull-v1      ostree pull --disable-static-deltas bench/v1 into a new bare-user repo
 #   pull-v2      the same repo: pull of bench/v2
 #   pull-v3      the same repo: pull of bench/v3
-# Every timed step starts after a `sync`, so that it pays for its own writeback only.
+# Every timed step starts after a `sync`, so that it pays for its own writeback only. The
+# trees a run writes are deleted at the start of the next, which then waits SETTLE seconds
+# (default 65) before its first step.
 # Wire bytes are nginx's $body_bytes_sent summed over the requests each step made (repodata,
 # jigdos, parts, packages; ostree objects and refs), from its access log.
 # After the runs, the mirror: v4 and v5 (one file changed each) published the same way, the
@@ -40,6 +42,7 @@
 set -euo pipefail
 
 RUNS=${1:-3}
+SETTLE=${SETTLE:-65}
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || { echo "usage: $0 [RUNS]" >&2; exit 2; }
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -280,6 +283,11 @@ if [[ -n ${LINK:-} ]]; then
 fi
 for run in $(seq 1 "$RUNS"); do
     rm -rf "$SCRATCH"; mkdir -p "$SCRATCH"
+    # What a run writes is deleted only here, then left to settle: ext4 without a journal (this
+    # VM's root filesystem) will not reuse an inode within 60 s of its deletion, and checks each
+    # candidate against the inode table to know, so whichever cold install followed the
+    # deletion of a repository paid 1-2 s of system time for it.
+    sync; sleep "$SETTLE"
     S=$SCRATCH
     echo "== run $run/$RUNS (loadavg $(cut -d' ' -f1-3 /proc/loadavg))"
     echo "# run $run: loadavg before: $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%T) UTC" >> "$RAW"
@@ -299,7 +307,6 @@ for run in $(seq 1 "$RUNS"); do
             echo "CHECK FAILED: ostree fsck of rejig's repo" | tee -a "$RAW" >&2; cat "$S/fsck.log" >&2; exit 1
         fi
     fi
-    rm -rf "$S/exp" "$S/st"
 
     # rejig on an edge host: the same client with a store backed by its repository (one copy)
     "$REJIG" --store "$S/edge-st" init --backed-by "$S/edge" >/dev/null
@@ -316,7 +323,6 @@ for run in $(seq 1 "$RUNS"); do
             echo "CHECK FAILED: fsck of the edge client" | tee -a "$RAW" >&2; cat "$S/fsck.log" >&2; exit 1
         fi
     fi
-    rm -rf "$S/edge" "$S/edge-st"
 
     # ostree: the same commits from the compose repo, same server, same mode
     ostree init --repo="$S/pull" --mode=bare-user
@@ -326,7 +332,6 @@ for run in $(seq 1 "$RUNS"); do
         check_eq "pull $v" "$(ostree rev-parse --repo="$S/pull" "mirror:bench/$v")" "${COMMIT[$v]}"
         echo "# run $run: pull-$v: $(grep -ah 'transferred' "$S/pull-$v.out" "$S/pull-$v.err" | tail -1)" >> "$RAW"
     done
-    rm -rf "$S/pull"
 done
 
 # ---------------------------------------------------------------------------------------------
