@@ -30,7 +30,7 @@ use crate::durable::sync_dir;
 use crate::error::{Error, IoContext, Result};
 use crate::index::GcChanges;
 use crate::pack::reader::{read_trailer, BlobReader};
-use crate::pack::writer::pack_path;
+use crate::pack::writer::{pack_path, HashingReader};
 use crate::pack::BlobLocation;
 use crate::store::{Batch, Store};
 use rejig_format::id::{BlobId, ObjectId, ObjectKey, PackId};
@@ -189,33 +189,16 @@ impl Batch<'_> {
             Ok(Presence::Present(_)) => return Ok(BackedWrite::Declined),
             Err(e) => return Err(in_repo(format!("cannot look for the object: {e}"))),
         }
-        let mut hashing = Blake3Reader { inner: content, hasher: blake3::Hasher::new(), read: 0 };
+        let mut hashing = HashingReader::new(content);
         let written = objects
             .write_file(key.id, header, &mut hashing, size)
             .map_err(|e| in_repo(format!("cannot write the object: {e}")))?;
         if let FileWrite::Mismatch(actual) = written {
             return Ok(BackedWrite::Refused(actual));
         }
-        let blob = BlobId::from_bytes(*hashing.hasher.finalize().as_bytes());
-        self.add_backed(blob, BackedRef { key, raw_len: hashing.read })?;
+        let (blob, raw_len) = hashing.finish();
+        self.add_backed(blob, BackedRef { key, raw_len })?;
         Ok(BackedWrite::Written(blob))
-    }
-}
-
-/// Hashes and counts what passes through.
-struct Blake3Reader<'a> {
-    inner: &'a mut dyn Read,
-    hasher: blake3::Hasher,
-    read: u64,
-}
-
-impl Read for Blake3Reader<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        let data = buf.get(..n).unwrap_or_default();
-        self.hasher.update(data);
-        self.read += n as u64;
-        Ok(n)
     }
 }
 

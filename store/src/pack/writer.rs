@@ -81,10 +81,22 @@ impl Write for PositionalWriter<'_> {
 }
 
 /// Feeds everything read through BLAKE3 and counts it.
-struct HashingReader<R> {
+pub(crate) struct HashingReader<R> {
     inner: R,
     hasher: blake3::Hasher,
     len: u64,
+}
+
+impl<R> HashingReader<R> {
+    /// Hashes what is read from `inner`.
+    pub(crate) fn new(inner: R) -> Self {
+        Self { inner, hasher: blake3::Hasher::new(), len: 0 }
+    }
+
+    /// The blob id and length of everything read so far.
+    pub(crate) fn finish(self) -> (BlobId, u64) {
+        (BlobId::from_bytes(*self.hasher.finalize().as_bytes()), self.len)
+    }
 }
 
 impl<R: Read> Read for HashingReader<R> {
@@ -185,7 +197,7 @@ impl PackWriter {
     /// Returns the blob id and raw length.
     pub fn append_stream(&mut self, reader: &mut dyn Read, known: &dyn Fn(&BlobId) -> bool) -> Result<(BlobId, u64)> {
         let start = self.offset;
-        let mut source = HashingReader { inner: reader, hasher: blake3::Hasher::new(), len: 0 };
+        let mut source = HashingReader::new(reader);
         let mut head = Vec::with_capacity(STREAM_SAMPLE as usize);
         (&mut source).take(STREAM_SAMPLE).read_to_end(&mut head).at(&self.tmp_path)?;
         let mut sink = PositionalWriter { file: &self.file, position: start };
@@ -199,16 +211,16 @@ impl PackWriter {
             std::io::copy(&mut source, &mut encoder).at(&self.tmp_path)?;
             (Codec::Zstd, encoder.finish().at(&self.tmp_path)?.position)
         };
-        let id = BlobId::from_bytes(*source.hasher.finalize().as_bytes());
+        let (id, raw_len) = source.finish();
         if self.blobs_here.contains(&id) || known(&id) {
             self.file.set_len(start).at(&self.tmp_path)?;
-            return Ok((id, source.len));
+            return Ok((id, raw_len));
         }
         self.blobs_here.insert(id);
         let stored_len = end - start;
-        self.trailer.blobs.push(BlobEntry { id, offset: start, stored_len, raw_len: source.len, codec });
+        self.trailer.blobs.push(BlobEntry { id, offset: start, stored_len, raw_len, codec });
         self.offset = end;
-        Ok((id, source.len))
+        Ok((id, raw_len))
     }
 
     /// Copies a blob's stored bytes from another pack as they are (no recompression), in
